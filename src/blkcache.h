@@ -1,0 +1,56 @@
+/*
+ * blkcache.h - a bounded LRU cache of decoded cold blocks, shared by every
+ * cold read.
+ *
+ * What it is: a map (archive id, block number) -> decoded bytes, bounded in
+ * bytes, evicting least recently used. Entries are reference counted so a
+ * reader can copy out of a block after the lock is dropped while another
+ * thread evicts it. The map is sharded so that two threads reading
+ * different blocks rarely meet on one lock; decoding is always done by the
+ * caller outside any cache lock (two threads missing the same block may both
+ * decode it; the second insert is dropped).
+ *
+ * What it is not: a decoder; it stores what it is given.
+ */
+#ifndef TIERFS_BLKCACHE_H
+#define TIERFS_BLKCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct blkcache;
+
+struct blkcache_stats {
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t decodes;       /* blocks decoded by xzarc (cache or not) */
+	uint64_t bytes;         /* currently cached */
+	uint64_t capacity;
+};
+
+/* A cached block, pinned until blkcache_put(). */
+struct blkcache_ent {
+	const uint8_t *data;
+	size_t len;
+};
+
+int blkcache_create(struct blkcache **out, uint64_t capacity);
+void blkcache_destroy(struct blkcache **c);
+/* Change the capacity (evicting at once if it shrank). */
+void blkcache_set_capacity(struct blkcache *c, uint64_t capacity);
+/* Look up; on a hit returns a pinned entry (counted as a hit), else NULL
+ * (counted as a miss). */
+const struct blkcache_ent *blkcache_get(struct blkcache *c, uint64_t arc,
+					uint64_t block);
+/* Insert a freshly decoded block (the cache takes ownership of `data`,
+ * malloc'd) and return it pinned. */
+const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
+					   uint64_t block, uint8_t *data,
+					   size_t len);
+void blkcache_put(struct blkcache *c, const struct blkcache_ent *e);
+/* Drop every block of archive `arc` (when it is deleted). */
+void blkcache_drop_arc(struct blkcache *c, uint64_t arc);
+void blkcache_count_decode(struct blkcache *c);
+void blkcache_get_stats(struct blkcache *c, struct blkcache_stats *out);
+
+#endif

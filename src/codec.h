@@ -1,0 +1,34 @@
+/*
+ * codec.h - stateless block codecs behind one signature, and the checksum
+ * every on-disk record uses.
+ *
+ * What it is: a table of codecs (today LZ4 for warm records; xz blocks are
+ * handled by xzarc.c because liblzma's block API needs more than a buffer
+ * pair) and CRC32C (hardware SSE4.2 when the CPU has it, table otherwise).
+ * What it is not: a stream API; every call encodes or decodes one whole
+ * buffer and keeps no state between calls.
+ */
+#ifndef TIERFS_CODEC_H
+#define TIERFS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct codec {
+	const char *name;
+	/* Worst-case compressed size of n input bytes. */
+	size_t (*bound)(size_t n);
+	/* Compress src into dst (capacity dst_cap); returns the compressed
+	 * length, or -ENOSPC if it does not fit (caller then stores raw). */
+	int (*compress)(const void *src, size_t n, void *dst, size_t dst_cap);
+	/* Decompress exactly raw_len bytes; returns raw_len, or -EIO when the
+	 * input is corrupt or does not decode to exactly raw_len bytes. */
+	int (*decompress)(const void *src, size_t n, void *dst, size_t raw_len);
+};
+
+extern const struct codec codec_lz4;
+
+/* CRC32C (Castagnoli) of buf, continuing from crc (start with 0). */
+uint32_t codec_crc32c(uint32_t crc, const void *buf, size_t n);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * seg.h - the warm tier's storage: append-only segment files of checksummed,
+ * LZ4-compressed chunk records, read back through mmap.
+ *
+ * What it is: a directory STORE/warm/ of files NNNNNNNN.seg (8 hex digits of
+ * the segment id). Each starts with a fixed header (magic, version, id) and
+ * is followed by records {header, payload}. A record's payload is the LZ4
+ * block of one chunk, or the raw chunk when LZ4 does not make it smaller.
+ * The header carries the inode, chunk index, raw and stored lengths and a
+ * CRC32C of the raw bytes, and a CRC of itself. Appends go to one active
+ * segment at a time; when it would pass seg_max a new one is started.
+ *
+ * What it is not: a catalog. It does not know which records are live; the
+ * metadata store does (meta.h extents and the segment table). Recovery is
+ * told the committed length of each segment and trusts it.
+ *
+ * Thread safety: all calls are safe from any thread. Appends are serialized
+ * by an internal append lock (held across the write(2) of one record only);
+ * reads take no lock beyond a short one to find the segment's mapping.
+ *
+ * Errors: 0 or negative errno. A record whose header or checksum does not
+ * verify is -EIO (and logged); an id/offset outside a segment is -EIO.
+ * Store disk full is -ENOSPC, with nothing previously written damaged.
+ */
+#ifndef TIERFS_SEG_H
+#define TIERFS_SEG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct segstore;
+
+/* Where a record landed. rec_len includes the record header. */
+struct seg_loc {
+	uint64_t seg;
+	uint64_t off;
+	uint32_t rec_len;
+	uint32_t raw_len;
+};
+
+/* What recovery is told about one segment known to the metadata store. */
+struct seg_known {
+	uint64_t id;
+	uint64_t len;           /* committed length */
+};
+
+/* Counters (monotonic since open). */
+struct seg_stats {
+	uint64_t appends;
+	uint64_t raw_records;   /* stored uncompressed */
+	uint64_t bytes_in;      /* raw bytes appended */
+	uint64_t bytes_out;     /* record bytes written */
+	uint64_t reads;
+	uint64_t crc_errors;
+};
+
+/*
+ * Open STORE/warm (`dir`, created if missing) and recover it: each known
+ * segment is truncated to its committed length (uncommitted tails dropped);
+ * every *.seg file not in `known` is deleted as an orphan. New records go
+ * to a fresh segment whose id is taken from `next_id(ctx)` when needed.
+ * seg_max: size at which a new segment is started (bytes).
+ */
+int segstore_open(struct segstore **out, const char *dir, uint64_t seg_max,
+		  const struct seg_known *known, size_t nknown,
+		  int (*next_id)(void *ctx, uint64_t *id), void *ctx);
+/* Close; tolerates NULL; sets *s = NULL. Does not sync. */
+void segstore_close(struct segstore **s);
+
+/*
+ * Compress and append one chunk (raw_len <= TFS_CHUNK_SIZE, may be 0).
+ * On success *loc says where; the record is written (page cache) but not
+ * synced. The caller commits loc.seg's new length (loc.off + loc.rec_len)
+ * in meta together with the extent.
+ */
+int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
+		    const void *raw, uint32_t raw_len, struct seg_loc *loc);
+
+/*
+ * Read the whole chunk at `loc` into dst (capacity >= loc->raw_len),
+ * verifying that the record belongs to (ino, chunk) and its checksum.
+ * Returns the raw length, or -EIO.
+ */
+int segstore_read(struct segstore *s, const struct seg_loc *loc,
+		  uint64_t ino, uint64_t chunk, void *dst);
+
+/* fdatasync every segment appended to since the last sync. */
+int segstore_sync(struct segstore *s);
+
+/* Delete segment `id` (it holds no live records). The active segment is
+ * never deleted: -EBUSY. */
+int segstore_remove(struct segstore *s, uint64_t id);
+
+/* The segment appends currently go to (0 if none yet). */
+uint64_t segstore_active(struct segstore *s);
+/* Bytes on disk of all segments. */
+uint64_t segstore_disk_bytes(struct segstore *s);
+void segstore_get_stats(struct segstore *s, struct seg_stats *out);
+
+#endif

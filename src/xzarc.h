@@ -1,0 +1,72 @@
+/*
+ * xzarc.h - the cold tier's archives: standard multi-block .xz files written
+ * with liblzma, read back one block at a time.
+ *
+ * What it is: a writer that takes a stream of bytes (the concatenation of
+ * whole files), cuts it into xz blocks of `block_size` uncompressed bytes,
+ * encodes the blocks (in parallel on `threads` threads), and writes a valid
+ * single-stream .xz file (stream header, blocks, index, footer) that `xz -t`,
+ * `xz -l` and `xz -dc` accept. A block LZMA2 does not shrink by at least
+ * `min_saving` percent is written as LZMA2 uncompressed chunks
+ * (lzma_block_uncomp_encode), so reading it costs a memcpy. The reader opens
+ * an archive, decodes its index once, and serves pread() of any uncompressed
+ * range by decoding only the blocks that cover it, through a blkcache.
+ *
+ * What it is not: a catalog (which file is where is in meta.h) and not a
+ * general xz reader: it accepts any single-stream .xz with CRC32/CRC64
+ * checks, but tierfs only ever needs its own.
+ *
+ * Thread safety: a writer belongs to one thread. A reader (struct xzarc) is
+ * immutable after open and safe for concurrent xzarc_pread() calls; block
+ * decoding happens outside every lock.
+ *
+ * Errors: 0 or negative errno; corrupt or truncated archives are -EIO
+ * (logged), never a crash or wrong bytes.
+ */
+#ifndef TIERFS_XZARC_H
+#define TIERFS_XZARC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct blkcache;
+
+struct xzarc_params {
+	uint64_t block_size;    /* uncompressed bytes per xz block (>= 4 KiB) */
+	uint32_t preset;        /* 0..9 */
+	uint32_t min_saving;    /* percent; below it a block is stored raw */
+	uint32_t threads;       /* encoder threads, >= 1 */
+};
+
+struct xzarc_writer;
+
+/* Create `path` (O_EXCL) and start a stream. */
+int xzarc_writer_open(struct xzarc_writer **out, const char *path,
+		      const struct xzarc_params *p);
+/* Append bytes to the uncompressed stream. */
+int xzarc_writer_add(struct xzarc_writer *w, const void *data, size_t len);
+/* Uncompressed bytes added so far (the offset the next add starts at). */
+uint64_t xzarc_writer_offset(const struct xzarc_writer *w);
+/* Encode what is left, write index and footer, fsync the file and its
+ * directory. *size gets the .xz file's length. Frees w on success and on
+ * failure (on failure the file is unlinked). */
+int xzarc_writer_finish(struct xzarc_writer **w, uint64_t *size);
+/* Give up: close and unlink the file, free w. Tolerates NULL. */
+void xzarc_writer_abort(struct xzarc_writer **w);
+
+struct xzarc;
+
+/* Open an archive and decode its index. `id` names it in the cache. */
+int xzarc_open(struct xzarc **out, const char *path, uint64_t id);
+void xzarc_close(struct xzarc **a);
+/* Total uncompressed bytes and number of blocks. */
+uint64_t xzarc_size(const struct xzarc *a);
+uint64_t xzarc_nblocks(const struct xzarc *a);
+/* Copy uncompressed bytes [off, off+len) into dst, decoding only the blocks
+ * that cover the range (through cache c, which may be NULL). Returns the
+ * bytes copied (short only at the end of the stream), or -EIO. */
+ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
+		    size_t len, uint64_t off);
+
+#endif

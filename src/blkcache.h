@@ -43,7 +43,9 @@ void blkcache_set_capacity(struct blkcache *c, uint64_t capacity);
 const struct blkcache_ent *blkcache_get(struct blkcache *c, uint64_t arc,
 					uint64_t block);
 /* Insert a freshly decoded block (the cache takes ownership of `data`,
- * malloc'd) and return it pinned. */
+ * malloc'd) and return it pinned. If (arc, block) is already cached, `data`
+ * is freed and the cached entry returned. NULL (data freed) only when out of
+ * memory. */
 const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 					   uint64_t block, uint8_t *data,
 					   size_t len);

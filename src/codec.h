@@ -11,6 +11,7 @@
 #ifndef TIERFS_CODEC_H
 #define TIERFS_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,12 @@ extern const struct codec codec_lz4;
 
 /* CRC32C (Castagnoli) of buf, continuing from crc (start with 0). */
 uint32_t codec_crc32c(uint32_t crc, const void *buf, size_t n);
+
+/* The two implementations codec_crc32c() picks from, for tests and
+ * benchmarks: table-driven (always available) and SSE4.2, which may only
+ * be called when codec_crc32c_has_hw() (elsewhere it is the table code). */
+uint32_t codec_crc32c_sw(uint32_t crc, const void *buf, size_t n);
+uint32_t codec_crc32c_hw(uint32_t crc, const void *buf, size_t n);
+bool codec_crc32c_has_hw(void);
 
 #endif

@@ -97,7 +97,10 @@ int meta_open(struct meta **out, const char *path);
 void meta_close(struct meta **m);
 
 /* Group calls into one transaction (BEGIN IMMEDIATE). The calling thread
- * holds meta's mutex from meta_begin() to meta_commit()/meta_rollback(). */
+ * holds meta's mutex from meta_begin() to meta_commit()/meta_rollback().
+ * Groups may nest (an inner group is a SAVEPOINT). A failed meta_commit()
+ * has rolled the group back and released the mutex: do not roll back
+ * after it. meta_commit() without meta_begin() returns -EINVAL. */
 int meta_begin(struct meta *m);
 int meta_commit(struct meta *m);
 void meta_rollback(struct meta *m);

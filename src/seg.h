@@ -80,7 +80,8 @@ int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
 /*
  * Read the whole chunk at `loc` into dst (capacity >= loc->raw_len),
  * verifying that the record belongs to (ino, chunk) and its checksum.
- * Returns the raw length, or -EIO.
+ * loc->raw_len must equal the record's; loc->rec_len is checked too unless
+ * it is 0 (not known). Returns the raw length, or -EIO.
  */
 int segstore_read(struct segstore *s, const struct seg_loc *loc,
 		  uint64_t ino, uint64_t chunk, void *dst);

@@ -11,13 +11,21 @@
  *
  * Errors: 0 or negative errno, with a one-line human message in err:
  * -ENOENT (missing and not creatable), -ENOTDIR, -EACCES/-EROFS (not
- * writable), -EPROTO (FORMAT of another version or not a tierfs store),
+ * writable), -EPROTO (FORMAT of another version or not a tierfs store, or
+ * meta.db without FORMAT: a damaged store), -ENOTEMPTY (no FORMAT and
+ * files that are not a store's: refusing to turn e.g. $HOME into a store),
  * -EBUSY (mounted by another daemon).
+ *
+ * The lock is an flock() on the open file description of lock_fd, so it
+ * survives fork(): main may store_open() before daemonizing; the child
+ * keeps the lock when the parent exits, and should then call
+ * store_note_pid() so the lock file names the daemon's pid.
  */
 #ifndef TIERFS_STORE_H
 #define TIERFS_STORE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define STORE_FORMAT_MAGIC "tierfs-store"
 #define STORE_FORMAT_VERSION 1
@@ -28,14 +36,23 @@ struct store {
 };
 
 int store_open(struct store *s, const char *dir, char *err, size_t errlen);
-/* Release the lock, free; tolerates a half-open store. */
+/* Release the lock, free; tolerates a half-open store (initialise with
+ * `struct store s = { .lock_fd = -1 };`). */
 void store_close(struct store *s);
+/* Write getpid() into STORE/lock (store_open does it; call again in the
+ * child after a daemonizing fork). 0, -EBADF if not open, or -errno. */
+int store_note_pid(const struct store *s);
 
 /* The default store for a mountpoint: /var/lib/tierfs/<escaped> for root,
  * $XDG_DATA_HOME/tierfs/<escaped> (or ~/.local/share/...) otherwise, where
  * <escaped> is the absolute mountpoint path escaped as systemd does
  * ("/mnt/tiers" -> "mnt-tiers"). */
 int store_default_dir(const char *mountpoint, char *out, size_t outlen);
+/* The same for a given effective uid (store_default_dir passes geteuid());
+ * -ENOENT if a non-root uid has neither XDG_DATA_HOME nor HOME,
+ * -ENAMETOOLONG if the result does not fit. */
+int store_default_dir_for(uid_t euid, const char *mountpoint, char *out,
+			  size_t outlen);
 
 /* snprintf a path under the store; -ENAMETOOLONG if it does not fit. */
 int store_path(const struct store *s, char *out, size_t outlen,

@@ -1,0 +1,408 @@
+/*
+ * blkcache.c - see blkcache.h.
+ *
+ * DESIGN
+ *
+ * The map is split into BLKCACHE_SHARDS shards chosen by a hash of
+ * (arc, block). Each shard has its own mutex, a chained hash table and an
+ * LRU list (head = most recently used). The byte bound is global: `bytes`
+ * is an atomic sum over all shards, and whoever pushes it over `capacity`
+ * evicts until it is back under.
+ *
+ * Global LRU without a global lock: every get or insert stamps the entry
+ * with a tick from one atomic counter, so each shard's list is ordered by
+ * tick and the globally least recently used entry is the oldest of the
+ * shards' list tails. Eviction peeks at the 16 tails one shard lock at a
+ * time, then locks the shard with the oldest and unlinks its tail (if the
+ * tail changed in between, the new tail is still old: good enough). No code
+ * ever holds two shard locks, so there is no lock order to keep.
+ *
+ * Lifetime: the map holds one reference to each entry it contains, and each
+ * pinned user holds one. Eviction only removes the map's reference, so a
+ * pinned entry stays readable; whoever drops the last reference frees it.
+ * References are atomic so that blkcache_put() needs no lock (an entry in
+ * the map has at least the map's reference, so taking one more under the
+ * shard lock is always safe).
+ *
+ * An insert that cannot be kept (capacity 0, or one block larger than the
+ * whole capacity) returns an entry that is in no map, referenced only by
+ * the caller, freed by its put.
+ */
+#include "blkcache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#define BLKCACHE_SHARDS 16
+#define BLKCACHE_MIN_BUCKETS 16
+
+struct bc_entry {
+	struct blkcache_ent pub;        /* immutable once inserted */
+	uint64_t arc;
+	uint64_t block;
+	atomic_uint refs;
+	/* The fields below are protected by the owning shard's lock. */
+	uint64_t tick;
+	bool in_map;
+	struct bc_entry *hnext;         /* hash chain */
+	struct bc_entry *prev, *next;   /* LRU list, head = most recent */
+};
+
+struct bc_shard {
+	pthread_mutex_t lock;
+	struct bc_entry **buckets;      /* protected by lock */
+	size_t nbuckets;                /* protected by lock; a power of 2 */
+	size_t count;                   /* protected by lock */
+	struct bc_entry *head, *tail;   /* protected by lock */
+};
+
+struct blkcache {
+	struct bc_shard shards[BLKCACHE_SHARDS];
+	_Atomic uint64_t capacity;
+	_Atomic uint64_t bytes;         /* sum of len of entries in maps */
+	_Atomic uint64_t tick;
+	_Atomic uint64_t hits;
+	_Atomic uint64_t misses;
+	_Atomic uint64_t decodes;
+};
+
+static uint64_t bc_hash(uint64_t arc, uint64_t block)
+{
+	uint64_t h = arc * 0x9e3779b97f4a7c15ULL ^ block;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static struct bc_shard *bc_shard_of(struct blkcache *c, uint64_t h)
+{
+	return &c->shards[h % BLKCACHE_SHARDS];
+}
+
+static size_t bc_bucket(const struct bc_shard *s, uint64_t h)
+{
+	return (size_t)(h >> 8) & (s->nbuckets - 1);
+}
+
+static void bc_entry_unref(struct bc_entry *e)
+{
+	if (atomic_fetch_sub(&e->refs, 1) == 1) {
+		free((void *)e->pub.data);
+		free(e);
+	}
+}
+
+/* The functions below, up to bc_evict_one, run under s->lock. */
+
+static struct bc_entry *bc_lookup(struct bc_shard *s, uint64_t h,
+				  uint64_t arc, uint64_t block)
+{
+	struct bc_entry *e;
+
+	for (e = s->buckets[bc_bucket(s, h)]; e; e = e->hnext)
+		if (e->arc == arc && e->block == block)
+			return e;
+	return NULL;
+}
+
+static void bc_lru_unlink(struct bc_shard *s, struct bc_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		s->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		s->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void bc_lru_push_head(struct bc_shard *s, struct bc_entry *e)
+{
+	e->prev = NULL;
+	e->next = s->head;
+	if (s->head)
+		s->head->prev = e;
+	else
+		s->tail = e;
+	s->head = e;
+}
+
+static void bc_touch(struct blkcache *c, struct bc_shard *s,
+		     struct bc_entry *e)
+{
+	e->tick = atomic_fetch_add(&c->tick, 1);
+	if (s->head != e) {
+		bc_lru_unlink(s, e);
+		bc_lru_push_head(s, e);
+	}
+}
+
+/* Grow the table when it gets crowded; a failed allocation just leaves
+ * longer chains. */
+static void bc_maybe_grow(struct bc_shard *s)
+{
+	struct bc_entry **nb;
+	size_t n, i;
+
+	if (s->count < s->nbuckets)
+		return;
+	n = s->nbuckets * 2;
+	nb = calloc(n, sizeof(*nb));
+	if (!nb)
+		return;
+	for (i = 0; i < s->nbuckets; i++) {
+		struct bc_entry *e = s->buckets[i], *next;
+
+		for (; e; e = next) {
+			size_t b = (size_t)(bc_hash(e->arc, e->block) >> 8) &
+				   (n - 1);
+
+			next = e->hnext;
+			e->hnext = nb[b];
+			nb[b] = e;
+		}
+	}
+	free(s->buckets);
+	s->buckets = nb;
+	s->nbuckets = n;
+}
+
+/* Remove e from the map and the LRU; the caller then drops the map's
+ * reference (outside the lock). */
+static void bc_remove(struct blkcache *c, struct bc_shard *s,
+		      struct bc_entry *e)
+{
+	struct bc_entry **pp;
+
+	pp = &s->buckets[bc_bucket(s, bc_hash(e->arc, e->block))];
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	e->hnext = NULL;
+	bc_lru_unlink(s, e);
+	e->in_map = false;
+	s->count--;
+	atomic_fetch_sub(&c->bytes, e->pub.len);
+}
+
+/* Evict the globally least recently used entry. False if the cache is
+ * empty. */
+static bool bc_evict_one(struct blkcache *c)
+{
+	struct bc_shard *best = NULL;
+	struct bc_entry *victim = NULL;
+	uint64_t best_tick = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < BLKCACHE_SHARDS; i++) {
+		struct bc_shard *s = &c->shards[i];
+
+		pthread_mutex_lock(&s->lock);
+		if (s->tail && s->tail->tick <= best_tick) {
+			best_tick = s->tail->tick;
+			best = s;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (!best)
+		return false;
+	pthread_mutex_lock(&best->lock);
+	victim = best->tail;
+	if (victim)
+		bc_remove(c, best, victim);
+	pthread_mutex_unlock(&best->lock);
+	if (victim)
+		bc_entry_unref(victim);
+	return true;
+}
+
+static void bc_evict(struct blkcache *c)
+{
+	while (atomic_load(&c->bytes) > atomic_load(&c->capacity))
+		if (!bc_evict_one(c))
+			break;
+}
+
+int blkcache_create(struct blkcache **out, uint64_t capacity)
+{
+	struct blkcache *c;
+	int i;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	for (i = 0; i < BLKCACHE_SHARDS; i++) {
+		struct bc_shard *s = &c->shards[i];
+
+		s->buckets = calloc(BLKCACHE_MIN_BUCKETS, sizeof(*s->buckets));
+		if (!s->buckets)
+			goto out_free;
+		s->nbuckets = BLKCACHE_MIN_BUCKETS;
+		pthread_mutex_init(&s->lock, NULL);
+	}
+	atomic_init(&c->capacity, capacity);
+	*out = c;
+	return 0;
+
+out_free:
+	while (i-- > 0) {
+		free(c->shards[i].buckets);
+		pthread_mutex_destroy(&c->shards[i].lock);
+	}
+	free(c);
+	return -ENOMEM;
+}
+
+/* Entries still pinned by a caller at this point are that caller's bug;
+ * only the map's references are dropped, so they leak rather than dangle. */
+void blkcache_destroy(struct blkcache **cp)
+{
+	struct blkcache *c = cp ? *cp : NULL;
+	int i;
+
+	if (!c)
+		return;
+	for (i = 0; i < BLKCACHE_SHARDS; i++) {
+		struct bc_shard *s = &c->shards[i];
+		struct bc_entry *e, *next;
+
+		for (e = s->head; e; e = next) {
+			next = e->next;
+			bc_entry_unref(e);
+		}
+		free(s->buckets);
+		pthread_mutex_destroy(&s->lock);
+	}
+	free(c);
+	*cp = NULL;
+}
+
+void blkcache_set_capacity(struct blkcache *c, uint64_t capacity)
+{
+	atomic_store(&c->capacity, capacity);
+	bc_evict(c);
+}
+
+const struct blkcache_ent *blkcache_get(struct blkcache *c, uint64_t arc,
+					uint64_t block)
+{
+	uint64_t h = bc_hash(arc, block);
+	struct bc_shard *s = bc_shard_of(c, h);
+	struct bc_entry *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = bc_lookup(s, h, arc, block);
+	if (e) {
+		atomic_fetch_add(&e->refs, 1);
+		bc_touch(c, s, e);
+	}
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(e ? &c->hits : &c->misses, 1);
+	return e ? &e->pub : NULL;
+}
+
+const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
+					   uint64_t block, uint8_t *data,
+					   size_t len)
+{
+	uint64_t h = bc_hash(arc, block);
+	struct bc_shard *s = bc_shard_of(c, h);
+	struct bc_entry *e, *old;
+
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		free(data);
+		return NULL;
+	}
+	e->pub.data = data;
+	e->pub.len = len;
+	e->arc = arc;
+	e->block = block;
+	if (len > atomic_load(&c->capacity)) {
+		/* Cannot be kept: the caller's pin is the only reference. */
+		atomic_init(&e->refs, 1);
+		return &e->pub;
+	}
+	atomic_init(&e->refs, 2);       /* the map's and the caller's */
+
+	pthread_mutex_lock(&s->lock);
+	old = bc_lookup(s, h, arc, block);
+	if (old) {
+		atomic_fetch_add(&old->refs, 1);
+		bc_touch(c, s, old);
+		pthread_mutex_unlock(&s->lock);
+		free(data);
+		free(e);
+		return &old->pub;
+	}
+	bc_maybe_grow(s);
+	e->hnext = s->buckets[bc_bucket(s, h)];
+	s->buckets[bc_bucket(s, h)] = e;
+	e->in_map = true;
+	s->count++;
+	bc_lru_push_head(s, e);
+	e->tick = atomic_fetch_add(&c->tick, 1);
+	atomic_fetch_add(&c->bytes, len);
+	pthread_mutex_unlock(&s->lock);
+
+	bc_evict(c);
+	return &e->pub;
+}
+
+void blkcache_put(struct blkcache *c, const struct blkcache_ent *pub)
+{
+	(void)c;
+	if (pub)
+		/* pub is the first member of its bc_entry. */
+		bc_entry_unref((struct bc_entry *)(uintptr_t)pub);
+}
+
+void blkcache_drop_arc(struct blkcache *c, uint64_t arc)
+{
+	int i;
+
+	for (i = 0; i < BLKCACHE_SHARDS; i++) {
+		struct bc_shard *s = &c->shards[i];
+		struct bc_entry *e, *next, *dropped = NULL;
+
+		pthread_mutex_lock(&s->lock);
+		for (e = s->head; e; e = next) {
+			next = e->next;
+			if (e->arc != arc)
+				continue;
+			bc_remove(c, s, e);
+			e->hnext = dropped;     /* reuse the chain link */
+			dropped = e;
+		}
+		pthread_mutex_unlock(&s->lock);
+		for (e = dropped; e; e = next) {
+			next = e->hnext;
+			bc_entry_unref(e);
+		}
+	}
+}
+
+void blkcache_count_decode(struct blkcache *c)
+{
+	if (c)
+		atomic_fetch_add(&c->decodes, 1);
+}
+
+void blkcache_get_stats(struct blkcache *c, struct blkcache_stats *out)
+{
+	out->hits = atomic_load(&c->hits);
+	out->misses = atomic_load(&c->misses);
+	out->decodes = atomic_load(&c->decodes);
+	out->bytes = atomic_load(&c->bytes);
+	out->capacity = atomic_load(&c->capacity);
+}

@@ -1,0 +1,532 @@
+/*
+ * fs.c - mounting a store, inode references and lifetime, statfs.
+ *
+ * MOUNT AND RECOVERY. fs_mount() locks the store (store.c), opens meta.db,
+ * then repairs what a crash can leave behind, in this order:
+ *   1. inodes with no links (unlinked while open when the daemon died) are
+ *      deleted with their extents;
+ *   2. the warm segments are opened with their committed lengths from
+ *      meta: bytes appended after the last commit are cut off, segment files
+ *      meta does not know are deleted (seg.c);
+ *   3. the cold archives are checked the same way (cold.c).
+ * Since every write to the store is "write new bytes, sync when promised,
+ * commit their location, then release the old", nothing a commit points at
+ * is ever missing, and nothing uncommitted survives recovery.
+ *
+ * INODE LIFETIME. See inode.h. Everything here runs under itable->lock; the
+ * final free (which may delete the inode's rows) runs after the inode left
+ * the table, so no other thread can find it any more.
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "cold.h"
+#include "log.h"
+
+tfs_ns fs_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (tfs_ns)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct tfs_inode *fs_root(struct fs *f)
+{
+	return f->root;
+}
+
+void fs_get_config(struct fs *f, struct tfs_config *out)
+{
+	pthread_mutex_lock(&f->cfg_lock);
+	*out = f->cfg;
+	pthread_mutex_unlock(&f->cfg_lock);
+}
+
+/* ---- references ---- */
+
+int fs_iadd(struct fs *f, const struct meta_inode *attr,
+	    struct tfs_inode **out)
+{
+	struct tfs_inode *n = inode_alloc(attr, INODE_REAL);
+
+	if (!n)
+		return -ENOMEM;
+	n->ref = 1;
+	n->ext_loaded = true;   /* a new inode has no extents */
+	pthread_mutex_lock(&f->itable.lock);
+	itable_insert(&f->itable, n);
+	pthread_mutex_unlock(&f->itable.lock);
+	*out = n;
+	return 0;
+}
+
+int fs_iget(struct fs *f, uint64_t ino, struct tfs_inode **out)
+{
+	struct meta_inode attr;
+	struct tfs_inode *n, *other;
+	int rc;
+
+	pthread_mutex_lock(&f->itable.lock);
+	n = itable_find(&f->itable, ino);
+	if (n) {
+		n->ref++;
+		pthread_mutex_unlock(&f->itable.lock);
+		*out = n;
+		return 0;
+	}
+	pthread_mutex_unlock(&f->itable.lock);
+
+	rc = meta_inode_get(f->meta, ino, &attr);
+	if (rc)
+		return rc;
+	if (attr.nlink == 0)
+		return -ENOENT; /* being deleted */
+	n = inode_alloc(&attr, INODE_REAL);
+	if (!n)
+		return -ENOMEM;
+
+	pthread_mutex_lock(&f->itable.lock);
+	other = itable_find(&f->itable, ino);
+	if (other) {
+		other->ref++;
+		pthread_mutex_unlock(&f->itable.lock);
+		inode_free(n);
+		*out = other;
+		return 0;
+	}
+	n->ref = 1;
+	itable_insert(&f->itable, n);
+	pthread_mutex_unlock(&f->itable.lock);
+	*out = n;
+	return 0;
+}
+
+void fs_iref(struct fs *f, struct tfs_inode *ino)
+{
+	pthread_mutex_lock(&f->itable.lock);
+	ino->ref++;
+	pthread_mutex_unlock(&f->itable.lock);
+}
+
+/* Caller holds itable->lock. Returns true if ino left the table and must be
+ * finished by free_inode(). */
+static bool release_if_unused(struct fs *f, struct tfs_inode *ino)
+{
+	bool gone, ram;
+
+	if (ino->kind != INODE_REAL || ino == f->root)
+		return false;
+	if (ino->nlookup || ino->nopen || ino->ref)
+		return false;
+	inode_lock(ino);
+	gone = ino->attr.nlink == 0;
+	ram = ino->resident || ino->ram_bytes > 0;
+	inode_unlock(ino);
+	if (ram && !gone)
+		return false;   /* a hot file stays loaded */
+	itable_remove(&f->itable, ino);
+	return true;
+}
+
+static void free_inode(struct fs *f, struct tfs_inode *ino)
+{
+	int rc;
+
+	hot_list_remove(&f->hot, ino);
+	for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
+		hot_chunk_free(&f->hot, ino->chunks[k]);
+		ino->chunks[k] = NULL;
+	}
+	if (ino->attr.nlink == 0) {
+		rc = meta_inode_delete(f->meta, ino->ino);
+		if (rc)
+			tfs_err("deleting inode %" PRIu64 ": %s (it will be "
+				"deleted at the next mount)", ino->ino,
+				strerror(-rc));
+	}
+	inode_free(ino);
+}
+
+void fs_iput(struct fs *f, struct tfs_inode *ino)
+{
+	bool gone;
+
+	pthread_mutex_lock(&f->itable.lock);
+	ino->ref--;
+	gone = release_if_unused(f, ino);
+	pthread_mutex_unlock(&f->itable.lock);
+	if (gone)
+		free_inode(f, ino);
+}
+
+void fs_ilookup(struct fs *f, struct tfs_inode *ino, uint64_t n)
+{
+	if (ino->kind != INODE_REAL)
+		return;
+	pthread_mutex_lock(&f->itable.lock);
+	ino->nlookup += n;
+	pthread_mutex_unlock(&f->itable.lock);
+}
+
+void fs_forget(struct fs *f, struct tfs_inode *ino, uint64_t nlookup)
+{
+	bool gone;
+
+	if (ino->kind != INODE_REAL)
+		return;
+	pthread_mutex_lock(&f->itable.lock);
+	if (nlookup > ino->nlookup) {
+		tfs_warn("forget of %" PRIu64 " references to inode %" PRIu64
+			 " which has %" PRIu64, nlookup, ino->ino,
+			 ino->nlookup);
+		nlookup = ino->nlookup;
+	}
+	ino->nlookup -= nlookup;
+	gone = release_if_unused(f, ino);
+	pthread_mutex_unlock(&f->itable.lock);
+	if (gone)
+		free_inode(f, ino);
+}
+
+void fs_iopen(struct fs *f, struct tfs_inode *ino)
+{
+	pthread_mutex_lock(&f->itable.lock);
+	ino->nopen++;
+	pthread_mutex_unlock(&f->itable.lock);
+}
+
+void fs_iclose(struct fs *f, struct tfs_inode *ino)
+{
+	bool gone;
+
+	pthread_mutex_lock(&f->itable.lock);
+	ino->nopen--;
+	gone = release_if_unused(f, ino);
+	pthread_mutex_unlock(&f->itable.lock);
+	if (gone)
+		free_inode(f, ino);
+}
+
+/* ---- attributes ---- */
+
+static struct timespec ts_of(tfs_ns ns)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ns / 1000000000;
+	ts.tv_nsec = ns % 1000000000;
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += 1000000000;
+		ts.tv_sec--;
+	}
+	return ts;
+}
+
+void fs_fill_stat(struct fs *f, const struct tfs_inode *ino, struct stat *st)
+{
+	const struct meta_inode *a = &ino->attr;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = TFS_CHUNK_SIZE;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_atim = ts_of(a->atime);
+	st->st_mtim = ts_of(a->mtime);
+	st->st_ctim = ts_of(a->ctime);
+}
+
+void fs_stat_of(struct fs *f, struct tfs_inode *ino, struct stat *st)
+{
+	inode_lock(ino);
+	fs_fill_stat(f, ino, st);
+	inode_unlock(ino);
+}
+
+int fs_persist_attr(struct fs *f, struct tfs_inode *ino)
+{
+	struct meta_inode a;
+	int rc;
+
+	inode_lock(ino);
+	a = ino->attr;
+	a.last_access = atomic_load(&ino->last_access);
+	a.access_count = atomic_load(&ino->access_count);
+	ino->meta_dirty = false;
+	inode_unlock(ino);
+	rc = meta_inode_update(f->meta, &a);
+	if (rc) {
+		inode_lock(ino);
+		ino->meta_dirty = true;
+		inode_unlock(ino);
+	}
+	return rc;
+}
+
+int fs_getattr(struct fs *f, struct tfs_inode *ino, struct stat *st)
+{
+	if (ino->kind != INODE_REAL) {
+		fs_stat_of(f, ino, st);
+		return 0;
+	}
+	fs_stat_of(f, ino, st);
+	return 0;
+}
+
+int fs_statfs(struct fs *f, struct statvfs *st)
+{
+	struct statvfs disk;
+	uint64_t files = 0, bytes = 0;
+	int rc;
+
+	if (statvfs(f->store.dir, &disk) < 0)
+		return -errno;
+	rc = meta_inode_count(f->meta, &files, &bytes);
+	if (rc)
+		return rc;
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = 4096;
+	st->f_frsize = disk.f_frsize;
+	st->f_blocks = disk.f_blocks;
+	st->f_bfree = disk.f_bfree;
+	st->f_bavail = disk.f_bavail;
+	st->f_files = files + disk.f_ffree;
+	st->f_ffree = disk.f_ffree;
+	st->f_favail = disk.f_favail;
+	st->f_namemax = TFS_NAME_MAX;
+	return 0;
+}
+
+/* ---- mount ---- */
+
+static int next_seg_id(void *ctx, uint64_t *id)
+{
+	struct fs *f = ctx;
+
+	return meta_next_id(f->meta, "segment", id);
+}
+
+struct orphans {
+	uint64_t *ino;
+	size_t n, cap;
+	int rc;
+};
+
+/* Collected first: meta's callbacks must not call back into meta. */
+static void collect_orphan(void *ctx, uint64_t ino)
+{
+	struct orphans *o = ctx;
+
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		uint64_t *p = realloc(o->ino, cap * sizeof(*p));
+
+		if (!p) {
+			o->rc = -ENOMEM;
+			return;
+		}
+		o->ino = p;
+		o->cap = cap;
+	}
+	o->ino[o->n++] = ino;
+}
+
+static int recover_orphans(struct fs *f)
+{
+	struct orphans o = { 0 };
+	int rc;
+
+	rc = meta_inode_scan_orphans(f->meta, collect_orphan, &o);
+	if (!rc)
+		rc = o.rc;
+	for (size_t i = 0; !rc && i < o.n; i++)
+		rc = meta_inode_delete(f->meta, o.ino[i]);
+	if (o.n)
+		tfs_info("recovery: deleted %zu unlinked inode(s)", o.n);
+	free(o.ino);
+	return rc;
+}
+
+static int open_warm(struct fs *f, const struct tfs_config *cfg)
+{
+	struct meta_seg *segs = NULL;
+	struct seg_known *known = NULL;
+	char dir[4096];
+	size_t n = 0;
+	int rc;
+
+	rc = meta_seg_list(f->meta, &segs, &n);
+	if (rc)
+		return rc;
+	known = calloc(n ? n : 1, sizeof(*known));
+	if (!known) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < n; i++) {
+		known[i].id = segs[i].id;
+		known[i].len = segs[i].len;
+	}
+	rc = store_path(&f->store, dir, sizeof(dir), "warm");
+	if (!rc)
+		rc = segstore_open(&f->seg, dir, cfg->seg_max, known, n,
+				   next_seg_id, f);
+out_free:
+	free(known);
+	free(segs);
+	return rc;
+}
+
+int fs_mount(struct fs **out, const char *store_dir,
+	     const struct tfs_config *cfg, char *err, size_t errlen)
+{
+	struct fs *f;
+	char path[4096];
+	int rc;
+
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	f->store.lock_fd = -1;
+	f->cfg = *cfg;
+	f->mount_time = fs_now();
+	stats_init(&f->stats);
+	pthread_mutex_init(&f->ns_lock, NULL);
+	pthread_mutex_init(&f->cfg_lock, NULL);
+	rc = itable_init(&f->itable);
+	if (!rc)
+		rc = hot_init(&f->hot, cfg->hot_max);
+	if (rc) {
+		snprintf(err, errlen, "cannot initialise: %s", strerror(-rc));
+		goto out_fail;
+	}
+
+	rc = store_open(&f->store, store_dir, err, errlen);
+	if (rc)
+		goto out_fail;
+	rc = store_path(&f->store, path, sizeof(path), "meta.db");
+	if (!rc)
+		rc = meta_open(&f->meta, path);
+	if (rc) {
+		snprintf(err, errlen, "%s/meta.db: cannot open the metadata "
+			 "database: %s", f->store.dir, strerror(-rc));
+		goto out_fail;
+	}
+	rc = recover_orphans(f);
+	if (rc) {
+		snprintf(err, errlen, "recovery of unlinked inodes failed: %s",
+			 strerror(-rc));
+		goto out_fail;
+	}
+	rc = open_warm(f, cfg);
+	if (rc) {
+		snprintf(err, errlen, "%s/warm: cannot open segments: %s",
+			 f->store.dir, strerror(-rc));
+		goto out_fail;
+	}
+	rc = cold_open(&f->cold, f, cfg);
+	if (rc) {
+		snprintf(err, errlen, "%s/cold: cannot open archives: %s",
+			 f->store.dir, strerror(-rc));
+		goto out_fail;
+	}
+	rc = fs_iget(f, TFS_ROOT_INO, &f->root);
+	if (rc) {
+		snprintf(err, errlen, "cannot load the root directory: %s",
+			 strerror(-rc));
+		goto out_fail;
+	}
+	rc = fs_ctl_init(f);
+	if (rc) {
+		snprintf(err, errlen, "cannot set up .tiers: %s",
+			 strerror(-rc));
+		goto out_fail;
+	}
+	*out = f;
+	return 0;
+
+out_fail:
+	fs_unmount(&f);
+	return rc;
+}
+
+/* Write back every loaded inode that still has dirty data (normally none:
+ * the kernel releases every file before unmounting). */
+static void writeback_all(struct fs *f)
+{
+	for (;;) {
+		struct tfs_inode *victim = NULL;
+
+		pthread_mutex_lock(&f->itable.lock);
+		for (uint64_t b = 0; b < f->itable.nbuckets && !victim; b++)
+			for (struct tfs_inode *n = f->itable.buckets[b]; n;
+			     n = n->hnext) {
+				bool dirty;
+
+				inode_lock(n);
+				dirty = n->ndirty > 0 || n->meta_dirty;
+				inode_unlock(n);
+				if (dirty) {
+					n->ref++;
+					victim = n;
+					break;
+				}
+			}
+		pthread_mutex_unlock(&f->itable.lock);
+		if (!victim)
+			return;
+		inode_io_lock(victim);
+		if (fs_writeback(f, victim, true)) {
+			/* Give up on it rather than loop forever. */
+			inode_lock(victim);
+			victim->ndirty = 0;
+			victim->meta_dirty = false;
+			inode_unlock(victim);
+		}
+		inode_io_unlock(victim);
+		fs_iput(f, victim);
+	}
+}
+
+void fs_unmount(struct fs **fp)
+{
+	struct fs *f = *fp;
+
+	if (!f)
+		return;
+	if (f->meta && f->seg)
+		writeback_all(f);
+	if (f->seg)
+		segstore_sync(f->seg);
+	if (f->meta)
+		meta_sync(f->meta);
+	cold_close(&f->cold);
+	segstore_close(&f->seg);
+	if (f->itable.buckets)
+		itable_destroy(&f->itable);
+	inode_free(f->vtiers);
+	inode_free(f->vstats);
+	inode_free(f->vmetrics);
+	meta_close(&f->meta);
+	store_close(&f->store);
+	hot_destroy(&f->hot);
+	pthread_mutex_destroy(&f->ns_lock);
+	pthread_mutex_destroy(&f->cfg_lock);
+	free(f);
+	*fp = NULL;
+}

@@ -1,0 +1,162 @@
+/*
+ * fs.h - the tierfs filesystem core: every operation a mount needs, with no
+ * FUSE in sight.
+ *
+ * What it is: the object that owns a mounted store (struct fs) and the
+ * operations on its tree: namespace (fs_ns.c), file data (fs_data.c),
+ * extended attributes (fs_xattr.c), tier moves (fs_tier.c), the virtual
+ * .tiers control tree (fs_ctl.c), and open/recovery/statfs (fs.c). The FUSE
+ * adapter (fuse_ops.c) turns requests into these calls and results into one
+ * reply each; the tools and unit tests call them directly.
+ *
+ * What it is not: a FUSE layer (no fuse_req_t here) and not a permission
+ * checker: permissions are enforced by the kernel (default_permissions);
+ * the core only checks what the kernel cannot (sticky-free semantics like
+ * ENOTEMPTY, name length, flags).
+ *
+ * References. Every call that returns a `struct fs_inode *` to the kernel
+ * (lookup, create, mkdir, mknod, symlink, link, readdirplus entries) adds
+ * one to its nlookup; fs_forget() takes them back. fs_open()/fs_create()
+ * add an open count that fs_release() drops. Those two counts and the
+ * hot-tier residency keep an inode loaded (inode.h).
+ *
+ * Errors: 0 or a negative errno on every call (ssize_t calls return the
+ * byte count or a negative errno).
+ */
+#ifndef TIERFS_FS_H
+#define TIERFS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "inode.h"
+
+struct fs;
+
+/* Who is asking (from the FUSE request context). */
+struct fs_caller {
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+};
+
+/* fs_setattr's `set` bits. */
+enum {
+	FS_SET_MODE = 1 << 0,
+	FS_SET_UID = 1 << 1,
+	FS_SET_GID = 1 << 2,
+	FS_SET_SIZE = 1 << 3,
+	FS_SET_ATIME = 1 << 4,
+	FS_SET_MTIME = 1 << 5,
+	FS_SET_ATIME_NOW = 1 << 6,
+	FS_SET_MTIME_NOW = 1 << 7,
+	FS_SET_CTIME = 1 << 8,
+};
+
+/* fs_rename flags (values of RENAME_NOREPLACE / RENAME_EXCHANGE). */
+#define FS_RENAME_NOREPLACE (1 << 0)
+#define FS_RENAME_EXCHANGE (1 << 1)
+
+/* ---- life ---- */
+/*
+ * Open the store at `store_dir` (created on first use) with settings cfg:
+ * lock it, check its FORMAT, open meta, recover segments (truncate
+ * uncommitted tails, delete orphans) and delete inodes orphaned by a crash.
+ * On failure returns a negative errno and a one-line message in err.
+ */
+int fs_mount(struct fs **out, const char *store_dir,
+	     const struct tfs_config *cfg, char *err, size_t errlen);
+/* Write back everything dirty, persist access counters, close the store;
+ * tolerates NULL; sets *f = NULL. */
+void fs_unmount(struct fs **f);
+struct tfs_inode *fs_root(struct fs *f);
+/* The settings in force (a copy). */
+void fs_get_config(struct fs *f, struct tfs_config *out);
+
+/* ---- namespace (fs_ns.c) ---- */
+int fs_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
+	      struct tfs_inode **out, struct stat *st);
+void fs_forget(struct fs *f, struct tfs_inode *ino, uint64_t nlookup);
+int fs_getattr(struct fs *f, struct tfs_inode *ino, struct stat *st);
+int fs_setattr(struct fs *f, struct tfs_inode *ino, const struct stat *in,
+	       int set, struct stat *out);
+int fs_mknod(struct fs *f, const struct fs_caller *c,
+	     struct tfs_inode *parent, const char *name, mode_t mode,
+	     dev_t rdev, struct tfs_inode **out, struct stat *st);
+int fs_mkdir(struct fs *f, const struct fs_caller *c,
+	     struct tfs_inode *parent, const char *name, mode_t mode,
+	     struct tfs_inode **out, struct stat *st);
+int fs_symlink(struct fs *f, const struct fs_caller *c,
+	       struct tfs_inode *parent, const char *name, const char *target,
+	       struct tfs_inode **out, struct stat *st);
+int fs_link(struct fs *f, struct tfs_inode *ino, struct tfs_inode *newparent,
+	    const char *newname, struct stat *st);
+int fs_unlink(struct fs *f, struct tfs_inode *parent, const char *name);
+int fs_rmdir(struct fs *f, struct tfs_inode *parent, const char *name);
+int fs_rename(struct fs *f, struct tfs_inode *parent, const char *name,
+	      struct tfs_inode *newparent, const char *newname,
+	      unsigned int flags);
+/* Copies the target and a NUL into buf; returns its length. */
+int fs_readlink(struct fs *f, struct tfs_inode *ino, char *buf, size_t size);
+int fs_statfs(struct fs *f, struct statvfs *st);
+
+/* A directory listing, snapshotted at opendir. */
+struct fs_dir;
+struct fs_dirent {
+	const char *name;
+	uint64_t ino;           /* st_ino */
+	mode_t mode;            /* type bits */
+};
+int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out);
+/* Entry number `idx` (0 = "."), or NULL past the end. */
+const struct fs_dirent *fs_dir_entry(struct fs_dir *d, uint64_t idx);
+/* For readdirplus: a reference (nlookup+1) and attributes for entry idx
+ * ("." and ".." return -EAGAIN: no reference is taken for them). */
+int fs_dir_entry_plus(struct fs *f, struct fs_dir *d, uint64_t idx,
+		      struct tfs_inode **out, struct stat *st);
+void fs_closedir(struct fs *f, struct fs_dir *d);
+
+/* ---- data (fs_data.c) ---- */
+/* An open file handle's state (NULL for plain files). */
+struct fs_file;
+/* Open an existing inode. O_TRUNC truncates. *direct is set for virtual
+ * files whose size is not known in advance. */
+int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
+	    struct fs_file **fh, bool *direct);
+int fs_create(struct fs *f, const struct fs_caller *c,
+	      struct tfs_inode *parent, const char *name, mode_t mode,
+	      int flags, struct tfs_inode **out, struct stat *st,
+	      struct fs_file **fh);
+ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
+		void *buf, size_t size, off_t off);
+ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
+		 const void *buf, size_t size, off_t off);
+/* close(2): write dirty chunks back and commit them (durable against a
+ * daemon crash). */
+int fs_flush(struct fs *f, struct tfs_inode *ino);
+/* fsync(2): as flush, and sync segment and metadata (durable against a
+ * power loss). */
+int fs_fsync(struct fs *f, struct tfs_inode *ino, bool datasync);
+int fs_release(struct fs *f, struct tfs_inode *ino, struct fs_file *fh);
+
+/* ---- xattrs (fs_xattr.c) ---- */
+int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
+		const void *value, size_t size, int flags);
+int fs_getxattr(struct fs *f, struct tfs_inode *ino, const char *name,
+		void *buf, size_t size);
+int fs_listxattr(struct fs *f, struct tfs_inode *ino, char *buf,
+		 size_t size);
+int fs_removexattr(struct fs *f, struct tfs_inode *ino, const char *name);
+
+/* ---- tiers (fs_tier.c) ---- */
+/* Move a regular file to `tier` now; returns when the move is durable. */
+int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier);
+/* The tier a file is in now (TFS_HOT when it is resident in RAM). */
+int fs_get_tier(struct fs *f, struct tfs_inode *ino);
+
+#endif

@@ -1,0 +1,385 @@
+/*
+ * fs_ctl.c - the virtual .tiers control tree: MNT/.tiers/stats (JSON) and
+ * MNT/.tiers/metrics (Prometheus text exposition format), generated on each
+ * open.
+ *
+ * .tiers is not in meta and not in the root's listing (unless
+ * tierdirs=visible) but is found by name, like ZFS's .zfs. Its inodes live
+ * from mount to unmount and ignore lookup counts.
+ *
+ * The numbers: per-tier file counts and logical bytes come from meta's
+ * inode rows, corrected by the in-memory state of loaded inodes (a hot file
+ * is hot only while it is in RAM); stored bytes are RAM held for hot, live
+ * record bytes for warm, and the live share of archive bytes for cold.
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct tfs_inode *vnode(uint64_t ino, mode_t mode, enum inode_kind k,
+			       tfs_ns t)
+{
+	struct meta_inode a = {
+		.ino = ino,
+		.mode = mode,
+		.nlink = S_ISDIR(mode) ? 2 : 1,
+		.uid = 0,
+		.gid = 0,
+		.atime = t, .mtime = t, .ctime = t,
+		.tier = TFS_WARM,
+		.pin = TFS_PIN_NONE,
+	};
+
+	return inode_alloc(&a, k);
+}
+
+int fs_ctl_init(struct fs *f)
+{
+	f->vtiers = vnode(FS_VINO_TIERS, S_IFDIR | 0555, INODE_TIERS_DIR,
+			  f->mount_time);
+	f->vstats = vnode(FS_VINO_STATS, S_IFREG | 0444, INODE_STATS,
+			  f->mount_time);
+	f->vmetrics = vnode(FS_VINO_METRICS, S_IFREG | 0444, INODE_METRICS,
+			    f->mount_time);
+	if (!f->vtiers || !f->vstats || !f->vmetrics)
+		return -ENOMEM;
+	f->vtiers->attr.uid = f->vstats->attr.uid = f->vmetrics->attr.uid =
+		f->root->attr.uid;
+	f->vtiers->attr.gid = f->vstats->attr.gid = f->vmetrics->attr.gid =
+		f->root->attr.gid;
+	return 0;
+}
+
+int fs_ctl_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
+		  struct tfs_inode **out)
+{
+	if (parent == f->root && !strcmp(name, FS_TIERS_NAME)) {
+		*out = f->vtiers;
+		return 1;
+	}
+	if (parent == f->vtiers) {
+		if (!strcmp(name, "stats"))
+			*out = f->vstats;
+		else if (!strcmp(name, "metrics"))
+			*out = f->vmetrics;
+		else
+			return -ENOENT;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- gathering ---- */
+
+struct tier_totals {
+	uint64_t files[TFS_NTIERS];
+	uint64_t bytes[TFS_NTIERS];
+	uint64_t stored[TFS_NTIERS];
+};
+
+struct row { uint64_t ino, size; int tier; };
+struct rows { struct row *r; size_t n, cap; int rc; };
+
+static void collect_row(void *ctx, const struct meta_inode *in)
+{
+	struct rows *rs = ctx;
+
+	if (!S_ISREG(in->mode) || in->nlink == 0)
+		return;
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 256;
+		struct row *r = realloc(rs->r, cap * sizeof(*r));
+
+		if (!r) {
+			rs->rc = -ENOMEM;
+			return;
+		}
+		rs->r = r;
+		rs->cap = cap;
+	}
+	rs->r[rs->n++] = (struct row){ in->ino, in->size, in->tier };
+}
+
+static int gather(struct fs *f, struct tier_totals *t, uint64_t *loaded)
+{
+	struct rows rs = { 0 };
+	struct meta_seg *segs = NULL;
+	struct meta_arc *arcs = NULL;
+	size_t nseg = 0, narc = 0;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	rc = meta_inode_scan(f->meta, collect_row, &rs);
+	if (!rc)
+		rc = rs.rc;
+	if (rc)
+		goto out_free;
+	pthread_mutex_lock(&f->itable.lock);
+	*loaded = f->itable.count;
+	for (size_t i = 0; i < rs.n; i++) {
+		struct tfs_inode *ino = itable_find(&f->itable, rs.r[i].ino);
+
+		if (ino) {
+			inode_lock(ino);
+			rs.r[i].tier = ino->resident ? TFS_HOT : ino->attr.tier;
+			rs.r[i].size = ino->attr.size;
+			inode_unlock(ino);
+		} else if (rs.r[i].tier == TFS_HOT) {
+			/* Recorded hot, not in RAM since the last mount: it
+			 * comes back on first open; until then it is read
+			 * from warm. */
+			rs.r[i].tier = TFS_WARM;
+		}
+		if (rs.r[i].tier >= 0 && rs.r[i].tier < TFS_NTIERS) {
+			t->files[rs.r[i].tier]++;
+			t->bytes[rs.r[i].tier] += rs.r[i].size;
+		}
+	}
+	pthread_mutex_unlock(&f->itable.lock);
+
+	t->stored[TFS_HOT] = atomic_load(&f->hot.bytes);
+	rc = meta_seg_list(f->meta, &segs, &nseg);
+	if (rc)
+		goto out_free;
+	for (size_t i = 0; i < nseg; i++)
+		t->stored[TFS_WARM] += segs[i].live;
+	rc = meta_arc_list(f->meta, &arcs, &narc);
+	if (rc)
+		goto out_free;
+	for (size_t i = 0; i < narc; i++)
+		if (arcs[i].total)
+			t->stored[TFS_COLD] += (uint64_t)((double)arcs[i].size *
+				(double)arcs[i].live / (double)arcs[i].total);
+out_free:
+	free(rs.r);
+	free(segs);
+	free(arcs);
+	return rc;
+}
+
+/* ---- a growing text buffer ---- */
+
+struct sbuf { char *p; size_t len, cap; int rc; };
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->rc)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->rc = -EINVAL;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap + (size_t)n + 1) * 2;
+		char *p = realloc(b->p, cap);
+
+		if (!p) {
+			b->rc = -ENOMEM;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static double ratio(uint64_t logical, uint64_t stored)
+{
+	return stored ? (double)logical / (double)stored : 0.0;
+}
+
+static void render_json(struct fs *f, const struct tier_totals *t,
+			uint64_t loaded, struct sbuf *b)
+{
+	struct stats *s = &f->stats;
+
+	sb_printf(b, "{\n  \"tiers\": {\n");
+	for (int i = 0; i < TFS_NTIERS; i++) {
+		const struct stats_hist *h = &s->lat[i];
+
+		sb_printf(b,
+			  "    \"%s\": {\"files\": %" PRIu64
+			  ", \"logical_bytes\": %" PRIu64
+			  ", \"stored_bytes\": %" PRIu64
+			  ", \"ratio\": %.3f, \"reads\": %" PRIu64
+			  ", \"read_bytes\": %" PRIu64 ", \"hits\": %" PRIu64
+			  ", \"misses\": %" PRIu64
+			  ", \"promotions\": %" PRIu64
+			  ", \"demotions\": %" PRIu64 ", \"errors\": %" PRIu64
+			  ", \"read_latency_us\": {\"p50\": %.1f, \"p95\": %.1f"
+			  ", \"p99\": %.1f}}%s\n",
+			  tfs_tier_name(i), t->files[i], t->bytes[i],
+			  t->stored[i], ratio(t->bytes[i], t->stored[i]),
+			  atomic_load(&s->reads[i]),
+			  atomic_load(&s->read_bytes[i]),
+			  atomic_load(&s->hits[i]), atomic_load(&s->misses[i]),
+			  atomic_load(&s->promotions[i]),
+			  atomic_load(&s->demotions[i]),
+			  atomic_load(&s->errors[i]),
+			  (double)stats_quantile(h, 0.50) / 1000.0,
+			  (double)stats_quantile(h, 0.95) / 1000.0,
+			  (double)stats_quantile(h, 0.99) / 1000.0,
+			  i + 1 < TFS_NTIERS ? "," : "");
+	}
+	sb_printf(b,
+		  "  },\n  \"hot_bytes\": %" PRIu64 ",\n  \"hot_max\": %" PRIu64
+		  ",\n  \"hot_resident_files\": %" PRIu64
+		  ",\n  \"inodes_loaded\": %" PRIu64
+		  ",\n  \"writes\": %" PRIu64 ",\n  \"write_bytes\": %" PRIu64
+		  ",\n  \"writeback_chunks\": %" PRIu64
+		  ",\n  \"writeback_bytes\": %" PRIu64
+		  ",\n  \"evictions\": %" PRIu64
+		  ",\n  \"migration_errors\": %" PRIu64
+		  ",\n  \"compactions\": %" PRIu64 "\n}\n",
+		  atomic_load(&f->hot.bytes), atomic_load(&f->hot.max),
+		  f->hot.nresident, loaded, atomic_load(&s->writes),
+		  atomic_load(&s->write_bytes), atomic_load(&s->writebacks),
+		  atomic_load(&s->writeback_bytes),
+		  atomic_load(&s->evictions),
+		  atomic_load(&s->migration_errors),
+		  atomic_load(&s->compactions));
+}
+
+static void prom_family(struct sbuf *b, const char *name, const char *type,
+			const char *help)
+{
+	sb_printf(b, "# HELP tierfs_%s %s\n# TYPE tierfs_%s %s\n", name, help,
+		  name, type);
+}
+
+static void prom_per_tier(struct sbuf *b, const char *name, const char *type,
+			  const char *help, _Atomic uint64_t *v)
+{
+	prom_family(b, name, type, help);
+	for (int i = 0; i < TFS_NTIERS; i++)
+		sb_printf(b, "tierfs_%s{tier=\"%s\"} %" PRIu64 "\n", name,
+			  tfs_tier_name(i), atomic_load(&v[i]));
+}
+
+static void render_prom(struct fs *f, const struct tier_totals *t,
+			uint64_t loaded, struct sbuf *b)
+{
+	struct stats *s = &f->stats;
+
+	prom_family(b, "files", "gauge", "Files resident in each tier.");
+	for (int i = 0; i < TFS_NTIERS; i++)
+		sb_printf(b, "tierfs_files{tier=\"%s\"} %" PRIu64 "\n",
+			  tfs_tier_name(i), t->files[i]);
+	prom_family(b, "logical_bytes", "gauge",
+		    "Logical bytes of the files in each tier.");
+	for (int i = 0; i < TFS_NTIERS; i++)
+		sb_printf(b, "tierfs_logical_bytes{tier=\"%s\"} %" PRIu64 "\n",
+			  tfs_tier_name(i), t->bytes[i]);
+	prom_family(b, "stored_bytes", "gauge",
+		    "Bytes the files of each tier occupy there.");
+	for (int i = 0; i < TFS_NTIERS; i++)
+		sb_printf(b, "tierfs_stored_bytes{tier=\"%s\"} %" PRIu64 "\n",
+			  tfs_tier_name(i), t->stored[i]);
+	prom_per_tier(b, "reads_total", "counter", "Read requests served.",
+		      s->reads);
+	prom_per_tier(b, "read_bytes_total", "counter", "Bytes read.",
+		      s->read_bytes);
+	prom_per_tier(b, "hits_total", "counter",
+		      "Reads served without decoding.", s->hits);
+	prom_per_tier(b, "misses_total", "counter",
+		      "Reads that needed a decode.", s->misses);
+	prom_per_tier(b, "promotions_total", "counter",
+		      "Files moved up into the tier.", s->promotions);
+	prom_per_tier(b, "demotions_total", "counter",
+		      "Files moved down into the tier.", s->demotions);
+	prom_per_tier(b, "errors_total", "counter",
+		      "Reads that failed with EIO.", s->errors);
+
+	prom_family(b, "read_latency_seconds", "histogram",
+		    "Latency of read requests inside the daemon.");
+	for (int i = 0; i < TFS_NTIERS; i++) {
+		const struct stats_hist *h = &s->lat[i];
+		uint64_t cum = 0;
+
+		for (int k = 0; k < STATS_LAT_BUCKETS - 1; k++) {
+			cum += atomic_load(&h->bucket[k]);
+			sb_printf(b,
+				  "tierfs_read_latency_seconds_bucket{tier=\"%s\","
+				  "le=\"%g\"} %" PRIu64 "\n",
+				  tfs_tier_name(i),
+				  (double)stats_bucket_le_ns(k) / 1e9, cum);
+		}
+		sb_printf(b,
+			  "tierfs_read_latency_seconds_bucket{tier=\"%s\","
+			  "le=\"+Inf\"} %" PRIu64 "\n",
+			  tfs_tier_name(i), atomic_load(&h->count));
+		sb_printf(b, "tierfs_read_latency_seconds_sum{tier=\"%s\"} %.9f\n",
+			  tfs_tier_name(i),
+			  (double)atomic_load(&h->sum_ns) / 1e9);
+		sb_printf(b, "tierfs_read_latency_seconds_count{tier=\"%s\"} %"
+			  PRIu64 "\n", tfs_tier_name(i),
+			  atomic_load(&h->count));
+	}
+	prom_family(b, "hot_bytes", "gauge", "RAM held by file data.");
+	sb_printf(b, "tierfs_hot_bytes %" PRIu64 "\n",
+		  atomic_load(&f->hot.bytes));
+	prom_family(b, "hot_max_bytes", "gauge", "The hot tier's RAM budget.");
+	sb_printf(b, "tierfs_hot_max_bytes %" PRIu64 "\n",
+		  atomic_load(&f->hot.max));
+	prom_family(b, "inodes_loaded", "gauge", "Inodes held in memory.");
+	sb_printf(b, "tierfs_inodes_loaded %" PRIu64 "\n", loaded);
+	prom_family(b, "writeback_bytes_total", "counter",
+		    "Bytes written back to warm segments.");
+	sb_printf(b, "tierfs_writeback_bytes_total %" PRIu64 "\n",
+		  atomic_load(&s->writeback_bytes));
+	prom_family(b, "evictions_total", "counter",
+		    "Files dropped from RAM to keep the budget.");
+	sb_printf(b, "tierfs_evictions_total %" PRIu64 "\n",
+		  atomic_load(&s->evictions));
+	prom_family(b, "migration_errors_total", "counter",
+		    "Tier moves that failed.");
+	sb_printf(b, "tierfs_migration_errors_total %" PRIu64 "\n",
+		  atomic_load(&s->migration_errors));
+	prom_family(b, "compactions_total", "counter",
+		    "Segments and archives rewritten by compaction.");
+	sb_printf(b, "tierfs_compactions_total %" PRIu64 "\n",
+		  atomic_load(&s->compactions));
+}
+
+int fs_ctl_render(struct fs *f, struct tfs_inode *ino, char **buf,
+		  size_t *len)
+{
+	struct tier_totals t;
+	struct sbuf b = { 0 };
+	uint64_t loaded = 0;
+	int rc;
+
+	rc = gather(f, &t, &loaded);
+	if (rc)
+		return rc;
+	if (ino->kind == INODE_STATS)
+		render_json(f, &t, loaded, &b);
+	else
+		render_prom(f, &t, loaded, &b);
+	if (b.rc) {
+		free(b.p);
+		return b.rc;
+	}
+	*buf = b.p;
+	*len = b.len;
+	return 0;
+}

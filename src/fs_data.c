@@ -1,0 +1,780 @@
+/*
+ * fs_data.c - file data: open/create, read, write, truncate, and the
+ * write-back that makes closed files durable.
+ *
+ * WHERE A CHUNK'S BYTES ARE. For chunk k of a regular file, in this order:
+ *   1. ino->chunks[k] in RAM (dirty or clean);
+ *   2. if the file is resident (hot), a missing chunk is a hole (zeros);
+ *   3. else its warm extent ext[k], if any;
+ *   4. else the cold extent, if k starts below cold.len;
+ *   5. else a hole.
+ * Reads copy what is in RAM under ino->lock and decode everything else
+ * after dropping it. Writes change RAM chunks only; a chunk that is partly
+ * overwritten and not in RAM is first loaded from its durable place
+ * (decoded outside the lock; installed only if nothing changed meanwhile).
+ *
+ * WRITE-BACK (close, fsync, eviction) runs under ino->io: it copies dirty
+ * chunks under ino->lock, appends them to the warm segments without any
+ * inode lock, commits all their extents and the attributes in one meta
+ * transaction, then marks clean each chunk whose generation did not move
+ * meanwhile. A chunk written again during the write-back stays dirty, so
+ * a move never publishes stale bytes over a newer write.
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cold.h"
+#include "log.h"
+
+/* Largest file: 2^46 bytes (64 TiB) keeps chunk indices small. */
+#define FS_MAX_FILE_SIZE (UINT64_C(1) << 46)
+/* Chunks copied per write-back batch (bounds the extra memory). */
+#define WB_BATCH 256
+
+struct fs_file {
+	char *buf;              /* rendered virtual file */
+	size_t len;
+};
+
+int fs_ns_create_file(struct fs *f, const struct fs_caller *c,
+		      struct tfs_inode *parent, const char *name, mode_t mode,
+		      struct tfs_inode **out, struct stat *st);
+
+/* Logical length of chunk k of a file of `size` bytes. */
+static uint32_t chunk_span(uint64_t size, uint64_t k)
+{
+	uint64_t start = k << TFS_CHUNK_SHIFT;
+
+	if (start >= size)
+		return 0;
+	return size - start >= TFS_CHUNK_SIZE ? TFS_CHUNK_SIZE
+					      : (uint32_t)(size - start);
+}
+
+/* Caller holds ino->lock and ext_loaded is true. */
+static bool has_durable(const struct tfs_inode *ino, uint64_t k)
+{
+	if (k < ino->next && ino->ext[k].seg)
+		return true;
+	return ino->has_cold && (k << TFS_CHUNK_SHIFT) < ino->cold.len;
+}
+
+int fs_load_extents(struct fs *f, struct tfs_inode *ino)
+{
+	struct meta_extent *ext = NULL;
+	struct meta_cold cold;
+	bool has_cold = false, loaded;
+	size_t n = 0;
+	int rc;
+
+	inode_lock(ino);
+	loaded = ino->ext_loaded;
+	inode_unlock(ino);
+	if (loaded)
+		return 0;
+	rc = meta_extent_list(f->meta, ino->ino, &ext, &n);
+	if (rc)
+		return rc;
+	rc = meta_cold_get(f->meta, ino->ino, &cold);
+	if (rc == 0)
+		has_cold = true;
+	else if (rc != -ENOENT)
+		goto out_free;
+	rc = 0;
+
+	inode_lock(ino);
+	if (!ino->ext_loaded) {
+		for (size_t i = 0; i < n && !rc; i++) {
+			rc = inode_reserve_ext(ino, ext[i].chunk);
+			if (rc)
+				break;
+			ino->ext[ext[i].chunk] = (struct ext_slot){
+				.seg = ext[i].seg,
+				.off = ext[i].off,
+				.rec_len = ext[i].rec_len,
+				.raw_len = ext[i].raw_len,
+			};
+		}
+		if (!rc) {
+			ino->has_cold = has_cold;
+			if (has_cold)
+				ino->cold = cold;
+			ino->ext_loaded = true;
+		}
+	}
+	inode_unlock(ino);
+out_free:
+	free(ext);
+	return rc;
+}
+
+int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
+			  uint8_t *buf, uint32_t *len)
+{
+	struct ext_slot slot = { 0 };
+	struct meta_cold cold = { 0 };
+	bool has_cold;
+	uint32_t span;
+	int rc;
+
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	inode_lock(ino);
+	span = chunk_span(ino->attr.size, k);
+	if (k < ino->next)
+		slot = ino->ext[k];
+	has_cold = ino->has_cold;
+	if (has_cold)
+		cold = ino->cold;
+	inode_unlock(ino);
+
+	if (slot.seg) {
+		struct seg_loc loc = {
+			.seg = slot.seg, .off = slot.off,
+			.rec_len = slot.rec_len, .raw_len = slot.raw_len,
+		};
+
+		rc = segstore_read(f->seg, &loc, ino->ino, k, buf);
+		if (rc < 0)
+			return rc;
+		if ((uint32_t)rc < span)
+			memset(buf + rc, 0, span - (uint32_t)rc);
+	} else if (has_cold && (k << TFS_CHUNK_SHIFT) < cold.len) {
+		uint64_t start = k << TFS_CHUNK_SHIFT;
+		uint64_t n = cold.len - start;
+		ssize_t got;
+
+		if (n > span)
+			n = span;
+		got = cold_read(f->cold, &cold, buf, n, start);
+		if (got < 0)
+			return (int)got;
+		if ((uint64_t)got != n)
+			return -EIO;
+		if (n < span)
+			memset(buf + n, 0, span - n);
+	} else {
+		memset(buf, 0, span);
+	}
+	*len = span;
+	return 0;
+}
+
+/* ---- open / create / release ---- */
+
+int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
+	    struct fs_file **fh, bool *direct)
+{
+	struct tfs_config cfg;
+	bool restore;
+	int rc;
+
+	*fh = NULL;
+	*direct = false;
+	if (ino->kind == INODE_STATS || ino->kind == INODE_METRICS) {
+		struct fs_file *vf;
+
+		if ((flags & O_ACCMODE) != O_RDONLY)
+			return -EACCES;
+		vf = calloc(1, sizeof(*vf));
+		if (!vf)
+			return -ENOMEM;
+		rc = fs_ctl_render(f, ino, &vf->buf, &vf->len);
+		if (rc) {
+			free(vf);
+			return rc;
+		}
+		*fh = vf;
+		*direct = true;
+		return 0;
+	}
+	if (ino->kind != INODE_REAL)
+		return -EISDIR;
+	inode_lock(ino);
+	if (S_ISDIR(ino->attr.mode))
+		rc = -EISDIR;
+	else if (!S_ISREG(ino->attr.mode))
+		rc = -EINVAL;
+	else
+		rc = 0;
+	/* After a remount a hot file comes back into RAM on first open. */
+	restore = !ino->resident && ino->attr.tier == TFS_HOT;
+	inode_unlock(ino);
+	if (rc)
+		return rc;
+	fs_iopen(f, ino);
+	if (flags & O_TRUNC) {
+		inode_io_lock(ino);
+		rc = fs_truncate(f, ino, 0);
+		inode_io_unlock(ino);
+		if (rc) {
+			fs_iclose(f, ino);
+			return rc;
+		}
+	}
+	if (restore) {
+		fs_get_config(f, &cfg);
+		inode_io_lock(ino);
+		inode_lock(ino);
+		restore = !ino->resident && ino->attr.tier == TFS_HOT &&
+			  ino->attr.size <= cfg.promote_max &&
+			  ino->attr.size <= cfg.hot_max / 2;
+		inode_unlock(ino);
+		if (restore && fs_make_resident(f, ino) == 0)
+			fs_hot_enforce(f, ino);
+		inode_io_unlock(ino);
+	}
+	return 0;
+}
+
+int fs_create(struct fs *f, const struct fs_caller *c,
+	      struct tfs_inode *parent, const char *name, mode_t mode,
+	      int flags, struct tfs_inode **out, struct stat *st,
+	      struct fs_file **fh)
+{
+	int rc = fs_ns_create_file(f, c, parent, name, mode, out, st);
+
+	if (rc)
+		return rc;
+	*fh = NULL;
+	fs_iopen(f, *out);
+	return 0;
+}
+
+int fs_release(struct fs *f, struct tfs_inode *ino, struct fs_file *fh)
+{
+	bool dirty;
+	int rc = 0;
+
+	if (fh) {
+		free(fh->buf);
+		free(fh);
+	}
+	if (ino->kind != INODE_REAL)
+		return 0;
+	/* Pages dirtied through mmap may arrive after the last flush. */
+	inode_lock(ino);
+	dirty = ino->ndirty > 0 || ino->meta_dirty;
+	inode_unlock(ino);
+	if (dirty) {
+		inode_io_lock(ino);
+		rc = fs_writeback(f, ino, false);
+		inode_io_unlock(ino);
+	}
+	fs_iclose(f, ino);
+	return rc;
+}
+
+/* ---- read ---- */
+
+/* One 64 KiB scratch buffer per thread for partial-chunk decodes (a
+ * per-call allocation of that size would be an mmap each time). */
+static __thread uint8_t *scratch;
+
+static uint8_t *get_scratch(void)
+{
+	if (!scratch)
+		scratch = malloc(TFS_CHUNK_SIZE);
+	return scratch;
+}
+
+ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
+		void *buf, size_t size, off_t off)
+{
+	uint64_t pending[64];
+	uint64_t t0 = stats_now_ns();
+	uint64_t end, k, first, last, npend = 0;
+	uint8_t *out = buf;
+	int tier;
+	ssize_t rc;
+
+	if (fh) {
+		if ((uint64_t)off >= fh->len)
+			return 0;
+		if (size > fh->len - (uint64_t)off)
+			size = fh->len - (uint64_t)off;
+		memcpy(buf, fh->buf + off, size);
+		return (ssize_t)size;
+	}
+	if (ino->kind != INODE_REAL)
+		return -EISDIR;
+	if (off < 0)
+		return -EINVAL;
+
+	inode_lock(ino);
+	tier = ino->resident ? TFS_HOT : ino->attr.tier;
+	if ((uint64_t)off >= ino->attr.size || size == 0) {
+		inode_unlock(ino);
+		return 0;
+	}
+	end = (uint64_t)off + size;
+	if (end > ino->attr.size)
+		end = ino->attr.size;
+	first = (uint64_t)off >> TFS_CHUNK_SHIFT;
+	last = (end - 1) >> TFS_CHUNK_SHIFT;
+	if (last - first >= 64) {
+		last = first + 63;      /* short read; the kernel asks again */
+		end = (last + 1) << TFS_CHUNK_SHIFT;
+	}
+	for (k = first; k <= last; k++) {
+		uint64_t cs = k << TFS_CHUNK_SHIFT;
+		uint64_t lo = cs > (uint64_t)off ? cs : (uint64_t)off;
+		uint64_t hi = cs + TFS_CHUNK_SIZE < end ? cs + TFS_CHUNK_SIZE
+							: end;
+		struct hchunk *c = k < ino->nchunks_cap ? ino->chunks[k] : NULL;
+		uint8_t *dst = out + (lo - (uint64_t)off);
+
+		if (c) {
+			uint64_t have = cs + c->len;
+
+			if (have > lo)
+				memcpy(dst, c->data + (lo - cs),
+				       (have < hi ? have : hi) - lo);
+			if (have < hi)
+				memset(dst + (have > lo ? have - lo : 0), 0,
+				       hi - (have > lo ? have : lo));
+		} else if (ino->resident) {
+			memset(dst, 0, hi - lo);
+		} else {
+			pending[npend++] = k;
+		}
+	}
+	inode_unlock(ino);
+
+	for (uint64_t i = 0; i < npend; i++) {
+		uint64_t cs;
+		uint64_t lo, hi;
+		uint32_t len;
+		uint8_t *tmp;
+
+		k = pending[i];
+		cs = k << TFS_CHUNK_SHIFT;
+		lo = cs > (uint64_t)off ? cs : (uint64_t)off;
+		hi = cs + TFS_CHUNK_SIZE < end ? cs + TFS_CHUNK_SIZE : end;
+		/* A whole chunk decodes straight into the reply. */
+		tmp = (lo == cs && hi - lo == TFS_CHUNK_SIZE)
+			      ? out + (lo - (uint64_t)off)
+			      : get_scratch();
+		if (!tmp)
+			return -ENOMEM;
+		rc = fs_read_durable_chunk(f, ino, k, tmp, &len);
+		if (rc < 0) {
+			stats_add(&f->stats.errors[tier], 1);
+			return rc;
+		}
+		if (tmp != out + (lo - (uint64_t)off)) {
+			uint64_t have = cs + len;
+
+			if (have > lo)
+				memcpy(out + (lo - (uint64_t)off),
+				       tmp + (lo - cs),
+				       (have < hi ? have : hi) - lo);
+			if (have < hi)
+				memset(out + ((have > lo ? have : lo) -
+					      (uint64_t)off),
+				       0, hi - (have > lo ? have : lo));
+		}
+	}
+	fs_touch(f, ino, true);
+	stats_add(&f->stats.reads[tier], 1);
+	stats_add(&f->stats.read_bytes[tier], end - (uint64_t)off);
+	stats_add(npend ? &f->stats.misses[tier] : &f->stats.hits[tier], 1);
+	stats_record_latency(&f->stats.lat[tier], stats_now_ns() - t0);
+	return (ssize_t)(end - (uint64_t)off);
+}
+
+/* ---- write ---- */
+
+/* Get chunk k ready for writing [coff, coff+clen). Called and returns
+ * with ino->lock held; may drop it to load the chunk's durable bytes.
+ * Returns the chunk, or NULL with *err set. */
+static struct hchunk *chunk_for_write(struct fs *f, struct tfs_inode *ino,
+				      uint64_t k, uint32_t coff,
+				      uint32_t clen, int *err)
+{
+	struct hchunk *c;
+	uint8_t *tmp;
+	uint32_t len;
+	uint64_t gen;
+
+	for (;;) {
+		*err = inode_reserve_chunks(ino, k);
+		if (*err)
+			return NULL;
+		c = ino->chunks[k];
+		if (c)
+			return c;
+		if (ino->resident || !ino->ext_loaded ||
+		    !has_durable(ino, k) ||
+		    (coff == 0 && clen >= chunk_span(ino->attr.size, k))) {
+			if (!ino->resident && !ino->ext_loaded)
+				goto load_ext;
+			c = hot_chunk_new(&f->hot, coff + clen);
+			if (!c) {
+				*err = -ENOMEM;
+				return NULL;
+			}
+			ino->chunks[k] = c;
+			ino->ram_bytes += c->cap;
+			return c;
+		}
+		/* Read-modify-write: load the durable bytes first. */
+		gen = ino->ext_gen;
+		inode_unlock(ino);
+		tmp = get_scratch();
+		*err = tmp ? fs_read_durable_chunk(f, ino, k, tmp, &len)
+			   : -ENOMEM;
+		inode_lock(ino);
+		if (*err)
+			return NULL;
+		if (ino->chunks[k] || ino->ext_gen != gen)
+			continue;       /* somebody else got there: redo */
+		c = hot_chunk_new(&f->hot, len > coff + clen ? len
+							     : coff + clen);
+		if (!c) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		memcpy(c->data, tmp, len);
+		c->len = len;
+		ino->chunks[k] = c;
+		ino->ram_bytes += c->cap;
+		return c;
+load_ext:
+		inode_unlock(ino);
+		*err = fs_load_extents(f, ino);
+		inode_lock(ino);
+		if (*err)
+			return NULL;
+	}
+}
+
+ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
+		 const void *buf, size_t size, off_t off)
+{
+	const uint8_t *in = buf;
+	uint64_t end, pos;
+	bool over;
+	int rc = 0;
+
+	if (ino->kind != INODE_REAL || fh)
+		return -EACCES;
+	if (off < 0)
+		return -EINVAL;
+	if (size == 0)
+		return 0;
+	end = (uint64_t)off + size;
+	if (end > FS_MAX_FILE_SIZE || end < (uint64_t)off)
+		return -EFBIG;
+
+	inode_lock(ino);
+	for (pos = (uint64_t)off; pos < end;) {
+		uint64_t k = pos >> TFS_CHUNK_SHIFT;
+		uint32_t coff = (uint32_t)(pos & (TFS_CHUNK_SIZE - 1));
+		uint32_t clen = TFS_CHUNK_SIZE - coff;
+		struct hchunk *c;
+		uint32_t oldcap;
+
+		if (clen > end - pos)
+			clen = (uint32_t)(end - pos);
+		c = chunk_for_write(f, ino, k, coff, clen, &rc);
+		if (!c)
+			break;
+		oldcap = c->cap;
+		rc = hot_chunk_grow(&f->hot, c, coff + clen);
+		if (rc)
+			break;
+		ino->ram_bytes += c->cap - oldcap;
+		if (c->len < coff)
+			memset(c->data + c->len, 0, coff - c->len);
+		memcpy(c->data + coff, in + (pos - (uint64_t)off), clen);
+		if (c->len < coff + clen)
+			c->len = coff + clen;
+		if (!c->dirty) {
+			c->dirty = true;
+			ino->ndirty++;
+		}
+		c->gen++;
+		pos += clen;
+		if (pos > ino->attr.size)
+			ino->attr.size = pos;
+	}
+	if (pos > (uint64_t)off) {
+		ino->attr.mtime = ino->attr.ctime = fs_now();
+		ino->data_version++;
+		ino->meta_dirty = true;
+	}
+	inode_unlock(ino);
+	if (pos == (uint64_t)off)
+		return rc;
+
+	stats_add(&f->stats.writes, 1);
+	stats_add(&f->stats.write_bytes, pos - (uint64_t)off);
+	fs_touch(f, ino, false);
+	over = hot_over(&f->hot) > 0;
+	if (over)
+		fs_hot_enforce(f, ino);
+	return (ssize_t)(pos - (uint64_t)off);
+}
+
+/* ---- truncate ---- */
+
+int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
+{
+	uint64_t first, b, k;
+	uint32_t boff;
+	int rc;
+
+	if (size > FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	inode_lock(ino);
+	if (size < ino->attr.size) {
+		first = inode_nchunks(size);
+		for (k = first; k < ino->nchunks_cap; k++) {
+			struct hchunk *c = ino->chunks[k];
+
+			if (!c)
+				continue;
+			if (c->dirty)
+				ino->ndirty--;
+			ino->ram_bytes -= c->cap;
+			hot_chunk_free(&f->hot, c);
+			ino->chunks[k] = NULL;
+		}
+		for (k = first; k < ino->next; k++)
+			ino->ext[k] = (struct ext_slot){ 0 };
+		if (ino->has_cold && ino->cold.len > size)
+			ino->cold.len = size;
+		if (first < ino->trunc_from)
+			ino->trunc_from = first;
+		/* The chunk the new end falls in must lose its tail. */
+		b = size >> TFS_CHUNK_SHIFT;
+		boff = (uint32_t)(size & (TFS_CHUNK_SIZE - 1));
+		if (boff) {
+			struct hchunk *c = chunk_for_write(f, ino, b, 0, 0, &rc);
+
+			if (!c) {
+				inode_unlock(ino);
+				return rc;
+			}
+			if (c->len > boff)
+				c->len = boff;
+			if (!c->dirty) {
+				c->dirty = true;
+				ino->ndirty++;
+			}
+			c->gen++;
+		}
+		ino->ext_gen++;
+	}
+	ino->attr.size = size;
+	ino->attr.mtime = ino->attr.ctime = fs_now();
+	ino->data_version++;
+	ino->meta_dirty = true;
+	inode_unlock(ino);
+	return fs_writeback(f, ino, false);
+}
+
+/* ---- write-back ---- */
+
+struct wb_item {
+	uint64_t k;
+	uint64_t gen;
+	struct seg_loc loc;
+	uint8_t *copy;
+	uint32_t len;
+};
+
+/* Copy up to WB_BATCH dirty chunks from chunk *next on. Caller holds
+ * ino->lock. */
+static size_t wb_collect(struct tfs_inode *ino, uint64_t *next,
+			 struct wb_item *items, int *err)
+{
+	size_t n = 0;
+
+	for (; *next < ino->nchunks_cap && n < WB_BATCH; (*next)++) {
+		struct hchunk *c = ino->chunks[*next];
+
+		if (!c || !c->dirty)
+			continue;
+		items[n].k = *next;
+		items[n].gen = c->gen;
+		items[n].len = c->len;
+		items[n].copy = malloc(c->len ? c->len : 1);
+		if (!items[n].copy) {
+			*err = -ENOMEM;
+			break;
+		}
+		memcpy(items[n].copy, c->data, c->len);
+		n++;
+	}
+	return n;
+}
+
+static int wb_commit(struct fs *f, struct tfs_inode *ino,
+		     const struct wb_item *items, size_t n,
+		     const struct meta_inode *attr, uint64_t trunc_from,
+		     const struct meta_cold *cold)
+{
+	int rc = meta_begin(f->meta);
+
+	if (rc)
+		return rc;
+	if (trunc_from != UINT64_MAX)
+		rc = meta_extent_truncate(f->meta, ino->ino, trunc_from);
+	if (!rc && cold)
+		rc = cold->len ? meta_cold_put(f->meta, ino->ino, cold)
+			       : meta_cold_clear(f->meta, ino->ino);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct meta_extent e = {
+			.chunk = items[i].k,
+			.seg = items[i].loc.seg,
+			.off = items[i].loc.off,
+			.rec_len = items[i].loc.rec_len,
+			.raw_len = items[i].loc.raw_len,
+		};
+
+		rc = meta_extent_put(f->meta, ino->ino, &e);
+		if (!rc)
+			rc = meta_seg_commit_len(f->meta, e.seg,
+						 e.off + e.rec_len);
+	}
+	if (!rc && attr)
+		rc = meta_inode_update(f->meta, attr);
+	if (!rc)
+		return meta_commit(f->meta);
+	meta_rollback(f->meta);
+	return rc;
+}
+
+int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
+{
+	struct wb_item *items;
+	struct meta_inode attr;
+	struct meta_cold cold;
+	uint64_t next = 0, version, trunc_from;
+	bool last = false, has_cold;
+	int rc = 0;
+
+	if (ino->kind != INODE_REAL)
+		return 0;
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	items = calloc(WB_BATCH, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+
+	while (!last) {
+		size_t n;
+
+		inode_lock(ino);
+		n = wb_collect(ino, &next, items, &rc);
+		last = next >= ino->nchunks_cap;
+		attr = ino->attr;
+		attr.last_access = atomic_load(&ino->last_access);
+		attr.access_count = atomic_load(&ino->access_count);
+		version = ino->data_version;
+		trunc_from = ino->trunc_from;
+		has_cold = ino->has_cold;
+		cold = ino->cold;
+		inode_unlock(ino);
+		if (rc)
+			goto out_free;
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = segstore_append(f->seg, ino->ino, items[i].k,
+					     items[i].copy, items[i].len,
+					     &items[i].loc);
+		if (!rc)
+			rc = wb_commit(f, ino, items, n, last ? &attr : NULL,
+				       trunc_from, has_cold ? &cold : NULL);
+		if (rc) {
+			for (size_t i = 0; i < n; i++)
+				free(items[i].copy);
+			goto out_free;
+		}
+		stats_add(&f->stats.writebacks, n);
+		inode_lock(ino);
+		if (trunc_from == ino->trunc_from)
+			ino->trunc_from = UINT64_MAX;
+		for (size_t i = 0; i < n; i++) {
+			struct hchunk *c = ino->chunks[items[i].k];
+
+			stats_add(&f->stats.writeback_bytes, items[i].len);
+			free(items[i].copy);
+			if (inode_reserve_ext(ino, items[i].k) == 0)
+				ino->ext[items[i].k] = (struct ext_slot){
+					.seg = items[i].loc.seg,
+					.off = items[i].loc.off,
+					.rec_len = items[i].loc.rec_len,
+					.raw_len = items[i].loc.raw_len,
+				};
+			else
+				ino->ext_loaded = false; /* reload later */
+			if (c && c->dirty && c->gen == items[i].gen) {
+				c->dirty = false;
+				ino->ndirty--;
+			}
+			/* A file that is not hot keeps no clean chunks. */
+			if (c && !c->dirty && !ino->resident) {
+				ino->ram_bytes -= c->cap;
+				hot_chunk_free(&f->hot, c);
+				ino->chunks[items[i].k] = NULL;
+			}
+		}
+		ino->ext_gen++;
+		if (last && ino->data_version == version)
+			ino->meta_dirty = false;
+		inode_unlock(ino);
+	}
+	if (sync) {
+		rc = segstore_sync(f->seg);
+		if (!rc)
+			rc = meta_sync(f->meta);
+	}
+out_free:
+	free(items);
+	if (rc)
+		tfs_err("write-back of inode %" PRIu64 " failed: %s", ino->ino,
+			strerror(-rc));
+	return rc;
+}
+
+int fs_flush(struct fs *f, struct tfs_inode *ino)
+{
+	bool dirty;
+	int rc;
+
+	if (ino->kind != INODE_REAL)
+		return 0;
+	inode_lock(ino);
+	dirty = ino->ndirty > 0 || ino->meta_dirty;
+	inode_unlock(ino);
+	if (!dirty)
+		return 0;
+	inode_io_lock(ino);
+	rc = fs_writeback(f, ino, false);
+	inode_io_unlock(ino);
+	return rc;
+}
+
+int fs_fsync(struct fs *f, struct tfs_inode *ino, bool datasync)
+{
+	int rc;
+
+	if (ino->kind != INODE_REAL)
+		return 0;
+	inode_io_lock(ino);
+	rc = fs_writeback(f, ino, true);
+	inode_io_unlock(ino);
+	return rc;
+}

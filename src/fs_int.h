@@ -1,0 +1,118 @@
+/*
+ * fs_int.h - what the parts of the filesystem core (fs*.c) share and nobody
+ * else may touch: the struct fs itself and the helpers between the parts.
+ *
+ * What it is not: an API. Tools, tests and the FUSE adapter use fs.h.
+ */
+#ifndef TIERFS_FS_INT_H
+#define TIERFS_FS_INT_H
+
+#include <pthread.h>
+
+#include "config.h"
+#include "fs.h"
+#include "hot.h"
+#include "inode.h"
+#include "meta.h"
+#include "seg.h"
+#include "stats.h"
+#include "store.h"
+
+struct cold;
+
+/* Virtual inode numbers (st_ino) of the .tiers tree: far above any number
+ * SQLite will hand out. */
+#define FS_VINO_BASE (UINT64_C(1) << 62)
+#define FS_VINO_TIERS (FS_VINO_BASE + 1)
+#define FS_VINO_STATS (FS_VINO_BASE + 2)
+#define FS_VINO_METRICS (FS_VINO_BASE + 3)
+#define FS_TIERS_NAME ".tiers"
+
+struct fs {
+	struct store store;
+	struct meta *meta;
+	struct segstore *seg;
+	struct cold *cold;              /* cold tier, NULL until cold.c lands */
+	struct itable itable;
+	struct hot hot;
+	struct stats stats;
+	pthread_mutex_t ns_lock;        /* see inode.h's lock order */
+
+	pthread_mutex_t cfg_lock;
+	struct tfs_config cfg;          /* protected by cfg_lock */
+
+	struct tfs_inode *root;         /* always loaded (own nlookup) */
+	struct tfs_inode *vtiers;       /* virtual, live until unmount */
+	struct tfs_inode *vstats;
+	struct tfs_inode *vmetrics;
+
+	tfs_ns mount_time;
+};
+
+/* Wall clock now, in ns. */
+tfs_ns fs_now(void);
+
+/* ---- inode references (fs.c) ---- */
+/* Find or load inode `ino` and take an internal reference. -ENOENT. */
+int fs_iget(struct fs *f, uint64_t ino, struct tfs_inode **out);
+/* Take one more internal reference to a loaded inode. */
+void fs_iref(struct fs *f, struct tfs_inode *ino);
+/* Drop an internal reference; may free the inode (and delete it from the
+ * store if it has no links left). */
+void fs_iput(struct fs *f, struct tfs_inode *ino);
+/* Add n kernel references (nlookup). */
+void fs_ilookup(struct fs *f, struct tfs_inode *ino, uint64_t n);
+/* Open count +1 / -1 (the -1 may free, like fs_iput). */
+void fs_iopen(struct fs *f, struct tfs_inode *ino);
+void fs_iclose(struct fs *f, struct tfs_inode *ino);
+/* Insert a freshly created inode (refcount 1) into the table. */
+int fs_iadd(struct fs *f, const struct meta_inode *attr,
+	    struct tfs_inode **out);
+
+/* Fill st from ino's attributes; caller holds ino->lock. */
+void fs_fill_stat(struct fs *f, const struct tfs_inode *ino,
+		  struct stat *st);
+/* Same, taking the lock. */
+void fs_stat_of(struct fs *f, struct tfs_inode *ino, struct stat *st);
+/* Write ino's attributes to meta (caller holds ino->io, not ino->lock). */
+int fs_persist_attr(struct fs *f, struct tfs_inode *ino);
+
+/* ---- data helpers (fs_data.c) ---- */
+/* Load the warm/cold extent map of a regular file if not loaded yet.
+ * Caller holds nothing; takes ino->lock itself. */
+int fs_load_extents(struct fs *f, struct tfs_inode *ino);
+/* Read chunk k's durable bytes (warm record, cold range or hole) into buf
+ * (TFS_CHUNK_SIZE bytes; tail past the content zeroed). *len gets the
+ * chunk's valid length. Caller holds no inode lock. */
+int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
+			  uint8_t *buf, uint32_t *len);
+/* Write back dirty chunks and commit. Caller holds ino->io. sync: also
+ * fdatasync segment and metadata. */
+int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync);
+/* Truncate to `size`. Caller holds ino->io. */
+int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
+
+/* ---- tier helpers (fs_tier.c) ---- */
+/* Bring every chunk into RAM and mark the file resident. Caller holds
+ * ino->io. */
+int fs_make_resident(struct fs *f, struct tfs_inode *ino);
+/* Write back and drop the RAM copy (the file goes to its durable tier).
+ * Caller holds ino->io. */
+int fs_drop_ram(struct fs *f, struct tfs_inode *ino);
+/* Called after RAM grew: evict least recently used clean hot files until
+ * under budget; `self` (may be NULL) is evicted last. */
+void fs_hot_enforce(struct fs *f, struct tfs_inode *self);
+/* Count a read/write access for the policy. */
+void fs_touch(struct fs *f, struct tfs_inode *ino, bool is_read);
+
+/* ---- control tree (fs_ctl.c) ---- */
+int fs_ctl_init(struct fs *f);
+/* Lookup in a virtual directory, or of ".tiers" in the root. Returns 1 if
+ * handled (with *out referenced), 0 if not virtual. */
+int fs_ctl_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
+		  struct tfs_inode **out);
+/* Render the contents of a virtual file (malloc'd, caller frees). */
+int fs_ctl_render(struct fs *f, struct tfs_inode *ino, char **buf,
+		  size_t *len);
+
+#endif

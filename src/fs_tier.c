@@ -1,0 +1,317 @@
+/*
+ * fs_tier.c - moving a file between tiers, and keeping RAM under budget.
+ *
+ * MIGRATION. Every move follows one order: write the new copy, sync it,
+ * commit the new location in one meta transaction, then release the old
+ * copy. It runs under the file's io lock, so one file has at most one move
+ * (or write-back, or truncate) at a time, while reads and writes of the
+ * file go on under its short inode lock:
+ *   - to hot:  decode every chunk not in RAM (outside the inode lock),
+ *              install each one unless a writer installed its own meanwhile,
+ *              then mark the file resident. The durable copy stays.
+ *   - to warm: write back dirty chunks (sync), then free the RAM chunks -
+ *              but only while holding the inode lock and only if no chunk
+ *              became dirty again; otherwise write back once more.
+ *              A cold-backed file is first re-encoded into warm records.
+ *   - to cold: see cold.c.
+ *
+ * EVICTION. When the chunk memory passes hot_max, the writer that pushed
+ * it over evicts the least recently used clean hot files (never waiting for
+ * one whose io lock is busy) down to the low watermark; if that is not
+ * enough it writes its own dirty chunks back and lets them go.
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cold.h"
+#include "log.h"
+
+void fs_touch(struct fs *f, struct tfs_inode *ino, bool is_read)
+{
+	atomic_store_explicit(&ino->last_access, fs_now(),
+			      memory_order_relaxed);
+	if (is_read)
+		atomic_fetch_add_explicit(&ino->access_count, 1,
+					  memory_order_relaxed);
+}
+
+int fs_get_tier(struct fs *f, struct tfs_inode *ino)
+{
+	int t;
+
+	inode_lock(ino);
+	t = ino->resident ? TFS_HOT : ino->attr.tier;
+	inode_unlock(ino);
+	return t;
+}
+
+int fs_make_resident(struct fs *f, struct tfs_inode *ino)
+{
+	uint64_t n, k;
+	int rc;
+
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	inode_lock(ino);
+	if (ino->resident) {
+		inode_unlock(ino);
+		return 0;
+	}
+	n = inode_nchunks(ino->attr.size);
+	rc = n ? inode_reserve_chunks(ino, n - 1) : 0;
+	inode_unlock(ino);
+	if (rc)
+		return rc;
+
+	for (k = 0; k < n; k++) {
+		struct hchunk *c;
+		bool need;
+		uint32_t len;
+
+		inode_lock(ino);
+		need = k < ino->nchunks_cap && !ino->chunks[k] &&
+		       ((k < ino->next && ino->ext[k].seg) ||
+			(ino->has_cold &&
+			 (k << TFS_CHUNK_SHIFT) < ino->cold.len));
+		inode_unlock(ino);
+		if (!need)
+			continue;       /* in RAM already, or a hole */
+		c = hot_chunk_new(&f->hot, TFS_CHUNK_SIZE);
+		if (!c)
+			return -ENOMEM;
+		rc = fs_read_durable_chunk(f, ino, k, c->data, &len);
+		if (rc) {
+			hot_chunk_free(&f->hot, c);
+			return rc;
+		}
+		c->len = len;
+		/* Shrink a short last chunk to its size. */
+		if (len < TFS_CHUNK_SIZE / 2) {
+			struct hchunk *s = hot_chunk_new(&f->hot, len);
+
+			if (s) {
+				memcpy(s->data, c->data, len);
+				s->len = len;
+				hot_chunk_free(&f->hot, c);
+				c = s;
+			}
+		}
+		inode_lock(ino);
+		if (k < ino->nchunks_cap && !ino->chunks[k]) {
+			ino->chunks[k] = c;
+			ino->ram_bytes += c->cap;
+			c = NULL;
+		}
+		inode_unlock(ino);
+		hot_chunk_free(&f->hot, c);
+	}
+	inode_lock(ino);
+	ino->resident = true;
+	ino->attr.tier = TFS_HOT;
+	ino->meta_dirty = true;
+	inode_unlock(ino);
+	hot_list_add(&f->hot, ino);
+	return fs_persist_attr(f, ino);
+}
+
+int fs_drop_ram(struct fs *f, struct tfs_inode *ino)
+{
+	bool dropped = false;
+	int rc = 0;
+
+	for (int tries = 0; tries < 4 && !dropped; tries++) {
+		rc = fs_writeback(f, ino, true);
+		if (rc)
+			return rc;
+		inode_lock(ino);
+		if (ino->ndirty == 0) {
+			for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
+				if (!ino->chunks[k])
+					continue;
+				hot_chunk_free(&f->hot, ino->chunks[k]);
+				ino->chunks[k] = NULL;
+			}
+			ino->ram_bytes = 0;
+			ino->resident = false;
+			if (ino->attr.tier == TFS_HOT)
+				ino->attr.tier = TFS_WARM;
+			ino->meta_dirty = true;
+			dropped = true;
+		}
+		inode_unlock(ino);
+	}
+	if (!dropped)
+		return -EAGAIN; /* written to faster than we can write back */
+	hot_list_remove(&f->hot, ino);
+	return fs_persist_attr(f, ino);
+}
+
+/* Re-encode a cold-backed file's bytes into warm records (to warm). */
+static int cold_to_warm(struct fs *f, struct tfs_inode *ino)
+{
+	bool has_cold;
+	int rc;
+
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	inode_lock(ino);
+	has_cold = ino->has_cold;
+	inode_unlock(ino);
+	if (!has_cold)
+		return 0;
+	/* Bring every chunk into RAM and mark it dirty, so the write-back
+	 * stores all of them as warm records. */
+	rc = fs_make_resident(f, ino);
+	if (rc)
+		return rc;
+	inode_lock(ino);
+	for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
+		struct hchunk *c = ino->chunks[k];
+
+		if (c && !c->dirty) {
+			c->dirty = true;
+			c->gen++;
+			ino->ndirty++;
+		}
+	}
+	/* has_cold with len 0: the write-back clears the cold extent in the
+	 * same transaction that commits the warm ones. */
+	ino->cold.len = 0;
+	ino->ext_gen++;
+	inode_unlock(ino);
+	rc = fs_writeback(f, ino, true);
+	if (!rc) {
+		inode_lock(ino);
+		ino->has_cold = false;
+		inode_unlock(ino);
+	}
+	return rc;
+}
+
+int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier)
+{
+	struct tfs_config cfg;
+	int from, rc;
+
+	if (ino->kind != INODE_REAL)
+		return -EPERM;
+	if (tier < 0 || tier >= TFS_NTIERS)
+		return -EINVAL;
+	inode_lock(ino);
+	rc = S_ISREG(ino->attr.mode) ? 0 : -EINVAL;
+	inode_unlock(ino);
+	if (rc)
+		return rc;
+	fs_get_config(f, &cfg);
+
+	inode_io_lock(ino);
+	from = fs_get_tier(f, ino);
+	switch (tier) {
+	case TFS_HOT:
+		inode_lock(ino);
+		if (ino->attr.size > cfg.hot_max)
+			rc = -EFBIG;
+		inode_unlock(ino);
+		if (!rc)
+			rc = fs_make_resident(f, ino);
+		break;
+	case TFS_WARM:
+		rc = cold_to_warm(f, ino);
+		if (!rc)
+			rc = fs_drop_ram(f, ino);
+		break;
+	default:
+		rc = -EOPNOTSUPP;
+		break;
+	}
+	inode_io_unlock(ino);
+	if (rc)
+		return rc;
+	if (tier < from)
+		stats_add(&f->stats.promotions[tier], 1);
+	else if (tier > from)
+		stats_add(&f->stats.demotions[tier], 1);
+	if (tier == TFS_HOT)
+		fs_hot_enforce(f, ino);
+	else
+		hot_trim();
+	return 0;
+}
+
+/* ---- eviction ---- */
+
+struct victim {
+	uint64_t ino;
+	tfs_ns last;
+};
+
+static int victim_cmp(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+
+	return (x->last > y->last) - (x->last < y->last);
+}
+
+#define EVICT_SCAN 256
+
+void fs_hot_enforce(struct fs *f, struct tfs_inode *self)
+{
+	struct victim v[EVICT_SCAN];
+	size_t n = 0;
+	bool freed = false;
+
+	if (!hot_over(&f->hot))
+		return;
+	pthread_mutex_lock(&f->hot.lock);
+	for (struct tfs_inode *i = f->hot.head; i && n < EVICT_SCAN;
+	     i = i->hot_next) {
+		if (i == self)
+			continue;
+		v[n].ino = i->ino;
+		v[n].last = atomic_load(&i->last_access);
+		n++;
+	}
+	pthread_mutex_unlock(&f->hot.lock);
+	qsort(v, n, sizeof(*v), victim_cmp);
+
+	for (size_t i = 0; i < n && hot_excess_low(&f->hot); i++) {
+		struct tfs_inode *ino;
+
+		pthread_mutex_lock(&f->itable.lock);
+		ino = itable_find(&f->itable, v[i].ino);
+		if (ino)
+			ino->ref++;
+		pthread_mutex_unlock(&f->itable.lock);
+		if (!ino)
+			continue;
+		if (pthread_mutex_trylock(&ino->io) == 0) {
+			inode_lock(ino);
+			bool pinned = ino->attr.pin == TFS_HOT;
+			inode_unlock(ino);
+			if (!pinned && fs_drop_ram(f, ino) == 0) {
+				stats_add(&f->stats.evictions, 1);
+				stats_add(&f->stats.demotions[TFS_WARM], 1);
+				freed = true;
+			}
+			inode_io_unlock(ino);
+		}
+		fs_iput(f, ino);
+	}
+	if (hot_excess_low(&f->hot) && self && self->kind == INODE_REAL) {
+		/* Still over: the writer's own data goes to warm. */
+		inode_io_lock(self);
+		if (fs_drop_ram(f, self) == 0) {
+			stats_add(&f->stats.evictions, 1);
+			freed = true;
+		}
+		inode_io_unlock(self);
+	}
+	if (freed)
+		hot_trim();
+}

@@ -1,0 +1,537 @@
+/*
+ * fuse_ops.c - the FUSE adapter: libfuse low-level requests in, fs.h calls,
+ * exactly one reply out.
+ *
+ * Each handler decodes its request, calls one core function that returns 0
+ * or -errno, and replies once; no handler holds a core lock while replying
+ * (the core functions return with every lock dropped). Node ids are the
+ * addresses of struct tfs_inode (FUSE_ROOT_ID maps to the root); the core
+ * keeps each object alive until the kernel forgets it.
+ *
+ * Caching: the kernel is the only writer of this tree, so entries and
+ * attributes are cached for a long time and file pages are kept across
+ * opens (keep_cache); virtual .tiers files are never cached (direct_io,
+ * zero timeouts).
+ */
+#include "fuse_ops.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+#define CACHE_TIMEOUT 86400.0
+/* Reply buffer for reads: one per worker thread, as large as max_read. */
+#define READ_BUF_MAX (1024 * 1024)
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct tfs_inode *node(fuse_req_t req, fuse_ino_t n)
+{
+	if (n == FUSE_ROOT_ID)
+		return fs_root(fs_of(req));
+	return (struct tfs_inode *)(uintptr_t)n;
+}
+
+static double timeout_of(const struct tfs_inode *ino)
+{
+	return ino->kind == INODE_REAL ? CACHE_TIMEOUT : 0.0;
+}
+
+static void reply_err(fuse_req_t req, int err)
+{
+	fuse_reply_err(req, -err);
+}
+
+static void reply_entry(fuse_req_t req, int rc, struct tfs_inode *ino,
+			const struct stat *st)
+{
+	struct fuse_entry_param e;
+
+	if (rc) {
+		reply_err(req, rc);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = ino == fs_root(fs_of(req)) ? FUSE_ROOT_ID : (uintptr_t)ino;
+	e.attr = *st;
+	e.attr_timeout = timeout_of(ino);
+	e.entry_timeout = timeout_of(ino);
+	fuse_reply_entry(req, &e);
+}
+
+static struct fs_caller caller_of(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return (struct fs_caller){
+		.uid = ctx->uid, .gid = ctx->gid, .umask = ctx->umask,
+	};
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	conn->want |= FUSE_CAP_ASYNC_READ;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Our pages change only through this mount: no invalidation on
+	 * mtime changes. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	conn->max_write = READ_BUF_MAX;
+	conn->max_readahead = READ_BUF_MAX;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct tfs_inode *ino = NULL;
+	struct stat st;
+	int rc = fs_lookup(fs_of(req), node(req, parent), name, &ino, &st);
+
+	if (rc == -ENOENT && node(req, parent)->kind == INODE_REAL) {
+		/* A negative entry the kernel may cache. */
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = CACHE_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, rc, ino, &st);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_forget(fs_of(req), node(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		fs_forget(fs_of(req), node(req, forgets[i].ino),
+			  forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct tfs_inode *n = node(req, ino);
+	struct stat st;
+	int rc = fs_getattr(fs_of(req), n, &st);
+
+	if (rc)
+		reply_err(req, rc);
+	else
+		fuse_reply_attr(req, &st, timeout_of(n));
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	static const struct { int fuse, fs; } map[] = {
+		{ FUSE_SET_ATTR_MODE, FS_SET_MODE },
+		{ FUSE_SET_ATTR_UID, FS_SET_UID },
+		{ FUSE_SET_ATTR_GID, FS_SET_GID },
+		{ FUSE_SET_ATTR_SIZE, FS_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, FS_SET_ATIME },
+		{ FUSE_SET_ATTR_MTIME, FS_SET_MTIME },
+		{ FUSE_SET_ATTR_ATIME_NOW, FS_SET_ATIME_NOW },
+		{ FUSE_SET_ATTR_MTIME_NOW, FS_SET_MTIME_NOW },
+		{ FUSE_SET_ATTR_CTIME, FS_SET_CTIME },
+	};
+	struct tfs_inode *n = node(req, ino);
+	struct stat st;
+	int set = 0, rc;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (to_set & map[i].fuse)
+			set |= map[i].fs;
+	rc = fs_setattr(fs_of(req), n, attr, set, &st);
+	if (rc)
+		reply_err(req, rc);
+	else
+		fuse_reply_attr(req, &st, timeout_of(n));
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[4096];
+	int rc = fs_readlink(fs_of(req), node(req, ino), buf, sizeof(buf));
+
+	if (rc < 0)
+		reply_err(req, rc);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct fs_caller c = caller_of(req);
+	struct tfs_inode *ino = NULL;
+	struct stat st;
+	int rc = fs_mknod(fs_of(req), &c, node(req, parent), name, mode, rdev,
+			  &ino, &st);
+
+	reply_entry(req, rc, ino, &st);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct fs_caller c = caller_of(req);
+	struct tfs_inode *ino = NULL;
+	struct stat st;
+	int rc = fs_mkdir(fs_of(req), &c, node(req, parent), name, mode, &ino,
+			  &st);
+
+	reply_entry(req, rc, ino, &st);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct fs_caller c = caller_of(req);
+	struct tfs_inode *ino = NULL;
+	struct stat st;
+	int rc = fs_symlink(fs_of(req), &c, node(req, parent), name, link,
+			    &ino, &st);
+
+	reply_entry(req, rc, ino, &st);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct tfs_inode *n = node(req, ino);
+	struct stat st;
+	int rc = fs_link(fs_of(req), n, node(req, newparent), newname, &st);
+
+	reply_entry(req, rc, n, &st);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, fs_unlink(fs_of(req), node(req, parent), name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, fs_rmdir(fs_of(req), node(req, parent), name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	reply_err(req, fs_rename(fs_of(req), node(req, parent), name,
+				 node(req, newparent), newname, flags));
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_file *fh = NULL;
+	bool direct = false;
+	int rc = fs_open(fs_of(req), node(req, ino), fi->flags, &fh, &direct);
+
+	if (rc) {
+		reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uintptr_t)fh;
+	fi->direct_io = direct;
+	fi->keep_cache = !direct;
+	fuse_reply_open(req, fi);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs_caller c = caller_of(req);
+	struct fuse_entry_param e;
+	struct tfs_inode *ino = NULL;
+	struct fs_file *fh = NULL;
+	int rc = fs_create(fs_of(req), &c, node(req, parent), name, mode,
+			   fi->flags, &ino, &e.attr, &fh);
+
+	if (rc) {
+		reply_err(req, rc);
+		return;
+	}
+	e.ino = (uintptr_t)ino;
+	e.generation = 0;
+	e.attr_timeout = CACHE_TIMEOUT;
+	e.entry_timeout = CACHE_TIMEOUT;
+	fi->fh = (uintptr_t)fh;
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		/* The caller was interrupted: undo the open and lookup. */
+		fs_release(fs_of(req), ino, fh);
+		fs_forget(fs_of(req), ino, 1);
+	}
+}
+
+/* A reply buffer per worker thread (see READ_BUF_MAX). */
+static __thread char *read_buf;
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	if (!read_buf)
+		read_buf = malloc(READ_BUF_MAX);
+	if (!read_buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	if (size > READ_BUF_MAX)
+		size = READ_BUF_MAX;
+	n = fs_read(fs_of(req), node(req, ino),
+		    (struct fs_file *)(uintptr_t)fi->fh, read_buf, size, off);
+	if (n < 0)
+		reply_err(req, (int)n);
+	else
+		fuse_reply_buf(req, read_buf, (size_t)n);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n = fs_write(fs_of(req), node(req, ino),
+			     (struct fs_file *)(uintptr_t)fi->fh, buf, size,
+			     off);
+
+	if (n < 0)
+		reply_err(req, (int)n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	reply_err(req, fs_flush(fs_of(req), node(req, ino)));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	reply_err(req, fs_release(fs_of(req), node(req, ino),
+				  (struct fs_file *)(uintptr_t)fi->fh));
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	reply_err(req, fs_fsync(fs_of(req), node(req, ino), datasync));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs_dir *d = NULL;
+	int rc = fs_opendir(fs_of(req), node(req, ino), &d);
+
+	if (rc) {
+		reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	fuse_reply_open(req, fi);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct fs *f = fs_of(req);
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	const struct fs_dirent *de;
+	char *buf = malloc(size);
+	size_t pos = 0;
+	uint64_t idx;
+
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	for (idx = (uint64_t)off; (de = fs_dir_entry(d, idx)); idx++) {
+		size_t len;
+
+		if (plus) {
+			struct fuse_entry_param e;
+			struct tfs_inode *child = NULL;
+			int rc;
+
+			memset(&e, 0, sizeof(e));
+			rc = fs_dir_entry_plus(f, d, idx, &child, &e.attr);
+			if (rc == -EAGAIN || rc == -ENOENT) {
+				/* "." and "..", or gone since opendir. */
+				e.attr.st_ino = de->ino;
+				e.attr.st_mode = de->mode;
+				if (rc == -ENOENT)
+					continue;
+			} else if (rc) {
+				break;
+			} else {
+				e.ino = (uintptr_t)child;
+				e.attr_timeout = timeout_of(child);
+				e.entry_timeout = timeout_of(child);
+			}
+			len = fuse_add_direntry_plus(req, buf + pos,
+						     size - pos, de->name,
+						     &e, (off_t)idx + 1);
+			if (len > size - pos) {
+				if (child)
+					fs_forget(f, child, 1);
+				break;
+			}
+		} else {
+			struct stat st = {
+				.st_ino = de->ino, .st_mode = de->mode,
+			};
+
+			len = fuse_add_direntry(req, buf + pos, size - pos,
+						de->name, &st, (off_t)idx + 1);
+			if (len > size - pos)
+				break;
+		}
+		pos += len;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	fs_closedir(fs_of(req), (struct fs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	/* Namespace changes are committed when they return. */
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+	int rc = fs_statfs(fs_of(req), &st);
+
+	if (rc)
+		reply_err(req, rc);
+	else
+		fuse_reply_statfs(req, &st);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	reply_err(req, fs_setxattr(fs_of(req), node(req, ino), name, value,
+				   size, flags));
+}
+
+static void reply_xattr_result(fuse_req_t req, int n, const char *buf,
+			       size_t size)
+{
+	if (n < 0)
+		reply_err(req, n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	int n;
+
+	if (size && !buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	n = fs_getxattr(fs_of(req), node(req, ino), name, buf, size);
+	reply_xattr_result(req, n, buf, size);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	int n;
+
+	if (size && !buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	n = fs_listxattr(fs_of(req), node(req, ino), buf, size);
+	reply_xattr_result(req, n, buf, size);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	reply_err(req, fs_removexattr(fs_of(req), node(req, ino), name));
+}
+
+const struct fuse_lowlevel_ops tierfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.link = op_link,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+};

@@ -1,0 +1,62 @@
+/*
+ * hot.h - the hot tier's RAM: chunk buffers and the budget they count
+ * against.
+ *
+ * What it is: allocation of chunk buffers sized to their content (a 3 KiB
+ * file costs ~3 KiB, not 64), a byte counter of all chunk memory, and the
+ * list of resident (hot) inodes from which the eviction code picks the least
+ * recently used. Full-size chunks are mapped with mmap(2) so that freeing
+ * them returns memory to the system at once (RSS follows the hot tier).
+ * What it is not: the eviction policy. Deciding whom to demote and doing it
+ * is fs_tier.c's job; hot only counts and lists.
+ *
+ * Locking: hot->lock is below inode->lock in the global order (inode.h).
+ * The byte counter is atomic and needs no lock.
+ */
+#ifndef TIERFS_HOT_H
+#define TIERFS_HOT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tfs_inode;
+struct hchunk;
+
+struct hot {
+	pthread_mutex_t lock;
+	_Atomic uint64_t bytes;         /* RAM held by all chunks */
+	_Atomic uint64_t max;           /* the budget (hot_max) */
+	struct tfs_inode *head;         /* protected by lock: resident inodes */
+	uint64_t nresident;             /* protected by lock */
+};
+
+int hot_init(struct hot *h, uint64_t max);
+void hot_destroy(struct hot *h);
+
+/* A chunk buffer with room for `need` bytes (cap rounded up), len 0.
+ * NULL on ENOMEM. Adds cap to h->bytes. */
+struct hchunk *hot_chunk_new(struct hot *h, uint32_t need);
+/* Grow c to hold `need` bytes (keeps content, zero-fills nothing; the
+ * header stays where it is). -ENOMEM leaves c untouched. Adjusts h->bytes. */
+int hot_chunk_grow(struct hot *h, struct hchunk *c, uint32_t need);
+/* Free a chunk (NULL ok) and subtract it from h->bytes. */
+void hot_chunk_free(struct hot *h, struct hchunk *c);
+/* Free a chunk without accounting (shutdown, when the budget is gone). */
+void hot_chunk_release(struct hchunk *c);
+/* Give back to the system the memory freed by chunk frees (after a large
+ * demotion). */
+void hot_trim(void);
+
+/* The resident list. Caller holds ino->lock (the order allows hot->lock
+ * inside it). */
+void hot_list_add(struct hot *h, struct tfs_inode *ino);
+void hot_list_remove(struct hot *h, struct tfs_inode *ino);
+
+/* Bytes over the budget's high watermark (0 when under). */
+uint64_t hot_over(struct hot *h);
+/* Bytes to free to get down to the low watermark. */
+uint64_t hot_excess_low(struct hot *h);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * inode.h - the in-memory inode and the table of loaded inodes.
+ *
+ * What it is: the live state of a file while anybody uses it: its attributes
+ * (authoritative while loaded, written through to meta), its RAM chunks
+ * (the hot tier), its cached map of durable extents, and the counts that
+ * decide its lifetime. The table maps inode numbers to loaded inodes.
+ *
+ * Lifetime. An inode object stays in the table while any of these is
+ * non-zero: nlookup (kernel references, FUSE lookup/forget), nopen (open
+ * file handles), ref (internal users: an operation in flight, the policy),
+ * or it holds RAM chunks (a hot file stays hot when the kernel forgets it).
+ * When all reach zero it is removed and freed; if its nlink is 0 its rows
+ * and data are deleted from the store at that moment (open-unlink).
+ * The FUSE adapter uses the object's address as the FUSE node id.
+ *
+ * Locks, in the one global order (take only in this order):
+ *   1. tfs->ns_lock         namespace mutations (fs_ns.c)
+ *   2. inode->io            one flush/migration/truncate of this inode at a
+ *                           time; may be held across blocking I/O
+ *   3. itable->lock         the hash table, nlookup, nopen, ref
+ *   4. inode->lock          attributes, chunks, extent map; never held
+ *                           across blocking I/O, a decode or a meta call
+ *   5. hot->lock            the hot budget and resident list
+ *   6. meta's mutex         (leaf, inside meta.c)
+ * When two inode->io locks are needed (none today) take them by address.
+ */
+#ifndef TIERFS_INODE_H
+#define TIERFS_INODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "meta.h"
+#include "tierfs.h"
+
+/* Virtual inodes (the .tiers control tree) are not in meta. */
+enum inode_kind {
+	INODE_REAL = 0,
+	INODE_TIERS_DIR,        /* MNT/.tiers */
+	INODE_STATS,            /* MNT/.tiers/stats (JSON) */
+	INODE_METRICS,          /* MNT/.tiers/metrics (Prometheus) */
+	INODE_VIEW,             /* MNT/.tiers/<tier>[/...]: a directory view */
+};
+
+/* One chunk's bytes in RAM. Bytes of the chunk past `len` (up to the
+ * file's size) read as zeros. The header never moves while the chunk is
+ * in RAM (only `data` is reallocated), so a pointer to it stays valid for
+ * whoever holds the inode's io lock. */
+struct hchunk {
+	uint32_t len;           /* valid bytes */
+	uint32_t cap;           /* allocated bytes of data */
+	uint64_t gen;           /* bumped at every change of the bytes */
+	bool dirty;             /* changed since its last write-back */
+	uint8_t *data;
+};
+
+/* Durable place of one chunk (seg == 0: none in warm). */
+struct ext_slot {
+	uint64_t seg;
+	uint64_t off;
+	uint32_t rec_len;
+	uint32_t raw_len;
+};
+
+struct tfs_inode {
+	/* Immutable after creation. */
+	uint64_t ino;                   /* st_ino */
+	enum inode_kind kind;
+	int view_tier;                  /* INODE_VIEW: the tier shown */
+	uint64_t view_real;             /* INODE_VIEW: the real dir's ino */
+
+	/* protected by itable->lock */
+	uint64_t nlookup;
+	uint32_t nopen;
+	uint32_t ref;
+	struct tfs_inode *hnext;        /* hash chain */
+
+	pthread_mutex_t io;             /* see the lock order above */
+	pthread_mutex_t lock;
+
+	/* protected by lock */
+	struct meta_inode attr;         /* attr.tier: durable tier, or HOT */
+	uint64_t data_version;          /* bumped by every write/truncate */
+	uint64_t ext_gen;               /* bumped when ext/cold change */
+	bool resident;                  /* every chunk is in RAM: a hot file */
+	struct hchunk **chunks;         /* [nchunks_cap], NULL = not in RAM
+					   (or a hole, when resident) */
+	uint64_t nchunks_cap;
+	uint64_t ram_bytes;             /* sum of chunks' cap */
+	uint64_t trunc_from;            /* extents from this chunk on are to
+					   be deleted at the next write-back
+					   (UINT64_MAX: none) */
+	uint32_t ndirty;
+	bool ext_loaded;                /* ext/cold below are valid */
+	struct ext_slot *ext;           /* [next], warm extents by chunk */
+	uint64_t next;
+	bool has_cold;
+	struct meta_cold cold;
+	bool meta_dirty;                /* attr differs from meta (size/times
+					   after writes) */
+
+	/* Access tracking (atomics: updated on the read path without locks). */
+	_Atomic tfs_ns last_access;
+	_Atomic uint64_t access_count;
+
+	/* protected by hot->lock */
+	struct tfs_inode *hot_prev, *hot_next;
+	bool on_hot_list;
+};
+
+struct itable {
+	pthread_mutex_t lock;
+	struct tfs_inode **buckets;     /* protected by lock */
+	uint64_t nbuckets;              /* protected by lock */
+	uint64_t count;                 /* protected by lock */
+};
+
+int itable_init(struct itable *t);
+/* Frees every inode still in the table. */
+void itable_destroy(struct itable *t);
+/* Caller holds t->lock for these three. */
+struct tfs_inode *itable_find(struct itable *t, uint64_t ino);
+int itable_insert(struct itable *t, struct tfs_inode *ino);
+void itable_remove(struct itable *t, struct tfs_inode *ino);
+
+/* Allocate an inode object (not in any table) with attr copied in. */
+struct tfs_inode *inode_alloc(const struct meta_inode *attr,
+			      enum inode_kind kind);
+/* Free RAM chunks, extent map and the object. */
+void inode_free(struct tfs_inode *ino);
+
+/* Lock/unlock helpers (abort on error: a failed mutex op is a bug). */
+void inode_lock(struct tfs_inode *ino);
+void inode_unlock(struct tfs_inode *ino);
+void inode_io_lock(struct tfs_inode *ino);
+void inode_io_unlock(struct tfs_inode *ino);
+
+/* Chunk helpers; caller holds ino->lock. */
+static inline uint64_t inode_nchunks(uint64_t size)
+{
+	return (size + TFS_CHUNK_SIZE - 1) >> TFS_CHUNK_SHIFT;
+}
+/* Make room for chunk index k in chunks[] / ext[]. -ENOMEM. */
+int inode_reserve_chunks(struct tfs_inode *ino, uint64_t k);
+int inode_reserve_ext(struct tfs_inode *ino, uint64_t k);
+
+#endif

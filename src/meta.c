@@ -1,0 +1,1258 @@
+/*
+ * meta.c - see meta.h.
+ *
+ * DESIGN
+ *
+ * One connection, opened SQLITE_OPEN_NOMUTEX: SQLite's own locking is
+ * replaced by `lock`, a recursive mutex that every public call takes. The
+ * mutex is recursive so that meta_begin() can keep it across calls: the
+ * thread between meta_begin() and meta_commit() owns the connection, so
+ * every call it makes joins the open transaction while other threads wait.
+ *
+ * Nesting: meta_begin() inside an open group does not fail; it opens a
+ * SAVEPOINT instead, and the matching meta_commit()/meta_rollback()
+ * releases or rolls back just that savepoint. `depth` counts the levels.
+ * Calls that run several statements (meta_inode_delete) use the same
+ * mechanism, so they are atomic on their own and inside a caller's group.
+ *
+ * If SQLite aborts a whole transaction by itself (disk full, I/O error),
+ * the remaining calls of the group fail with -EIO rather than silently run
+ * in autocommit mode, and meta_commit() reports -EIO.
+ *
+ * Statements are prepared once at open (SQLITE_PREPARE_PERSISTENT) from the
+ * constant table below and reset after each use; user data only ever
+ * reaches SQLite through bound parameters. Names are bound as BLOBs, so
+ * they compare bytewise and may hold any byte but NUL.
+ *
+ * Accounting: segment.live and archive.live are maintained by triggers on
+ * extent and cold, so no code path can make them drift. A trigger inserts
+ * a missing catalog row (len 0) first, so meta_seg_commit_len() may come
+ * before or after the extents that point into the segment.
+ *
+ * Inode numbers come from AUTOINCREMENT and are never reused, even after
+ * the highest one is deleted: the kernel may still hold the old number.
+ *
+ * Opening does no integrity check (remounting a large store must stay
+ * fast); `tierfs-fsck` runs PRAGMA integrity_check.
+ */
+#include "meta.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define META_VERSION 1
+#define META_BUSY_MS 5000
+#define META_XATTR_NAME_MAX 255
+#define META_XATTR_SIZE_MAX 65536
+
+static const char meta_schema_sql[] =
+	"CREATE TABLE inode(ino INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" mode INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,"
+	" nlink INTEGER NOT NULL, rdev INTEGER NOT NULL, size INTEGER NOT NULL,"
+	" atime INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL,"
+	" tier INTEGER NOT NULL, pin INTEGER NOT NULL,"
+	" access_count INTEGER NOT NULL, last_access INTEGER NOT NULL);"
+	"CREATE TABLE dentry(parent INTEGER NOT NULL, name BLOB NOT NULL,"
+	" ino INTEGER NOT NULL, PRIMARY KEY(parent, name)) WITHOUT ROWID;"
+	"CREATE INDEX dentry_ino ON dentry(ino);"
+	"CREATE TABLE symlink(ino INTEGER PRIMARY KEY, target BLOB NOT NULL);"
+	"CREATE TABLE xattr(ino INTEGER NOT NULL, name BLOB NOT NULL,"
+	" value BLOB NOT NULL, PRIMARY KEY(ino, name)) WITHOUT ROWID;"
+	"CREATE TABLE extent(ino INTEGER NOT NULL, chunk INTEGER NOT NULL,"
+	" seg INTEGER NOT NULL, off INTEGER NOT NULL, rec_len INTEGER NOT NULL,"
+	" raw_len INTEGER NOT NULL, PRIMARY KEY(ino, chunk)) WITHOUT ROWID;"
+	"CREATE INDEX extent_seg ON extent(seg, off);"
+	"CREATE TABLE cold(ino INTEGER PRIMARY KEY, archive INTEGER NOT NULL,"
+	" off INTEGER NOT NULL, len INTEGER NOT NULL, orig_len INTEGER NOT NULL);"
+	"CREATE INDEX cold_arc ON cold(archive, off);"
+	"CREATE TABLE segment(id INTEGER PRIMARY KEY, len INTEGER NOT NULL,"
+	" live INTEGER NOT NULL);"
+	"CREATE TABLE archive(id INTEGER PRIMARY KEY, size INTEGER NOT NULL,"
+	" total INTEGER NOT NULL, live INTEGER NOT NULL);"
+	"CREATE TABLE counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+	" WITHOUT ROWID;"
+	/* The catalog row is created by an UPSERT, not INSERT OR IGNORE: an
+	 * outer UPSERT's DO UPDATE runs triggers with the ABORT policy, which
+	 * would override an OR IGNORE inside them. */
+	"CREATE TRIGGER extent_ins AFTER INSERT ON extent BEGIN"
+	" INSERT INTO segment(id, len, live) VALUES(NEW.seg, 0, NEW.rec_len)"
+	" ON CONFLICT(id) DO UPDATE SET live = live + excluded.live; END;"
+	"CREATE TRIGGER extent_upd AFTER UPDATE ON extent BEGIN"
+	" UPDATE segment SET live = live - OLD.rec_len WHERE id = OLD.seg;"
+	" INSERT INTO segment(id, len, live) VALUES(NEW.seg, 0, NEW.rec_len)"
+	" ON CONFLICT(id) DO UPDATE SET live = live + excluded.live; END;"
+	"CREATE TRIGGER extent_del AFTER DELETE ON extent BEGIN"
+	" UPDATE segment SET live = live - OLD.rec_len WHERE id = OLD.seg; END;"
+	"CREATE TRIGGER cold_ins AFTER INSERT ON cold BEGIN"
+	" INSERT INTO archive(id, size, total, live)"
+	"  VALUES(NEW.archive, 0, 0, NEW.orig_len)"
+	" ON CONFLICT(id) DO UPDATE SET live = live + excluded.live; END;"
+	"CREATE TRIGGER cold_upd AFTER UPDATE ON cold BEGIN"
+	" UPDATE archive SET live = live - OLD.orig_len WHERE id = OLD.archive;"
+	" INSERT INTO archive(id, size, total, live)"
+	"  VALUES(NEW.archive, 0, 0, NEW.orig_len)"
+	" ON CONFLICT(id) DO UPDATE SET live = live + excluded.live; END;"
+	"CREATE TRIGGER cold_del AFTER DELETE ON cold BEGIN"
+	" UPDATE archive SET live = live - OLD.orig_len WHERE id = OLD.archive;"
+	" END;";
+
+#define INODE_COLS "mode, uid, gid, nlink, rdev, size, atime, mtime, ctime," \
+	" tier, pin, access_count, last_access"
+#define INODE_ARGS "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13"
+#define EXT_COLS "chunk, seg, off, rec_len, raw_len"
+#define COLD_COLS "archive, off, len, orig_len"
+#define REG_ONLY "(mode & 61440) = 32768" /* S_ISREG(mode) */
+
+enum meta_st {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_UNDO,
+	ST_NEXT_ID,
+	ST_INO_CREATE, ST_INO_GET, ST_INO_UPDATE, ST_INO_DEL, ST_INO_ORPHANS,
+	ST_INO_SCAN, ST_INO_COUNT,
+	ST_DE_LOOKUP, ST_DE_ADD, ST_DE_REMOVE, ST_DE_SET, ST_DE_MOVE,
+	ST_DIR_EMPTY, ST_DE_PARENT, ST_DIR_LIST,
+	ST_SYM_SET, ST_SYM_GET, ST_SYM_DEL,
+	ST_XA_GET, ST_XA_INSERT, ST_XA_UPDATE, ST_XA_UPSERT, ST_XA_LIST,
+	ST_XA_REMOVE, ST_XA_DEL_ALL,
+	ST_EXT_PUT, ST_EXT_GET, ST_EXT_LIST, ST_EXT_TRUNC, ST_EXT_DEL_ALL,
+	ST_EXT_LIST_SEG,
+	ST_COLD_PUT, ST_COLD_GET, ST_COLD_DEL, ST_COLD_LIST,
+	ST_SEG_COMMIT, ST_SEG_DEL, ST_SEG_LIST,
+	ST_ARC_ADD, ST_ARC_DEL, ST_ARC_LIST,
+	ST_COUNT
+};
+
+static const char *const meta_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT nest",
+	[ST_RELEASE] = "RELEASE nest",
+	[ST_UNDO] = "ROLLBACK TO nest",
+	[ST_NEXT_ID] = "INSERT INTO counter(name, value) VALUES(?1, 1)"
+		" ON CONFLICT(name) DO UPDATE SET value = value + 1"
+		" RETURNING value",
+	[ST_INO_CREATE] = "INSERT INTO inode(" INODE_COLS ") VALUES("
+		INODE_ARGS ")",
+	[ST_INO_GET] = "SELECT ino, " INODE_COLS " FROM inode WHERE ino = ?1",
+	[ST_INO_UPDATE] = "UPDATE inode SET (" INODE_COLS ") = (" INODE_ARGS
+		") WHERE ino = ?14",
+	[ST_INO_DEL] = "DELETE FROM inode WHERE ino = ?1",
+	[ST_INO_ORPHANS] = "SELECT ino FROM inode WHERE nlink = 0",
+	[ST_INO_SCAN] = "SELECT ino, " INODE_COLS " FROM inode WHERE "
+		REG_ONLY,
+	[ST_INO_COUNT] = "SELECT count(*), coalesce(sum(CASE WHEN " REG_ONLY
+		" THEN size END), 0) FROM inode",
+	[ST_DE_LOOKUP] = "SELECT ino FROM dentry WHERE parent = ?1"
+		" AND name = ?2",
+	[ST_DE_ADD] = "INSERT INTO dentry(parent, name, ino)"
+		" VALUES(?1, ?2, ?3)",
+	[ST_DE_REMOVE] = "DELETE FROM dentry WHERE parent = ?1 AND name = ?2",
+	[ST_DE_SET] = "UPDATE dentry SET ino = ?3 WHERE parent = ?1"
+		" AND name = ?2",
+	[ST_DE_MOVE] = "UPDATE dentry SET parent = ?3, name = ?4"
+		" WHERE parent = ?1 AND name = ?2",
+	[ST_DIR_EMPTY] = "SELECT 1 FROM dentry WHERE parent = ?1 LIMIT 1",
+	[ST_DE_PARENT] = "SELECT parent, name FROM dentry WHERE ino = ?1"
+		" LIMIT 1",
+	[ST_DIR_LIST] = "SELECT d.name, i.ino, i.mode, i.uid, i.gid, i.nlink,"
+		" i.rdev, i.size, i.atime, i.mtime, i.ctime, i.tier, i.pin,"
+		" i.access_count, i.last_access FROM dentry AS d"
+		" JOIN inode AS i ON i.ino = d.ino WHERE d.parent = ?1"
+		" ORDER BY d.name",
+	[ST_SYM_SET] = "INSERT INTO symlink(ino, target) VALUES(?1, ?2)"
+		" ON CONFLICT(ino) DO UPDATE SET target = excluded.target",
+	[ST_SYM_GET] = "SELECT target FROM symlink WHERE ino = ?1",
+	[ST_SYM_DEL] = "DELETE FROM symlink WHERE ino = ?1",
+	[ST_XA_GET] = "SELECT value FROM xattr WHERE ino = ?1 AND name = ?2",
+	[ST_XA_INSERT] = "INSERT INTO xattr(ino, name, value)"
+		" VALUES(?1, ?2, ?3)",
+	[ST_XA_UPDATE] = "UPDATE xattr SET value = ?3 WHERE ino = ?1"
+		" AND name = ?2",
+	[ST_XA_UPSERT] = "INSERT INTO xattr(ino, name, value)"
+		" VALUES(?1, ?2, ?3) ON CONFLICT(ino, name)"
+		" DO UPDATE SET value = excluded.value",
+	[ST_XA_LIST] = "SELECT name FROM xattr WHERE ino = ?1 ORDER BY name",
+	[ST_XA_REMOVE] = "DELETE FROM xattr WHERE ino = ?1 AND name = ?2",
+	[ST_XA_DEL_ALL] = "DELETE FROM xattr WHERE ino = ?1",
+	[ST_EXT_PUT] = "INSERT INTO extent(ino, " EXT_COLS ")"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ino, chunk)"
+		" DO UPDATE SET seg = excluded.seg, off = excluded.off,"
+		" rec_len = excluded.rec_len, raw_len = excluded.raw_len",
+	[ST_EXT_GET] = "SELECT ino, " EXT_COLS " FROM extent WHERE ino = ?1"
+		" AND chunk = ?2",
+	[ST_EXT_LIST] = "SELECT ino, " EXT_COLS " FROM extent WHERE ino = ?1"
+		" ORDER BY chunk",
+	[ST_EXT_TRUNC] = "DELETE FROM extent WHERE ino = ?1 AND chunk >= ?2",
+	[ST_EXT_DEL_ALL] = "DELETE FROM extent WHERE ino = ?1",
+	[ST_EXT_LIST_SEG] = "SELECT ino, " EXT_COLS " FROM extent"
+		" WHERE seg = ?1 ORDER BY off",
+	[ST_COLD_PUT] = "INSERT INTO cold(ino, " COLD_COLS ")"
+		" VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ino) DO UPDATE SET"
+		" archive = excluded.archive, off = excluded.off,"
+		" len = excluded.len, orig_len = excluded.orig_len",
+	[ST_COLD_GET] = "SELECT ino, " COLD_COLS " FROM cold WHERE ino = ?1",
+	[ST_COLD_DEL] = "DELETE FROM cold WHERE ino = ?1",
+	[ST_COLD_LIST] = "SELECT ino, " COLD_COLS " FROM cold"
+		" WHERE archive = ?1 ORDER BY off",
+	[ST_SEG_COMMIT] = "INSERT INTO segment(id, len, live) VALUES(?1, ?2, 0)"
+		" ON CONFLICT(id) DO UPDATE SET len = max(len, excluded.len)",
+	[ST_SEG_DEL] = "DELETE FROM segment WHERE id = ?1",
+	[ST_SEG_LIST] = "SELECT id, len, live FROM segment ORDER BY id",
+	[ST_ARC_ADD] = "INSERT INTO archive(id, size, total, live)"
+		" VALUES(?1, ?2, ?3, 0) ON CONFLICT(id) DO UPDATE SET"
+		" size = excluded.size, total = excluded.total",
+	[ST_ARC_DEL] = "DELETE FROM archive WHERE id = ?1",
+	[ST_ARC_LIST] = "SELECT id, size, total, live FROM archive ORDER BY id",
+};
+
+struct meta {
+	pthread_mutex_t lock;           /* recursive; a leaf lock */
+	sqlite3 *db;                    /* protected by lock */
+	sqlite3_stmt *st[ST_COUNT];     /* protected by lock */
+	unsigned depth;                 /* protected by lock: open groups */
+	char *path;                     /* immutable after open */
+	char *wal_path;                 /* immutable after open */
+};
+
+/* Turn a SQLite result code into a negative errno, logging real failures. */
+static int meta_rc(struct meta *m, int rc, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		tfs_warn("meta: %s: %s", what, sqlite3_errmsg(m->db));
+		return -ENOSPC;
+	case SQLITE_NOMEM:
+		tfs_warn("meta: %s: out of memory", what);
+		return -ENOMEM;
+	}
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return -EEXIST;
+	tfs_err("meta: %s: %s", what, m->db ? sqlite3_errmsg(m->db)
+		: sqlite3_errstr(rc));
+	return -EIO;
+}
+
+/* Step st: SQLITE_ROW, SQLITE_DONE or a negative errno. The caller resets. */
+static int meta_step(struct meta *m, sqlite3_stmt *st)
+{
+	int rc;
+
+	if (m->depth && sqlite3_get_autocommit(m->db)) {
+		tfs_err("meta: %s: transaction was aborted", sqlite3_sql(st));
+		return -EIO;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	return meta_rc(m, rc, sqlite3_sql(st));
+}
+
+/* Step a statement that returns no row and reset it: 0 or -errno. */
+static int meta_run(struct meta *m, sqlite3_stmt *st)
+{
+	int rc = meta_step(m, st);
+
+	sqlite3_reset(st);
+	return rc < 0 ? rc : 0;
+}
+
+static void bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+	sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+static void bind_name(sqlite3_stmt *st, int i, const char *name)
+{
+	sqlite3_bind_blob(st, i, name, (int)strlen(name), SQLITE_STATIC);
+}
+
+static uint64_t col_u64(sqlite3_stmt *st, int i)
+{
+	return (uint64_t)sqlite3_column_int64(st, i);
+}
+
+/* Take the lock and bind v[0..n) to ?1..?n of statement `which`. */
+static sqlite3_stmt *meta_prep(struct meta *m, enum meta_st which, int n,
+			       const uint64_t *v)
+{
+	int i;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < n; i++)
+		bind_u64(m->st[which], i + 1, v[i]);
+	return m->st[which];
+}
+
+/* Run st (from meta_prep) and unlock: 0, -errno, or `none` if it changed
+ * no row. */
+static int meta_write(struct meta *m, sqlite3_stmt *st, int none)
+{
+	int err = meta_run(m, st);
+
+	if (!err && none && sqlite3_changes(m->db) == 0)
+		err = none;
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
+/* Step st (from meta_prep) for one row, let fn read it into out, unlock.
+ * -ENOENT if there is no row. */
+static int meta_get(struct meta *m, sqlite3_stmt *st,
+		    void (*fn)(sqlite3_stmt *st, void *out), void *out)
+{
+	int rc = meta_step(m, st);
+
+	if (rc == SQLITE_ROW)
+		fn(st, out);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	return rc == SQLITE_DONE ? -ENOENT : rc < 0 ? rc : 0;
+}
+
+/* Collect every row of st (from meta_prep) into a malloc'd array of
+ * `size`-byte elements filled by fn, and with `inos` the column 0 of each
+ * row into a second array; unlock. On error both are NULL. */
+static int meta_rows(struct meta *m, sqlite3_stmt *st, size_t size,
+		     void (*fn)(sqlite3_stmt *st, void *out), void **out,
+		     uint64_t **inos, size_t *n)
+{
+	size_t k = 0, cap = 0;
+	uint64_t *ia = NULL;
+	char *a = NULL;
+	void *p;
+	int rc;
+
+	while ((rc = meta_step(m, st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap ? cap * 2 : 16;
+			p = realloc(a, cap * size);
+			if (!p)
+				break;
+			a = p;
+			if (inos) {
+				p = realloc(ia, cap * sizeof(*ia));
+				if (!p)
+					break;
+				ia = p;
+			}
+		}
+		fn(st, a + k * size);
+		if (inos)
+			ia[k] = col_u64(st, 0);
+		k++;
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	if (rc == SQLITE_ROW)
+		rc = -ENOMEM;   /* the loop stopped on a failed realloc */
+	if (rc < 0) {
+		free(a);
+		free(ia);
+		a = NULL;
+		ia = NULL;
+		k = 0;
+	}
+	*out = a;
+	if (inos)
+		*inos = ia;
+	*n = k;
+	return rc < 0 ? rc : 0;
+}
+
+/* Parameters ?1..?13 are the inode's fields after ino. */
+static void bind_inode(sqlite3_stmt *st, const struct meta_inode *in)
+{
+	sqlite3_bind_int64(st, 1, in->mode);
+	sqlite3_bind_int64(st, 2, in->uid);
+	sqlite3_bind_int64(st, 3, in->gid);
+	sqlite3_bind_int64(st, 4, in->nlink);
+	bind_u64(st, 5, in->rdev);
+	bind_u64(st, 6, in->size);
+	sqlite3_bind_int64(st, 7, in->atime);
+	sqlite3_bind_int64(st, 8, in->mtime);
+	sqlite3_bind_int64(st, 9, in->ctime);
+	sqlite3_bind_int(st, 10, in->tier);
+	sqlite3_bind_int(st, 11, in->pin);
+	bind_u64(st, 12, in->access_count);
+	sqlite3_bind_int64(st, 13, in->last_access);
+}
+
+/* Columns c, c+1, ... are ino then INODE_COLS. */
+static void col_inode_at(sqlite3_stmt *st, int c, struct meta_inode *in)
+{
+	in->ino = col_u64(st, c);
+	in->mode = (uint32_t)sqlite3_column_int64(st, c + 1);
+	in->uid = (uint32_t)sqlite3_column_int64(st, c + 2);
+	in->gid = (uint32_t)sqlite3_column_int64(st, c + 3);
+	in->nlink = (uint32_t)sqlite3_column_int64(st, c + 4);
+	in->rdev = col_u64(st, c + 5);
+	in->size = col_u64(st, c + 6);
+	in->atime = sqlite3_column_int64(st, c + 7);
+	in->mtime = sqlite3_column_int64(st, c + 8);
+	in->ctime = sqlite3_column_int64(st, c + 9);
+	in->tier = sqlite3_column_int(st, c + 10);
+	in->pin = sqlite3_column_int(st, c + 11);
+	in->access_count = col_u64(st, c + 12);
+	in->last_access = sqlite3_column_int64(st, c + 13);
+}
+
+/* Row readers for meta_get()/meta_rows(). */
+static void col_inode(sqlite3_stmt *st, void *out)
+{
+	col_inode_at(st, 0, out);
+}
+
+static void col_ino(sqlite3_stmt *st, void *out)
+{
+	*(uint64_t *)out = col_u64(st, 0);
+}
+
+static void col_extent(sqlite3_stmt *st, void *out)
+{
+	struct meta_extent *e = out;
+
+	e->chunk = col_u64(st, 1);
+	e->seg = col_u64(st, 2);
+	e->off = col_u64(st, 3);
+	e->rec_len = (uint32_t)sqlite3_column_int64(st, 4);
+	e->raw_len = (uint32_t)sqlite3_column_int64(st, 5);
+}
+
+static void col_cold(sqlite3_stmt *st, void *out)
+{
+	struct meta_cold *c = out;
+
+	c->archive = col_u64(st, 1);
+	c->off = col_u64(st, 2);
+	c->len = col_u64(st, 3);
+	c->orig_len = col_u64(st, 4);
+}
+
+static void col_seg(sqlite3_stmt *st, void *out)
+{
+	struct meta_seg *s = out;
+
+	s->id = col_u64(st, 0);
+	s->len = col_u64(st, 1);
+	s->live = col_u64(st, 2);
+}
+
+static void col_arc(sqlite3_stmt *st, void *out)
+{
+	struct meta_arc *a = out;
+
+	a->id = col_u64(st, 0);
+	a->size = col_u64(st, 1);
+	a->total = col_u64(st, 2);
+	a->live = col_u64(st, 3);
+}
+
+/* ---- open / close / transactions ---- */
+
+static int meta_exec(struct meta *m, const char *sql)
+{
+	int rc = sqlite3_exec(m->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : meta_rc(m, rc, sql);
+}
+
+/* Run a one-off statement that returns one row; read column 0 as a
+ * number and as text. */
+static int meta_pragma(struct meta *m, const char *sql, int64_t *num,
+		       char *text, size_t tsize)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(m->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return meta_rc(m, rc, sql);
+	rc = meta_step(m, st);
+	if (rc == SQLITE_ROW) {
+		*num = sqlite3_column_int64(st, 0);
+		snprintf(text, tsize, "%s", sqlite3_column_text(st, 0));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		tfs_err("meta: %s: no result", sql);
+		rc = -EIO;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Create the tables and the root directory in a new database. */
+static int meta_create_schema(struct meta *m)
+{
+	struct meta_inode root = {
+		.mode = S_IFDIR | 0755, .uid = geteuid(), .gid = getegid(),
+		.nlink = 2, .tier = TFS_WARM, .pin = TFS_PIN_NONE,
+	};
+	sqlite3_stmt *st = NULL;
+	struct timespec now;
+	char sql[64];
+	int err, rc;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	root.atime = (tfs_ns)now.tv_sec * 1000000000 + now.tv_nsec;
+	root.mtime = root.ctime = root.atime;
+	err = meta_exec(m, "BEGIN IMMEDIATE");
+	if (err)
+		return err;
+	err = meta_exec(m, meta_schema_sql);
+	if (err)
+		goto out_rollback;
+	rc = sqlite3_prepare_v2(m->db, "INSERT INTO inode(ino, " INODE_COLS
+				") VALUES(?14, " INODE_ARGS ")", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		err = meta_rc(m, rc, "prepare root");
+		goto out_rollback;
+	}
+	bind_inode(st, &root);
+	sqlite3_bind_int64(st, 14, TFS_ROOT_INO);
+	err = meta_run(m, st);
+	sqlite3_finalize(st);
+	if (err)
+		goto out_rollback;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", META_VERSION);
+	err = meta_exec(m, sql);
+	if (err)
+		goto out_rollback;
+	return meta_exec(m, "COMMIT");
+
+out_rollback:
+	sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+	return err;
+}
+
+/* fsync the directory holding the database, so that the entries of a new
+ * meta.db and of its -wal file are durable too. */
+static int meta_sync_dir(struct meta *m)
+{
+	const char *slash = strrchr(m->path, '/');
+	char *dir;
+	int fd, err = 0;
+
+	if (!slash)
+		dir = strdup(".");
+	else
+		dir = strndup(m->path, slash == m->path ? 1 :
+			      (size_t)(slash - m->path));
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		err = -errno;
+		tfs_err("meta: fsync %s: %s", dir, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return err;
+}
+
+static int meta_setup(struct meta *m)
+{
+	char text[16];
+	int64_t ver;
+	int err, i, rc;
+
+	sqlite3_extended_result_codes(m->db, 1);
+	sqlite3_busy_timeout(m->db, META_BUSY_MS);
+	/* Small pages: a transaction appends whole pages to the WAL, and a
+	 * create or a close touches 4 of them; 1 KiB pages halve its cost
+	 * (measured: see test_meta's perf test). Only takes effect when the
+	 * database is created. */
+	err = meta_exec(m, "PRAGMA page_size = 1024");
+	if (err)
+		return err;
+	err = meta_pragma(m, "PRAGMA journal_mode = WAL", &ver, text,
+			  sizeof(text));
+	if (err)
+		return err;
+	if (strcmp(text, "wal") != 0) {
+		tfs_err("meta: %s: cannot use WAL (journal mode is %s)",
+			m->path, text);
+		return -EIO;
+	}
+	err = meta_exec(m, "PRAGMA synchronous = NORMAL;"
+			"PRAGMA foreign_keys = OFF;"
+			"PRAGMA temp_store = MEMORY;"
+			"PRAGMA cache_size = -16384;"
+			"PRAGMA wal_autocheckpoint = 4096;"
+			"PRAGMA journal_size_limit = 67108864;");
+	if (err)
+		return err;
+	err = meta_pragma(m, "PRAGMA user_version", &ver, text, sizeof(text));
+	if (err)
+		return err;
+	if (ver > META_VERSION || ver < 0) {
+		tfs_err("meta: %s: schema version %lld is not one this tierfs "
+			"understands (%d)", m->path, (long long)ver,
+			META_VERSION);
+		return -EPROTO;
+	}
+	if (ver == 0 && (err = meta_create_schema(m)))
+		return err;
+	for (i = 0; i < ST_COUNT; i++) {
+		rc = sqlite3_prepare_v3(m->db, meta_sql[i], -1,
+					SQLITE_PREPARE_PERSISTENT, &m->st[i],
+					NULL);
+		if (rc != SQLITE_OK)
+			return meta_rc(m, rc, meta_sql[i]);
+	}
+	return meta_sync_dir(m);
+}
+
+int meta_open(struct meta **out, const char *path)
+{
+	pthread_mutexattr_t attr;
+	struct meta *m;
+	int err, rc;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&m->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	m->path = strdup(path);
+	if (!m->path || asprintf(&m->wal_path, "%s-wal", path) < 0) {
+		m->wal_path = NULL;
+		err = -ENOMEM;
+		goto out_close;
+	}
+	rc = sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READWRITE |
+			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		err = meta_rc(m, rc, path);
+		goto out_close;
+	}
+	err = meta_setup(m);
+	if (err)
+		goto out_close;
+	*out = m;
+	return 0;
+
+out_close:
+	meta_close(&m);
+	return err;
+}
+
+void meta_close(struct meta **mp)
+{
+	struct meta *m = mp ? *mp : NULL;
+	int i;
+
+	if (!m)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(m->st[i]);
+	if (m->db && sqlite3_close(m->db) != SQLITE_OK)
+		tfs_err("meta: close %s: %s", m->path, sqlite3_errmsg(m->db));
+	pthread_mutex_destroy(&m->lock);
+	free(m->wal_path);
+	free(m->path);
+	free(m);
+	*mp = NULL;
+}
+
+int meta_begin(struct meta *m)
+{
+	int err;
+
+	pthread_mutex_lock(&m->lock);
+	err = meta_run(m, m->st[m->depth ? ST_SAVEPOINT : ST_BEGIN]);
+	if (err) {
+		pthread_mutex_unlock(&m->lock);
+		return err;
+	}
+	m->depth++;     /* the lock stays held until commit or rollback */
+	return 0;
+}
+
+/* End the innermost group, committing it or not, and release the hold
+ * meta_begin() took on the lock. A failed commit rolls the group back. */
+static int meta_end(struct meta *m, bool commit)
+{
+	bool outer;
+	int err = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->depth == 0) {
+		tfs_err("meta: commit or rollback without meta_begin");
+		pthread_mutex_unlock(&m->lock);
+		return -EINVAL;
+	}
+	outer = m->depth == 1;
+	if (commit)
+		err = meta_run(m, m->st[outer ? ST_COMMIT : ST_RELEASE]);
+	if ((!commit || err) && !sqlite3_get_autocommit(m->db)) {
+		if (outer) {
+			sqlite3_step(m->st[ST_ROLLBACK]);
+			sqlite3_reset(m->st[ST_ROLLBACK]);
+		} else {
+			sqlite3_step(m->st[ST_UNDO]);
+			sqlite3_reset(m->st[ST_UNDO]);
+			sqlite3_step(m->st[ST_RELEASE]);
+			sqlite3_reset(m->st[ST_RELEASE]);
+		}
+	}
+	m->depth--;
+	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->lock); /* taken by meta_begin() */
+	return err;
+}
+
+int meta_commit(struct meta *m)
+{
+	return meta_end(m, true);
+}
+
+void meta_rollback(struct meta *m)
+{
+	meta_end(m, false);
+}
+
+int meta_sync(struct meta *m)
+{
+	const char *path = m->wal_path;
+	int fd, err = 0;
+
+	/* Not under the lock: the sync must not stall other calls. A
+	 * checkpoint running meanwhile syncs the WAL and the db itself; the
+	 * WAL file is only removed by the last close, which syncs the db. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		path = m->path;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 || fdatasync(fd) < 0) {
+		err = -errno;
+		tfs_err("meta: sync %s: %s", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+int meta_next_id(struct meta *m, const char *name, uint64_t *out)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_NEXT_ID, 0, NULL);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = meta_step(m, st);
+	if (rc == SQLITE_ROW) {
+		*out = col_u64(st, 0);
+		rc = meta_step(m, st);  /* run the statement to completion */
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	return rc == SQLITE_ROW ? -EIO : rc < 0 ? rc : 0;
+}
+
+/* ---- inodes ---- */
+
+int meta_inode_create(struct meta *m, struct meta_inode *in)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_INO_CREATE, 0, NULL);
+	int err;
+
+	bind_inode(st, in);
+	err = meta_run(m, st);
+	if (!err)
+		in->ino = (uint64_t)sqlite3_last_insert_rowid(m->db);
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
+int meta_inode_get(struct meta *m, uint64_t ino, struct meta_inode *out)
+{
+	return meta_get(m, meta_prep(m, ST_INO_GET, 1, &ino), col_inode, out);
+}
+
+int meta_inode_update(struct meta *m, const struct meta_inode *in)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_INO_UPDATE, 0, NULL);
+
+	bind_inode(st, in);
+	bind_u64(st, 14, in->ino);
+	return meta_write(m, st, -ENOENT);
+}
+
+int meta_inode_delete(struct meta *m, uint64_t ino)
+{
+	static const enum meta_st steps[] = {
+		ST_XA_DEL_ALL, ST_SYM_DEL, ST_EXT_DEL_ALL, ST_COLD_DEL,
+		ST_INO_DEL,
+	};
+	size_t i;
+	int err;
+
+	err = meta_begin(m);
+	if (err)
+		return err;
+	for (i = 0; !err && i < sizeof(steps) / sizeof(steps[0]); i++)
+		err = meta_write(m, meta_prep(m, steps[i], 1, &ino), 0);
+	if (!err && sqlite3_changes(m->db) == 0)
+		err = -ENOENT;
+	if (err) {
+		meta_rollback(m);
+		return err;
+	}
+	return meta_commit(m);
+}
+
+int meta_inode_scan_orphans(struct meta *m,
+			    void (*fn)(void *ctx, uint64_t ino), void *ctx)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_INO_ORPHANS, 0, NULL);
+	int rc;
+
+	while ((rc = meta_step(m, st)) == SQLITE_ROW)
+		fn(ctx, col_u64(st, 0));
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	return rc < 0 ? rc : 0;
+}
+
+int meta_inode_scan(struct meta *m,
+		    void (*fn)(void *ctx, const struct meta_inode *in),
+		    void *ctx)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_INO_SCAN, 0, NULL);
+	struct meta_inode in;
+	int rc;
+
+	while ((rc = meta_step(m, st)) == SQLITE_ROW) {
+		col_inode_at(st, 0, &in);
+		fn(ctx, &in);
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	return rc < 0 ? rc : 0;
+}
+
+static void col_count(sqlite3_stmt *st, void *out)
+{
+	uint64_t *v = out;
+
+	v[0] = col_u64(st, 0);
+	v[1] = col_u64(st, 1);
+}
+
+int meta_inode_count(struct meta *m, uint64_t *files, uint64_t *bytes)
+{
+	uint64_t v[2] = { 0, 0 };
+	int err;
+
+	err = meta_get(m, meta_prep(m, ST_INO_COUNT, 0, NULL), col_count, v);
+	if (!err) {
+		*files = v[0];
+		*bytes = v[1];
+	}
+	return err;
+}
+
+/* ---- directory entries ---- */
+
+int meta_dentry_lookup(struct meta *m, uint64_t parent, const char *name,
+		       uint64_t *ino)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_DE_LOOKUP, 1, &parent);
+
+	bind_name(st, 2, name);
+	return meta_get(m, st, col_ino, ino);
+}
+
+int meta_dentry_add(struct meta *m, uint64_t parent, const char *name,
+		    uint64_t ino)
+{
+	sqlite3_stmt *st;
+
+	if (strlen(name) > TFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	st = meta_prep(m, ST_DE_ADD, 3, (const uint64_t[]){ parent, 0, ino });
+	bind_name(st, 2, name);
+	return meta_write(m, st, 0);
+}
+
+int meta_dentry_remove(struct meta *m, uint64_t parent, const char *name)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_DE_REMOVE, 1, &parent);
+
+	bind_name(st, 2, name);
+	return meta_write(m, st, -ENOENT);
+}
+
+int meta_dentry_set(struct meta *m, uint64_t parent, const char *name,
+		    uint64_t ino)
+{
+	sqlite3_stmt *st;
+
+	st = meta_prep(m, ST_DE_SET, 3, (const uint64_t[]){ parent, 0, ino });
+	bind_name(st, 2, name);
+	return meta_write(m, st, -ENOENT);
+}
+
+int meta_dentry_move(struct meta *m, uint64_t parent, const char *name,
+		     uint64_t newparent, const char *newname)
+{
+	sqlite3_stmt *st;
+
+	if (strlen(newname) > TFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	/* One UPDATE: the primary key refuses an existing target (-EEXIST);
+	 * moving an entry onto itself changes nothing and succeeds. */
+	st = meta_prep(m, ST_DE_MOVE, 3,
+		       (const uint64_t[]){ parent, 0, newparent });
+	bind_name(st, 2, name);
+	bind_name(st, 4, newname);
+	return meta_write(m, st, -ENOENT);
+}
+
+static void col_nothing(sqlite3_stmt *st, void *out)
+{
+}
+
+int meta_dir_is_empty(struct meta *m, uint64_t ino, bool *empty)
+{
+	int err;
+
+	err = meta_get(m, meta_prep(m, ST_DIR_EMPTY, 1, &ino), col_nothing,
+		       NULL);
+	if (err && err != -ENOENT)
+		return err;
+	*empty = err == -ENOENT;
+	return 0;
+}
+
+/* Copy blob column c as a NUL-terminated name; -EIO if it is too long. */
+static int col_name(sqlite3_stmt *st, int c, char *name)
+{
+	int len = sqlite3_column_bytes(st, c);
+
+	if (len > TFS_NAME_MAX) {
+		tfs_err("meta: a stored name has %d bytes", len);
+		return -EIO;
+	}
+	if (len)
+		memcpy(name, sqlite3_column_blob(st, c), (size_t)len);
+	name[len] = '\0';
+	return 0;
+}
+
+int meta_dentry_parent(struct meta *m, uint64_t ino, uint64_t *parent,
+		       char *name)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_DE_PARENT, 1, &ino);
+	int rc;
+
+	rc = meta_step(m, st);
+	if (rc == SQLITE_ROW) {
+		*parent = col_u64(st, 0);
+		rc = col_name(st, 1, name);
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int meta_dir_list(struct meta *m, uint64_t parent,
+		  int (*fn)(void *ctx, const char *name,
+			    const struct meta_inode *in),
+		  void *ctx)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_DIR_LIST, 1, &parent);
+	char name[TFS_NAME_MAX + 1];
+	struct meta_inode in;
+	int rc, ret = 0;
+
+	while (!ret && (rc = meta_step(m, st)) == SQLITE_ROW) {
+		ret = col_name(st, 0, name);
+		if (!ret) {
+			col_inode_at(st, 1, &in);
+			ret = fn(ctx, name, &in);
+		}
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	return ret ? ret : rc < 0 ? rc : 0;
+}
+
+/* ---- symlinks ---- */
+
+int meta_symlink_set(struct meta *m, uint64_t ino, const char *target)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_SYM_SET, 1, &ino);
+
+	bind_name(st, 2, target);
+	return meta_write(m, st, 0);
+}
+
+/* A buffer for col_copy(). */
+struct meta_buf {
+	void *buf;
+	size_t size;
+	bool nul;       /* truncate to size-1 bytes and add a NUL */
+	int len;        /* out: the column's length, or -ERANGE */
+};
+
+/* Copy blob column 0 to b->buf as readlink/getxattr want it. */
+static void col_copy(sqlite3_stmt *st, void *out)
+{
+	struct meta_buf *b = out;
+	size_t n;
+
+	b->len = sqlite3_column_bytes(st, 0);
+	n = (size_t)b->len;
+	if (b->size == 0)
+		return;
+	if (b->nul) {
+		n = n < b->size - 1 ? n : b->size - 1;
+		((char *)b->buf)[n] = '\0';
+	} else if (n > b->size) {
+		b->len = -ERANGE;
+		return;
+	}
+	if (n)
+		memcpy(b->buf, sqlite3_column_blob(st, 0), n);
+}
+
+int meta_symlink_get(struct meta *m, uint64_t ino, char *buf, size_t size)
+{
+	struct meta_buf b = { .buf = buf, .size = size, .nul = true };
+	int err;
+
+	err = meta_get(m, meta_prep(m, ST_SYM_GET, 1, &ino), col_copy, &b);
+	return err ? err : b.len;
+}
+
+/* ---- extended attributes ---- */
+
+static int meta_xattr_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	return (len == 0 || len > META_XATTR_NAME_MAX) ? -ERANGE : 0;
+}
+
+int meta_xattr_set(struct meta *m, uint64_t ino, const char *name,
+		   const void *value, size_t size, int flags)
+{
+	enum meta_st which = ST_XA_UPSERT;
+	sqlite3_stmt *st;
+	int err;
+
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
+		return -EINVAL;
+	if ((err = meta_xattr_name_ok(name)))
+		return err;
+	if (size > META_XATTR_SIZE_MAX)
+		return -E2BIG;
+	if (flags == (XATTR_CREATE | XATTR_REPLACE)) {
+		/* Both: fails either way, as in the kernel. */
+		err = meta_xattr_get(m, ino, name, NULL, 0);
+		return err >= 0 ? -EEXIST : err;
+	}
+	if (flags == XATTR_CREATE)
+		which = ST_XA_INSERT;
+	else if (flags == XATTR_REPLACE)
+		which = ST_XA_UPDATE;
+	st = meta_prep(m, which, 1, &ino);
+	bind_name(st, 2, name);
+	sqlite3_bind_blob(st, 3, size ? value : "", (int)size, SQLITE_STATIC);
+	return meta_write(m, st, which == ST_XA_UPDATE ? -ENODATA : 0);
+}
+
+int meta_xattr_get(struct meta *m, uint64_t ino, const char *name,
+		   void *buf, size_t size)
+{
+	struct meta_buf b = { .buf = buf, .size = size };
+	sqlite3_stmt *st;
+	int err;
+
+	if ((err = meta_xattr_name_ok(name)))
+		return err;
+	st = meta_prep(m, ST_XA_GET, 1, &ino);
+	bind_name(st, 2, name);
+	err = meta_get(m, st, col_copy, &b);
+	return err == -ENOENT ? -ENODATA : err ? err : b.len;
+}
+
+int meta_xattr_list(struct meta *m, uint64_t ino, char *buf, size_t size)
+{
+	sqlite3_stmt *st = meta_prep(m, ST_XA_LIST, 1, &ino);
+	size_t total = 0, len;
+	int rc;
+
+	while ((rc = meta_step(m, st)) == SQLITE_ROW) {
+		len = (size_t)sqlite3_column_bytes(st, 0);
+		if (size && total + len + 1 <= size) {
+			if (len)
+				memcpy(buf + total, sqlite3_column_blob(st, 0),
+				       len);
+			buf[total + len] = '\0';
+		}
+		total += len + 1;
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	if (rc < 0)
+		return rc;
+	if (size && total > size)
+		return -ERANGE;
+	return total > META_XATTR_SIZE_MAX ? -E2BIG : (int)total;
+}
+
+int meta_xattr_remove(struct meta *m, uint64_t ino, const char *name)
+{
+	sqlite3_stmt *st;
+	int err;
+
+	if ((err = meta_xattr_name_ok(name)))
+		return err;
+	st = meta_prep(m, ST_XA_REMOVE, 1, &ino);
+	bind_name(st, 2, name);
+	return meta_write(m, st, -ENODATA);
+}
+
+/* ---- warm extents ---- */
+
+int meta_extent_put(struct meta *m, uint64_t ino, const struct meta_extent *e)
+{
+	return meta_write(m, meta_prep(m, ST_EXT_PUT, 6, (const uint64_t[]){
+		ino, e->chunk, e->seg, e->off, e->rec_len, e->raw_len }), 0);
+}
+
+int meta_extent_get(struct meta *m, uint64_t ino, uint64_t chunk,
+		    struct meta_extent *out)
+{
+	return meta_get(m, meta_prep(m, ST_EXT_GET, 2,
+				     (const uint64_t[]){ ino, chunk }),
+			col_extent, out);
+}
+
+int meta_extent_list(struct meta *m, uint64_t ino, struct meta_extent **out,
+		     size_t *n)
+{
+	void *a;
+	int err;
+
+	err = meta_rows(m, meta_prep(m, ST_EXT_LIST, 1, &ino), sizeof(**out),
+			col_extent, &a, NULL, n);
+	*out = a;
+	return err;
+}
+
+int meta_extent_truncate(struct meta *m, uint64_t ino, uint64_t first)
+{
+	if (first > INT64_MAX)
+		return 0;       /* no chunk index is that large */
+	return meta_write(m, meta_prep(m, ST_EXT_TRUNC, 2,
+				       (const uint64_t[]){ ino, first }), 0);
+}
+
+int meta_extent_list_seg(struct meta *m, uint64_t seg, uint64_t **inos,
+			 struct meta_extent **exts, size_t *n)
+{
+	void *a;
+	int err;
+
+	err = meta_rows(m, meta_prep(m, ST_EXT_LIST_SEG, 1, &seg),
+			sizeof(**exts), col_extent, &a, inos, n);
+	*exts = a;
+	return err;
+}
+
+/* ---- cold extents ---- */
+
+int meta_cold_put(struct meta *m, uint64_t ino, const struct meta_cold *c)
+{
+	return meta_write(m, meta_prep(m, ST_COLD_PUT, 5, (const uint64_t[]){
+		ino, c->archive, c->off, c->len, c->orig_len }), 0);
+}
+
+int meta_cold_get(struct meta *m, uint64_t ino, struct meta_cold *out)
+{
+	return meta_get(m, meta_prep(m, ST_COLD_GET, 1, &ino), col_cold, out);
+}
+
+int meta_cold_clear(struct meta *m, uint64_t ino)
+{
+	return meta_write(m, meta_prep(m, ST_COLD_DEL, 1, &ino), 0);
+}
+
+int meta_cold_list_arc(struct meta *m, uint64_t archive, uint64_t **inos,
+		       struct meta_cold **colds, size_t *n)
+{
+	void *a;
+	int err;
+
+	err = meta_rows(m, meta_prep(m, ST_COLD_LIST, 1, &archive),
+			sizeof(**colds), col_cold, &a, inos, n);
+	*colds = a;
+	return err;
+}
+
+/* ---- catalogs ---- */
+
+int meta_seg_commit_len(struct meta *m, uint64_t id, uint64_t len)
+{
+	return meta_write(m, meta_prep(m, ST_SEG_COMMIT, 2,
+				       (const uint64_t[]){ id, len }), 0);
+}
+
+int meta_seg_delete(struct meta *m, uint64_t id)
+{
+	return meta_write(m, meta_prep(m, ST_SEG_DEL, 1, &id), 0);
+}
+
+int meta_seg_list(struct meta *m, struct meta_seg **out, size_t *n)
+{
+	void *a;
+	int err;
+
+	err = meta_rows(m, meta_prep(m, ST_SEG_LIST, 0, NULL), sizeof(**out),
+			col_seg, &a, NULL, n);
+	*out = a;
+	return err;
+}
+
+int meta_arc_add(struct meta *m, const struct meta_arc *a)
+{
+	/* a->live is not written: the cold triggers own it. */
+	return meta_write(m, meta_prep(m, ST_ARC_ADD, 3, (const uint64_t[]){
+		a->id, a->size, a->total }), 0);
+}
+
+int meta_arc_delete(struct meta *m, uint64_t id)
+{
+	return meta_write(m, meta_prep(m, ST_ARC_DEL, 1, &id), 0);
+}
+
+int meta_arc_list(struct meta *m, struct meta_arc **out, size_t *n)
+{
+	void *a;
+	int err;
+
+	err = meta_rows(m, meta_prep(m, ST_ARC_LIST, 0, NULL), sizeof(**out),
+			col_arc, &a, NULL, n);
+	*out = a;
+	return err;
+}

@@ -1,0 +1,899 @@
+/*
+ * seg.c - warm tier segment files: append-only LZ4 chunk records, read
+ * through mmap.
+ *
+ * DESIGN
+ *
+ * On disk (little-endian; the build refuses a big-endian host rather than
+ * byte-swap). A segment file is a 64-byte struct seg_fhdr followed by
+ * records, each a 40-byte struct seg_rhdr, the payload (LZ4 block, or the
+ * raw chunk when flag SEG_RAW is set) and zero padding to a multiple of 8,
+ * so every record header is 8-byte aligned in the mapping. The header CRC
+ * is CRC32C of the header with its hdr_crc field zeroed; data_crc is
+ * CRC32C of the raw (decoded) bytes, so it also catches a decoder bug.
+ *
+ * Appends. A record is compressed and framed outside any lock into a
+ * buffer from a small per-store pool, then written with one pwrite(2) at
+ * the active segment's tail under append_lock, which covers only that
+ * write, the tail bump and (rarely) starting a new segment. A failed or
+ * short write is cut back with ftruncate(2) to the old tail, so the file
+ * never keeps half a record; ENOSPC, EDQUOT and EFBIG all surface as
+ * -ENOSPC. A segment is never appended to after it stops being active, and
+ * never after a remount: recovery only opens old segments for reading,
+ * which keeps the crash story to "truncate to the committed length".
+ *
+ * Reads. Each segment is mapped PROT_READ, MAP_SHARED once. The active
+ * segment's mapping is as long as the segment can ever get (seg_max, or one
+ * maximal record in an empty segment), so records appended past the end of
+ * file at mapping time become visible through the page cache without a
+ * remap. A mapping may extend past end of file, so a reader only touches
+ * bytes below seg_file.len: the tail (published with a release store after
+ * the write) for the active segment, the file size for older ones. Readers
+ * never take append_lock; they take tab_lock shared just long enough to
+ * find the segment and take a reference, so segstore_remove() cannot unmap
+ * a segment under a reader (the last reference unmaps).
+ *
+ * File descriptors. Old segments are closed right after recovery maps them
+ * (the mapping survives close), so a store of many segments does not hold
+ * many descriptors. The active segment keeps its fd; once a segment is
+ * sealed (another became active) and synced, segstore_sync() closes it.
+ *
+ * Lock order: append_lock before tab_lock. sync_lock serializes
+ * segstore_sync() and guards the closing of sealed segments' fds. pool_lock
+ * is a leaf.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "log.h"
+#include "seg.h"
+#include "tierfs.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "segment files are little-endian; port seg.c first");
+
+#define SEG_FMAGIC      "TFSSEG\0\1"
+#define SEG_FVERSION    1u
+#define SEG_RMAGIC      0x52534654u     /* "TFSR" on disk */
+#define SEG_RVERSION    1u
+#define SEG_RAW         0x0001u         /* payload stored uncompressed */
+
+/* Segment file header, at offset 0. */
+struct seg_fhdr {
+	char magic[8];          /* SEG_FMAGIC */
+	uint32_t version;       /* SEG_FVERSION */
+	uint32_t hdr_size;      /* sizeof(struct seg_fhdr): first record */
+	uint64_t id;            /* the id in the file name */
+	uint8_t reserved[40];   /* zero */
+};
+
+/* Record header, 8-byte aligned, followed by stored_len payload bytes. */
+struct seg_rhdr {
+	uint32_t magic;         /* SEG_RMAGIC */
+	uint16_t version;       /* SEG_RVERSION */
+	uint16_t flags;         /* SEG_RAW */
+	uint64_t ino;
+	uint64_t chunk;
+	uint32_t raw_len;       /* decoded length, <= TFS_CHUNK_SIZE */
+	uint32_t stored_len;    /* payload length */
+	uint32_t data_crc;      /* CRC32C of the raw_len decoded bytes */
+	uint32_t hdr_crc;       /* CRC32C of this header, hdr_crc = 0 */
+};
+
+_Static_assert(sizeof(struct seg_fhdr) == 64, "seg_fhdr layout");
+_Static_assert(sizeof(struct seg_rhdr) == 40, "seg_rhdr layout");
+
+#define SEG_FHDR        ((uint64_t)sizeof(struct seg_fhdr))
+#define SEG_RHDR        ((uint32_t)sizeof(struct seg_rhdr))
+#define SEG_ALIGN8(x)   (((x) + 7u) & ~(uint64_t)7u)
+/* Largest record: header, a raw chunk, padding. */
+#define SEG_REC_MAX     SEG_ALIGN8(SEG_RHDR + TFS_CHUNK_SIZE)
+
+struct seg_file {
+	uint64_t id;
+	int fd;                 /* -1 when closed; written by the creator,
+				 * then only under sync_lock once sealed */
+	const uint8_t *map;     /* NULL when len == 0 */
+	size_t map_len;
+	_Atomic uint64_t len;   /* readable bytes; grows only while active
+				 * (under append_lock, release store) */
+	atomic_bool dirty;      /* appended to since the last fdatasync */
+	atomic_bool sealed;     /* will never be appended to again */
+	atomic_uint refs;       /* the table's + one per user */
+};
+
+/* An append's framing buffer: record header + payload + pad. */
+struct seg_buf {
+	struct seg_buf *next;   /* protected by pool_lock while pooled */
+	_Alignas(8) uint8_t data[SEG_REC_MAX];
+};
+
+struct segstore {
+	int dirfd;
+	uint64_t seg_max;
+	size_t map_active;      /* mapping length of a new segment */
+	size_t page;
+	int (*next_id)(void *ctx, uint64_t *id);
+	void *ctx;
+
+	pthread_mutex_t append_lock;
+	struct seg_file *active;        /* protected by append_lock */
+	_Atomic uint64_t active_id;     /* mirror of active->id, or 0 */
+
+	pthread_rwlock_t tab_lock;      /* after append_lock */
+	struct seg_file **tab;          /* sorted by id; protected by tab_lock */
+	size_t ntab;                    /* protected by tab_lock */
+	size_t captab;                  /* protected by tab_lock */
+
+	pthread_mutex_t sync_lock;
+	atomic_bool dir_dirty;          /* a segment file was created */
+
+	pthread_mutex_t pool_lock;
+	struct seg_buf *pool;           /* protected by pool_lock */
+
+	_Atomic uint64_t n_appends, n_raw, n_bytes_in, n_bytes_out;
+	_Atomic uint64_t n_reads, n_crc_errors;
+};
+
+static void seg_name(char *buf, size_t n, uint64_t id)
+{
+	snprintf(buf, n, "%08" PRIx64 ".seg", id);
+}
+
+/* Parse a segment file name; false for anything not exactly as
+ * seg_name() would write it (so no sign, case, width or suffix games). */
+static bool seg_parse_name(const char *name, uint64_t *id)
+{
+	char canon[32];
+	uint64_t v;
+
+	if (sscanf(name, "%16" SCNx64, &v) != 1)
+		return false;
+	seg_name(canon, sizeof(canon), v);
+	if (strcmp(canon, name) != 0)
+		return false;
+	*id = v;
+	return true;
+}
+
+static bool seg_ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int seg_space_errno(int e)
+{
+	return (e == ENOSPC || e == EDQUOT || e == EFBIG) ? -ENOSPC : -EIO;
+}
+
+/* pwrite all of buf at off; 0, -ENOSPC or -EIO (real cause logged). */
+static int seg_write_all(int fd, const void *buf, size_t n, uint64_t off,
+			 uint64_t id)
+{
+	const uint8_t *p = buf;
+
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+
+			tfs_err("warm: write to segment %08" PRIx64
+				" at %" PRIu64 ": %s", id, off, strerror(e));
+			return seg_space_errno(e);
+		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static size_t seg_round_page(const struct segstore *s, uint64_t n)
+{
+	return (size_t)((n + s->page - 1) / s->page * s->page);
+}
+
+static uint32_t seg_rhdr_crc(const struct seg_rhdr *h)
+{
+	struct seg_rhdr t = *h;
+
+	t.hdr_crc = 0;
+	return codec_crc32c(0, &t, sizeof(t));
+}
+
+/* ---- segment objects and the table ---- */
+
+static void seg_file_free(struct seg_file *f)
+{
+	if (f->map != NULL)
+		munmap((void *)f->map, f->map_len);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f);
+}
+
+static void seg_put(struct seg_file *f)
+{
+	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+		seg_file_free(f);
+}
+
+/* Index of id in the table, or where it would go. Caller holds tab_lock. */
+static bool seg_tab_find(const struct segstore *s, uint64_t id, size_t *idx)
+{
+	size_t lo = 0, hi = s->ntab;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->tab[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*idx = lo;
+	return lo < s->ntab && s->tab[lo]->id == id;
+}
+
+/* Insert f (whose reference passes to the table); -EEXIST or -ENOMEM. */
+static int seg_tab_insert(struct segstore *s, struct seg_file *f)
+{
+	size_t idx;
+	int r = 0;
+
+	pthread_rwlock_wrlock(&s->tab_lock);
+	if (seg_tab_find(s, f->id, &idx)) {
+		r = -EEXIST;
+		goto out_unlock;
+	}
+	if (s->ntab == s->captab) {
+		size_t cap = s->captab ? s->captab * 2 : 16;
+		struct seg_file **t = realloc(s->tab, cap * sizeof(*t));
+
+		if (t == NULL) {
+			r = -ENOMEM;
+			goto out_unlock;
+		}
+		s->tab = t;
+		s->captab = cap;
+	}
+	memmove(&s->tab[idx + 1], &s->tab[idx],
+		(s->ntab - idx) * sizeof(s->tab[0]));
+	s->tab[idx] = f;
+	s->ntab++;
+out_unlock:
+	pthread_rwlock_unlock(&s->tab_lock);
+	return r;
+}
+
+/* A referenced segment, or NULL. */
+static struct seg_file *seg_get(struct segstore *s, uint64_t id)
+{
+	struct seg_file *f = NULL;
+	size_t idx;
+
+	pthread_rwlock_rdlock(&s->tab_lock);
+	if (seg_tab_find(s, id, &idx)) {
+		f = s->tab[idx];
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	}
+	pthread_rwlock_unlock(&s->tab_lock);
+	return f;
+}
+
+/* ---- creating a segment (under append_lock) ---- */
+
+static int seg_create(struct segstore *s, uint64_t id, struct seg_file **out)
+{
+	struct seg_fhdr h = { .version = SEG_FVERSION,
+			      .hdr_size = sizeof(struct seg_fhdr), .id = id };
+	struct seg_file *f;
+	char name[32];
+	void *map;
+	int fd, r;
+
+	seg_name(name, sizeof(name), id);
+	fd = openat(s->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		r = errno;
+		if (r == EEXIST)
+			return -EEXIST;
+		tfs_err("warm: create segment %s: %s", name, strerror(r));
+		return seg_space_errno(r);
+	}
+	memcpy(h.magic, SEG_FMAGIC, sizeof(h.magic));
+	r = seg_write_all(fd, &h, sizeof(h), 0, id);
+	if (r < 0)
+		goto out_unlink;
+	map = mmap(NULL, s->map_active, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		tfs_err("warm: mmap segment %s: %s", name, strerror(errno));
+		r = -ENOMEM;
+		goto out_unlink;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		munmap(map, s->map_active);
+		r = -ENOMEM;
+		goto out_unlink;
+	}
+	f->id = id;
+	f->fd = fd;
+	f->map = map;
+	f->map_len = s->map_active;
+	atomic_init(&f->len, SEG_FHDR);
+	atomic_init(&f->dirty, true);
+	atomic_init(&f->sealed, false);
+	atomic_init(&f->refs, 1);
+	*out = f;
+	return 0;
+
+out_unlink:
+	close(fd);
+	unlinkat(s->dirfd, name, 0);
+	return r;
+}
+
+/* Start a new active segment. Caller holds append_lock. */
+static int seg_roll(struct segstore *s)
+{
+	struct seg_file *f = NULL;
+	char name[32];
+	uint64_t id = 0;
+	int r = -EIO;
+
+	for (int attempt = 0; attempt < 8; attempt++) {
+		r = s->next_id(s->ctx, &id);
+		if (r != 0) {
+			tfs_err("warm: no id for a new segment: %s",
+				strerror(r < 0 ? -r : EIO));
+			return r < 0 ? r : -EIO;
+		}
+		r = seg_create(s, id, &f);
+		if (r != -EEXIST)
+			break;
+		tfs_warn("warm: segment %08" PRIx64 " already exists, "
+			 "asking for another id", id);
+	}
+	if (r == -EEXIST) {
+		tfs_err("warm: every new segment id offered already exists");
+		return -EIO;
+	}
+	if (r < 0)
+		return r;
+	r = seg_tab_insert(s, f);
+	if (r < 0) {
+		seg_name(name, sizeof(name), id);
+		unlinkat(s->dirfd, name, 0);
+		seg_file_free(f);
+		return r == -EEXIST ? -EIO : r;
+	}
+	if (s->active != NULL)
+		atomic_store_explicit(&s->active->sealed, true,
+				      memory_order_release);
+	s->active = f;
+	atomic_store(&s->active_id, id);
+	atomic_store(&s->dir_dirty, true);
+	tfs_debug("warm: started segment %08" PRIx64, id);
+	return 0;
+}
+
+/* ---- recovery ---- */
+
+/* Open one committed segment, for reading only from now on. Only resource
+ * exhaustion is an error: a missing segment is logged and left out, a
+ * damaged one logged and kept (reads of bad records then fail with -EIO). */
+static int seg_open_known(struct segstore *s, uint64_t id, uint64_t len)
+{
+	struct seg_fhdr h;
+	struct seg_file *f;
+	struct stat st;
+	char name[32];
+	uint64_t size;
+	int fd, r = 0;
+
+	seg_name(name, sizeof(name), id);
+	fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		r = errno;
+		tfs_err("warm: segment %s (committed length %" PRIu64
+			"): %s", name, len, strerror(r));
+		return (r == EMFILE || r == ENFILE || r == ENOMEM) ? -r : 0;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	size = (uint64_t)st.st_size;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h.magic, SEG_FMAGIC, sizeof(h.magic)) != 0 ||
+	    h.version != SEG_FVERSION || h.hdr_size != SEG_FHDR || h.id != id)
+		tfs_err("warm: segment %s has a bad file header", name);
+	if (len < SEG_FHDR) {
+		tfs_warn("warm: segment %s committed length %" PRIu64
+			 " is shorter than its header", name, len);
+		len = SEG_FHDR;
+	}
+	if (size > len) {
+		tfs_info("warm: segment %s: dropping %" PRIu64
+			 " uncommitted bytes", name, size - len);
+		if (ftruncate(fd, (off_t)len) < 0)
+			tfs_err("warm: truncate segment %s: %s", name,
+				strerror(errno));
+		size = len;
+	} else if (size < len) {
+		tfs_err("warm: segment %s is %" PRIu64 " bytes but %" PRIu64
+			" are committed; records past the end are lost",
+			name, size, len);
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		r = -ENOMEM;
+		goto out_close;
+	}
+	f->id = id;
+	f->fd = -1;
+	if (size > 0) {
+		void *map;
+
+		f->map_len = seg_round_page(s, size);
+		map = mmap(NULL, f->map_len, PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			r = -errno;
+			tfs_err("warm: mmap segment %s: %s", name,
+				strerror(-r));
+			free(f);
+			goto out_close;
+		}
+		f->map = map;
+	}
+	atomic_init(&f->len, size);
+	atomic_init(&f->dirty, false);
+	atomic_init(&f->sealed, true);
+	atomic_init(&f->refs, 1);
+	r = seg_tab_insert(s, f);
+	if (r < 0) {
+		seg_file_free(f);
+		r = r == -EEXIST ? 0 : r;
+	}
+out_close:
+	close(fd);
+	return r;
+}
+
+/* Delete every segment file not in the table, and stray temp files. */
+static int seg_sweep(struct segstore *s)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fd = dup(s->dirfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		uint64_t id;
+		size_t idx;
+		bool known;
+
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+			continue;
+		if (seg_parse_name(n, &id)) {
+			pthread_rwlock_rdlock(&s->tab_lock);
+			known = seg_tab_find(s, id, &idx);
+			pthread_rwlock_unlock(&s->tab_lock);
+			if (known)
+				continue;
+		} else if (!seg_ends_with(n, ".seg") &&
+			   !seg_ends_with(n, ".tmp")) {
+			tfs_warn("warm: leaving unknown file %s alone", n);
+			continue;
+		}
+		tfs_info("warm: deleting orphan %s", n);
+		if (unlinkat(s->dirfd, n, 0) < 0)
+			tfs_warn("warm: delete %s: %s", n, strerror(errno));
+	}
+	closedir(d);
+	return 0;
+}
+
+int segstore_open(struct segstore **out, const char *dir, uint64_t seg_max,
+		  const struct seg_known *known, size_t nknown,
+		  int (*next_id)(void *ctx, uint64_t *id), void *ctx)
+{
+	struct segstore *s;
+	uint64_t ml;
+	int r;
+
+	*out = NULL;
+	if (dir == NULL || next_id == NULL || seg_max == 0 ||
+	    (known == NULL && nknown > 0))
+		return -EINVAL;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		tfs_err("warm: mkdir %s: %s", dir, strerror(-r));
+		return r;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		r = -errno;
+		tfs_err("warm: open %s: %s", dir, strerror(-r));
+		free(s);
+		return r;
+	}
+	s->seg_max = seg_max;
+	s->page = (size_t)sysconf(_SC_PAGESIZE);
+	ml = seg_max > SEG_FHDR + SEG_REC_MAX ? seg_max : SEG_FHDR + SEG_REC_MAX;
+	s->map_active = seg_round_page(s, ml);
+	s->next_id = next_id;
+	s->ctx = ctx;
+	pthread_mutex_init(&s->append_lock, NULL);
+	pthread_mutex_init(&s->sync_lock, NULL);
+	pthread_mutex_init(&s->pool_lock, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		/* Writers (new segment, remove) must not starve behind a
+		 * stream of readers. */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&s->tab_lock, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
+	for (size_t i = 0; i < nknown; i++) {
+		r = seg_open_known(s, known[i].id, known[i].len);
+		if (r < 0)
+			goto out_close;
+	}
+	r = seg_sweep(s);
+	if (r < 0) {
+		tfs_err("warm: scan %s: %s", dir, strerror(-r));
+		goto out_close;
+	}
+	*out = s;
+	return 0;
+
+out_close:
+	segstore_close(&s);
+	return r;
+}
+
+void segstore_close(struct segstore **sp)
+{
+	struct segstore *s = sp ? *sp : NULL;
+
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->ntab; i++)
+		seg_file_free(s->tab[i]);
+	free(s->tab);
+	while (s->pool != NULL) {
+		struct seg_buf *b = s->pool;
+
+		s->pool = b->next;
+		free(b);
+	}
+	pthread_rwlock_destroy(&s->tab_lock);
+	pthread_mutex_destroy(&s->append_lock);
+	pthread_mutex_destroy(&s->sync_lock);
+	pthread_mutex_destroy(&s->pool_lock);
+	close(s->dirfd);
+	free(s);
+	*sp = NULL;
+}
+
+/* ---- append ---- */
+
+static struct seg_buf *seg_buf_get(struct segstore *s)
+{
+	struct seg_buf *b;
+
+	pthread_mutex_lock(&s->pool_lock);
+	b = s->pool;
+	if (b != NULL)
+		s->pool = b->next;
+	pthread_mutex_unlock(&s->pool_lock);
+	if (b == NULL)
+		b = malloc(sizeof(*b));
+	return b;
+}
+
+static void seg_buf_put(struct segstore *s, struct seg_buf *b)
+{
+	pthread_mutex_lock(&s->pool_lock);
+	b->next = s->pool;
+	s->pool = b;
+	pthread_mutex_unlock(&s->pool_lock);
+}
+
+int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
+		    const void *raw, uint32_t raw_len, struct seg_loc *loc)
+{
+	struct seg_rhdr h = { .magic = SEG_RMAGIC, .version = SEG_RVERSION,
+			      .ino = ino, .chunk = chunk, .raw_len = raw_len };
+	struct seg_file *f;
+	struct seg_buf *b;
+	uint8_t *payload;
+	uint64_t off, tail;
+	uint32_t rec_len;
+	int c = -ENOSPC, r;
+
+	if (raw_len > TFS_CHUNK_SIZE || (raw == NULL && raw_len > 0))
+		return -EINVAL;
+	b = seg_buf_get(s);
+	if (b == NULL)
+		return -ENOMEM;
+	payload = b->data + SEG_RHDR;
+	/* Only a strictly smaller block is worth decoding later. */
+	if (raw_len > 1)
+		c = codec_lz4.compress(raw, raw_len, payload, raw_len - 1);
+	if (c > 0) {
+		h.stored_len = (uint32_t)c;
+	} else {
+		if (raw_len > 0)
+			memcpy(payload, raw, raw_len);
+		h.stored_len = raw_len;
+		h.flags = SEG_RAW;
+	}
+	h.data_crc = codec_crc32c(0, raw, raw_len);
+	h.hdr_crc = seg_rhdr_crc(&h);
+	memcpy(b->data, &h, sizeof(h));
+	rec_len = (uint32_t)SEG_ALIGN8(SEG_RHDR + h.stored_len);
+	memset(payload + h.stored_len, 0, rec_len - SEG_RHDR - h.stored_len);
+
+	pthread_mutex_lock(&s->append_lock);
+	f = s->active;
+	tail = f ? atomic_load_explicit(&f->len, memory_order_relaxed) : 0;
+	if (f == NULL || (tail > SEG_FHDR && tail + rec_len > s->seg_max) ||
+	    tail + rec_len > f->map_len) {
+		r = seg_roll(s);
+		if (r < 0)
+			goto out_unlock;
+		f = s->active;
+		tail = SEG_FHDR;
+	}
+	off = tail;
+	r = seg_write_all(f->fd, b->data, rec_len, off, f->id);
+	if (r < 0) {
+		if (ftruncate(f->fd, (off_t)off) < 0)
+			tfs_err("warm: cut segment %08" PRIx64 " back to %"
+				PRIu64 ": %s", f->id, off, strerror(errno));
+		goto out_unlock;
+	}
+	atomic_store_explicit(&f->len, off + rec_len, memory_order_release);
+	atomic_store_explicit(&f->dirty, true, memory_order_relaxed);
+	loc->seg = f->id;
+	loc->off = off;
+	loc->rec_len = rec_len;
+	loc->raw_len = raw_len;
+out_unlock:
+	pthread_mutex_unlock(&s->append_lock);
+	if (r == 0) {
+		atomic_fetch_add(&s->n_appends, 1);
+		atomic_fetch_add(&s->n_raw, h.flags & SEG_RAW);
+		atomic_fetch_add(&s->n_bytes_in, raw_len);
+		atomic_fetch_add(&s->n_bytes_out, rec_len);
+	}
+	seg_buf_put(s, b);
+	return r;
+}
+
+/* ---- read ---- */
+
+static int seg_bad(struct segstore *s, const struct seg_loc *loc,
+		   const char *what)
+{
+	tfs_err("warm: segment %08" PRIx64 " offset %" PRIu64 ": %s",
+		loc->seg, loc->off, what);
+	atomic_fetch_add(&s->n_crc_errors, 1);
+	return -EIO;
+}
+
+int segstore_read(struct segstore *s, const struct seg_loc *loc,
+		  uint64_t ino, uint64_t chunk, void *dst)
+{
+	const uint8_t *payload;
+	struct seg_rhdr h;
+	struct seg_file *f;
+	uint64_t len, off = loc->off, rec_len;
+	int r;
+
+	f = seg_get(s, loc->seg);
+	if (f == NULL)
+		return seg_bad(s, loc, "no such segment");
+	len = atomic_load_explicit(&f->len, memory_order_acquire);
+	if (off < SEG_FHDR || (off & 7u) != 0 || len < SEG_RHDR ||
+	    off > len - SEG_RHDR) {
+		r = seg_bad(s, loc, "offset outside the segment");
+		goto out_put;
+	}
+	memcpy(&h, f->map + off, sizeof(h));
+	if (h.magic != SEG_RMAGIC || h.version != SEG_RVERSION ||
+	    (h.flags & ~SEG_RAW) != 0 || h.hdr_crc != seg_rhdr_crc(&h)) {
+		r = seg_bad(s, loc, "bad record header");
+		goto out_put;
+	}
+	if (h.ino != ino || h.chunk != chunk) {
+		r = seg_bad(s, loc, "record belongs to another chunk");
+		goto out_put;
+	}
+	rec_len = SEG_ALIGN8((uint64_t)SEG_RHDR + h.stored_len);
+	if (h.raw_len > TFS_CHUNK_SIZE || h.raw_len != loc->raw_len ||
+	    ((h.flags & SEG_RAW) ? h.stored_len != h.raw_len :
+	     (h.stored_len == 0 ||
+	      h.stored_len > codec_lz4.bound(h.raw_len))) ||
+	    rec_len > len - off ||
+	    (loc->rec_len != 0 && loc->rec_len != rec_len)) {
+		r = seg_bad(s, loc, "bad record lengths");
+		goto out_put;
+	}
+	payload = f->map + off + SEG_RHDR;
+	if (h.flags & SEG_RAW) {
+		if (h.raw_len > 0)
+			memcpy(dst, payload, h.raw_len);
+	} else if (codec_lz4.decompress(payload, h.stored_len, dst,
+					h.raw_len) != (int)h.raw_len) {
+		r = seg_bad(s, loc, "LZ4 block does not decode");
+		goto out_put;
+	}
+	if (codec_crc32c(0, dst, h.raw_len) != h.data_crc) {
+		r = seg_bad(s, loc, "data checksum mismatch");
+		goto out_put;
+	}
+	atomic_fetch_add(&s->n_reads, 1);
+	r = (int)h.raw_len;
+out_put:
+	seg_put(f);
+	return r;
+}
+
+/* ---- sync, remove, stats ---- */
+
+int segstore_sync(struct segstore *s)
+{
+	struct seg_file **v = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&s->sync_lock);
+	pthread_rwlock_rdlock(&s->tab_lock);
+	if (s->ntab > 0)
+		v = malloc(s->ntab * sizeof(*v));
+	if (v == NULL && s->ntab > 0) {
+		pthread_rwlock_unlock(&s->tab_lock);
+		r = -ENOMEM;
+		goto out_unlock;
+	}
+	for (size_t i = 0; i < s->ntab; i++) {
+		struct seg_file *f = s->tab[i];
+
+		if (atomic_load(&f->dirty) || (f->fd >= 0 &&
+					       atomic_load(&f->sealed))) {
+			atomic_fetch_add(&f->refs, 1);
+			v[n++] = f;
+		}
+	}
+	pthread_rwlock_unlock(&s->tab_lock);
+
+	for (size_t i = 0; i < n; i++) {
+		struct seg_file *f = v[i];
+		/* Sealed first: then every append to f happened before. */
+		bool sealed = atomic_load_explicit(&f->sealed,
+						   memory_order_acquire);
+
+		if (atomic_exchange(&f->dirty, false) &&
+		    fdatasync(f->fd) < 0) {
+			/* Linux may forget a writeback error once reported,
+			 * so a later sync passing proves nothing; the caller
+			 * must treat this failure as data loss. */
+			int e = errno;
+
+			tfs_err("warm: fdatasync segment %08" PRIx64 ": %s",
+				f->id, strerror(e));
+			atomic_store(&f->dirty, true);
+			if (r == 0)
+				r = e == EDQUOT ? -ENOSPC : -e;
+		} else if (sealed && f->fd >= 0) {
+			close(f->fd);
+			f->fd = -1;
+		}
+		seg_put(f);
+	}
+	if (atomic_exchange(&s->dir_dirty, false) && fsync(s->dirfd) < 0) {
+		tfs_err("warm: fsync segment directory: %s", strerror(errno));
+		atomic_store(&s->dir_dirty, true);
+		if (r == 0)
+			r = -EIO;
+	}
+out_unlock:
+	pthread_mutex_unlock(&s->sync_lock);
+	free(v);
+	return r;
+}
+
+int segstore_remove(struct segstore *s, uint64_t id)
+{
+	struct seg_file *f = NULL;
+	char name[32];
+	size_t idx;
+	int r = 0;
+
+	pthread_mutex_lock(&s->append_lock);
+	if (s->active != NULL && s->active->id == id) {
+		pthread_mutex_unlock(&s->append_lock);
+		return -EBUSY;
+	}
+	pthread_rwlock_wrlock(&s->tab_lock);
+	if (seg_tab_find(s, id, &idx)) {
+		f = s->tab[idx];
+		memmove(&s->tab[idx], &s->tab[idx + 1],
+			(s->ntab - idx - 1) * sizeof(s->tab[0]));
+		s->ntab--;
+	}
+	pthread_rwlock_unlock(&s->tab_lock);
+	pthread_mutex_unlock(&s->append_lock);
+	if (f == NULL)
+		return -ENOENT;
+	seg_name(name, sizeof(name), id);
+	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT) {
+		r = -errno;
+		tfs_err("warm: delete segment %s: %s", name, strerror(-r));
+	}
+	seg_put(f);
+	return r;
+}
+
+uint64_t segstore_active(struct segstore *s)
+{
+	return atomic_load(&s->active_id);
+}
+
+uint64_t segstore_disk_bytes(struct segstore *s)
+{
+	uint64_t sum = 0;
+
+	pthread_rwlock_rdlock(&s->tab_lock);
+	for (size_t i = 0; i < s->ntab; i++)
+		sum += atomic_load_explicit(&s->tab[i]->len,
+					    memory_order_relaxed);
+	pthread_rwlock_unlock(&s->tab_lock);
+	return sum;
+}
+
+void segstore_get_stats(struct segstore *s, struct seg_stats *out)
+{
+	out->appends = atomic_load(&s->n_appends);
+	out->raw_records = atomic_load(&s->n_raw);
+	out->bytes_in = atomic_load(&s->n_bytes_in);
+	out->bytes_out = atomic_load(&s->n_bytes_out);
+	out->reads = atomic_load(&s->n_reads);
+	out->crc_errors = atomic_load(&s->n_crc_errors);
+}

@@ -1,0 +1,914 @@
+/*
+ * xzarc.c - see xzarc.h.
+ *
+ * DESIGN
+ *
+ * On disk an archive is exactly one .xz stream: stream header (CRC32 check),
+ * blocks, index, stream footer, no stream padding. Every block holds
+ * `block_size` uncompressed bytes (the last one fewer) and records both its
+ * compressed and uncompressed size in its header, so a reader can check a
+ * block against the index before decoding it.
+ *
+ * Writer. Bytes are copied into the input buffer of the job being filled;
+ * a full job is submitted. Jobs live in a ring of `nslots` slots
+ * (2 * threads, or 1 without workers) indexed by sequence number:
+ *
+ *     write_seq <= take_seq <= submit_seq == fill_seq
+ *
+ * jobs [write_seq, take_seq) are being encoded or are done, [take_seq,
+ * submit_seq) wait for a worker, and fill_seq is the slot the owner is
+ * filling. After each submit the owner writes finished jobs in sequence
+ * order, and blocks on the oldest when the ring is full, so memory stays
+ * bounded at nslots blocks and the output order never depends on thread
+ * timing (threads=1 and threads=N give byte-identical files). With
+ * threads == 1 there are no workers: the owner encodes at submit.
+ *
+ * Each job encodes its block with lzma_block_buffer_encode (LZMA2 with the
+ * preset's options, dictionary no larger than the block); if the result is
+ * not `min_saving` percent smaller than the input it is re-encoded with
+ * lzma_block_uncomp_encode. The owner appends (unpadded, uncompressed) sizes
+ * to an lzma_index as it writes each block; finish writes the index and the
+ * footer, fsyncs the file and its directory. Any failure unlinks the file.
+ *
+ * Reader. Open checks header and footer flags agree, decodes the index
+ * (bounded by a memlimit) and verifies that the stream it describes is
+ * exactly the file, then flattens it into a sorted array of non-empty
+ * blocks; the lzma_index is freed. A read binary-searches that array and
+ * decodes each covering block with pread + lzma_block_header_decode +
+ * lzma_block_buffer_decode, the block's check verified. A block made only of
+ * LZMA2 uncompressed chunks is copied out directly and its CRC checked; any
+ * surprise on that path falls back to the real decoder, which has the last
+ * word. The struct is immutable after open; pread(2) needs no lock.
+ */
+#include "xzarc.h"
+
+#include "blkcache.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <lzma.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Largest block (uncompressed) we agree to decode: bounds one malloc. */
+#define XZARC_MAX_BLOCK ((uint64_t)256 << 20)
+/* Memory the decoded lzma_index may take at open. */
+#define XZARC_INDEX_MEMLIMIT ((uint64_t)256 << 20)
+#define XZARC_MAX_THREADS 64
+#define XZARC_CHECK LZMA_CHECK_CRC32
+
+/* ------------------------------------------------------------------ */
+/* Writer                                                             */
+/* ------------------------------------------------------------------ */
+
+struct xw_job {
+	uint8_t *in;            /* block_size bytes; owner fills, worker reads */
+	size_t in_len;
+	uint8_t *out;           /* lzma_block_buffer_bound(block_size) bytes */
+	size_t out_len;
+	lzma_vli unpadded;
+	int err;
+	bool done;              /* protected by xzarc_writer.lock */
+};
+
+struct xzarc_writer {
+	int fd;
+	bool created;                   /* we made `path`: unlink on failure */
+	char *path;
+	struct xzarc_params p;
+	lzma_options_lzma lzopt;        /* read-only once open */
+	size_t out_cap;
+	lzma_index *idx;                /* owner only */
+	uint64_t offset;                /* owner only: bytes added */
+	uint64_t file_size;             /* owner only: bytes written */
+	int err;                        /* owner only: sticky failure */
+	size_t nslots;
+	struct xw_job *jobs;
+	uint64_t fill_seq;              /* owner only */
+	uint64_t write_seq;             /* owner only */
+	pthread_mutex_t lock;           /* the workers' queue */
+	pthread_cond_t work_cv;
+	pthread_cond_t done_cv;
+	uint64_t submit_seq;            /* protected by lock */
+	uint64_t take_seq;              /* protected by lock */
+	bool stop;                      /* protected by lock */
+	pthread_t *workers;
+	unsigned nworkers;
+};
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENOSPC;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, ret = 0;
+
+	if (!slash)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	if (fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+out_free:
+	free(dir);
+	return ret;
+}
+
+static int lzma_to_errno(lzma_ret r)
+{
+	return r == LZMA_MEM_ERROR ? -ENOMEM : -EIO;
+}
+
+/* Encode one job's block; runs on a worker or the owner, touches only the
+ * job and read-only writer fields. */
+static int xw_encode(const struct xzarc_writer *w, struct xw_job *job)
+{
+	lzma_options_lzma opt = w->lzopt;
+	lzma_filter filters[2] = {
+		{ .id = LZMA_FILTER_LZMA2, .options = &opt },
+		{ .id = LZMA_VLI_UNKNOWN, .options = NULL },
+	};
+	lzma_block b = { .version = 1, .check = XZARC_CHECK,
+			 .filters = filters };
+	uint64_t keep = 100 - w->p.min_saving;
+	size_t pos = 0;
+	lzma_ret r;
+
+	r = lzma_block_buffer_encode(&b, NULL, job->in, job->in_len,
+				     job->out, &pos, w->out_cap);
+	if (r != LZMA_OK)
+		goto out_fail;
+	if ((uint64_t)pos * 100 > (uint64_t)job->in_len * keep) {
+		memset(&b, 0, sizeof(b));
+		b.version = 1;
+		b.check = XZARC_CHECK;
+		b.filters = filters;
+		pos = 0;
+		r = lzma_block_uncomp_encode(&b, job->in, job->in_len,
+					     job->out, &pos, w->out_cap);
+		if (r != LZMA_OK)
+			goto out_fail;
+	}
+	job->out_len = pos;
+	job->unpadded = lzma_block_unpadded_size(&b);
+	if (job->unpadded == 0)
+		return -EIO;
+	return 0;
+
+out_fail:
+	tfs_err("xzarc %s: block encoder failed (lzma error %d)", w->path,
+		(int)r);
+	return lzma_to_errno(r);
+}
+
+static void *xw_worker(void *arg)
+{
+	struct xzarc_writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct xw_job *job;
+		int err;
+
+		while (!w->stop && w->take_seq == w->submit_seq)
+			pthread_cond_wait(&w->work_cv, &w->lock);
+		if (w->stop)    /* finish or abort: nobody waits any more */
+			break;
+		job = &w->jobs[w->take_seq++ % w->nslots];
+		pthread_mutex_unlock(&w->lock);
+		err = xw_encode(w, job);
+		pthread_mutex_lock(&w->lock);
+		job->err = err;
+		job->done = true;
+		pthread_cond_broadcast(&w->done_cv);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Write the oldest submitted job, waiting for it if need be. */
+static int xw_write_oldest(struct xzarc_writer *w)
+{
+	struct xw_job *job = &w->jobs[w->write_seq % w->nslots];
+	lzma_ret r;
+	int err;
+
+	pthread_mutex_lock(&w->lock);
+	while (!job->done)
+		pthread_cond_wait(&w->done_cv, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	w->write_seq++;
+	err = job->err;
+	if (!err) {
+		err = write_all(w->fd, job->out, job->out_len);
+		if (err)
+			tfs_err("xzarc %s: write: %s", w->path, strerror(-err));
+	}
+	if (!err) {
+		r = lzma_index_append(w->idx, NULL, job->unpadded,
+				      job->in_len);
+		if (r != LZMA_OK)
+			err = lzma_to_errno(r);
+	}
+	w->file_size += job->out_len;
+	job->in_len = 0;
+	return err;
+}
+
+static bool xw_oldest_done(struct xzarc_writer *w)
+{
+	bool done;
+
+	pthread_mutex_lock(&w->lock);
+	done = w->jobs[w->write_seq % w->nslots].done;
+	pthread_mutex_unlock(&w->lock);
+	return done;
+}
+
+/* Hand the job being filled to the encoder, then write whatever is done
+ * (and wait for the oldest if the ring is full). */
+static int xw_submit(struct xzarc_writer *w)
+{
+	struct xw_job *job = &w->jobs[w->fill_seq % w->nslots];
+	int err;
+
+	if (w->nworkers == 0) {
+		job->err = xw_encode(w, job);
+		job->done = true;
+	} else {
+		pthread_mutex_lock(&w->lock);
+		job->done = false;
+		w->submit_seq++;
+		pthread_cond_signal(&w->work_cv);
+		pthread_mutex_unlock(&w->lock);
+	}
+	w->fill_seq++;
+	while (w->write_seq < w->fill_seq &&
+	       (w->fill_seq - w->write_seq >= w->nslots || xw_oldest_done(w))) {
+		err = xw_write_oldest(w);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void xw_free(struct xzarc_writer *w, bool unlink_file)
+{
+	unsigned i;
+
+	if (w->workers) {
+		pthread_mutex_lock(&w->lock);
+		w->stop = true;
+		pthread_cond_broadcast(&w->work_cv);
+		pthread_mutex_unlock(&w->lock);
+		for (i = 0; i < w->nworkers; i++)
+			pthread_join(w->workers[i], NULL);
+		free(w->workers);
+	}
+	if (w->jobs) {
+		for (i = 0; i < w->nslots; i++) {
+			free(w->jobs[i].in);
+			free(w->jobs[i].out);
+		}
+		free(w->jobs);
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	if (unlink_file && w->created)
+		unlink(w->path);
+	lzma_index_end(w->idx, NULL);
+	pthread_cond_destroy(&w->done_cv);
+	pthread_cond_destroy(&w->work_cv);
+	pthread_mutex_destroy(&w->lock);
+	free(w->path);
+	free(w);
+}
+
+static uint32_t dict_for_block(uint64_t block_size, uint32_t preset_dict)
+{
+	uint64_t d = LZMA_DICT_SIZE_MIN;
+
+	while (d < block_size && d < preset_dict)
+		d <<= 1;
+	return d < preset_dict ? (uint32_t)d : preset_dict;
+}
+
+int xzarc_writer_open(struct xzarc_writer **out, const char *path,
+		      const struct xzarc_params *p)
+{
+	struct xzarc_writer *w;
+	lzma_stream_flags sf = { .version = 0, .check = XZARC_CHECK };
+	uint8_t hdr[LZMA_STREAM_HEADER_SIZE];
+	unsigned threads;
+	size_t i;
+	int err;
+
+	*out = NULL;
+	if (p->block_size < LZMA_DICT_SIZE_MIN ||
+	    p->block_size > XZARC_MAX_BLOCK || p->preset > 9 ||
+	    p->min_saving > 100)
+		return -EINVAL;
+	threads = p->threads < 1 ? 1 : p->threads;
+	if (threads > XZARC_MAX_THREADS)
+		threads = XZARC_MAX_THREADS;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fd = -1;
+	w->p = *p;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->work_cv, NULL);
+	pthread_cond_init(&w->done_cv, NULL);
+	if (lzma_lzma_preset(&w->lzopt, p->preset)) {
+		err = -EINVAL;
+		goto out_free;
+	}
+	w->lzopt.dict_size = dict_for_block(p->block_size,
+					    w->lzopt.dict_size);
+	w->out_cap = lzma_block_buffer_bound((size_t)p->block_size);
+	w->nslots = threads > 1 ? 2 * (size_t)threads : 1;
+	w->path = strdup(path);
+	w->idx = lzma_index_init(NULL);
+	w->jobs = calloc(w->nslots, sizeof(*w->jobs));
+	if (!w->path || !w->idx || !w->jobs || w->out_cap == 0) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	for (i = 0; i < w->nslots; i++) {
+		w->jobs[i].in = malloc((size_t)p->block_size);
+		w->jobs[i].out = malloc(w->out_cap);
+		if (!w->jobs[i].in || !w->jobs[i].out) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+	}
+
+	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		err = -errno;
+		tfs_err("xzarc %s: create: %s", path, strerror(-err));
+		goto out_free;
+	}
+	w->created = true;
+	if (lzma_stream_header_encode(&sf, hdr) != LZMA_OK) {
+		err = -EIO;
+		goto out_free;
+	}
+	err = write_all(w->fd, hdr, sizeof(hdr));
+	if (err)
+		goto out_free;
+	w->file_size = sizeof(hdr);
+
+	if (threads > 1) {
+		w->workers = calloc(threads, sizeof(*w->workers));
+		if (!w->workers) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		for (i = 0; i < threads; i++) {
+			err = -pthread_create(&w->workers[i], NULL, xw_worker,
+					      w);
+			if (err)
+				goto out_free;
+			w->nworkers++;
+		}
+	}
+	*out = w;
+	return 0;
+
+out_free:
+	xw_free(w, true);
+	return err;
+}
+
+int xzarc_writer_add(struct xzarc_writer *w, const void *data, size_t len)
+{
+	const uint8_t *src = data;
+
+	while (len > 0 && !w->err) {
+		struct xw_job *job = &w->jobs[w->fill_seq % w->nslots];
+		size_t n = (size_t)w->p.block_size - job->in_len;
+
+		if (n > len)
+			n = len;
+		memcpy(job->in + job->in_len, src, n);
+		job->in_len += n;
+		w->offset += n;
+		src += n;
+		len -= n;
+		if (job->in_len == w->p.block_size)
+			w->err = xw_submit(w);
+	}
+	return w->err;
+}
+
+uint64_t xzarc_writer_offset(const struct xzarc_writer *w)
+{
+	return w->offset;
+}
+
+int xzarc_writer_finish(struct xzarc_writer **wp, uint64_t *size)
+{
+	struct xzarc_writer *w = *wp;
+	lzma_stream_flags sf = { .version = 0, .check = XZARC_CHECK };
+	uint8_t *tail = NULL;
+	size_t isize, pos = 0;
+	int err;
+
+	*wp = NULL;
+	err = w->err;
+	if (!err && w->jobs[w->fill_seq % w->nslots].in_len > 0)
+		err = xw_submit(w);
+	while (!err && w->write_seq < w->fill_seq)
+		err = xw_write_oldest(w);
+	if (err)
+		goto out_fail;
+
+	isize = (size_t)lzma_index_size(w->idx);
+	tail = malloc(isize + LZMA_STREAM_HEADER_SIZE);
+	if (!tail) {
+		err = -ENOMEM;
+		goto out_fail;
+	}
+	sf.backward_size = isize;
+	if (lzma_index_buffer_encode(w->idx, tail, &pos, isize) != LZMA_OK ||
+	    pos != isize ||
+	    lzma_stream_footer_encode(&sf, tail + isize) != LZMA_OK) {
+		err = -EIO;
+		goto out_fail;
+	}
+	err = write_all(w->fd, tail, isize + LZMA_STREAM_HEADER_SIZE);
+	if (err)
+		goto out_fail;
+	w->file_size += isize + LZMA_STREAM_HEADER_SIZE;
+	if (fsync(w->fd) < 0 || close(w->fd) < 0) {
+		err = -errno;
+		w->fd = -1;
+		goto out_fail;
+	}
+	w->fd = -1;
+	err = fsync_dir_of(w->path);
+	if (err)
+		goto out_fail;
+	free(tail);
+	if (size)
+		*size = w->file_size;
+	xw_free(w, false);
+	return 0;
+
+out_fail:
+	tfs_err("xzarc %s: cannot finish archive: %s", w->path, strerror(-err));
+	free(tail);
+	xw_free(w, true);
+	return err;
+}
+
+void xzarc_writer_abort(struct xzarc_writer **wp)
+{
+	if (!wp || !*wp)
+		return;
+	xw_free(*wp, true);
+	*wp = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reader                                                             */
+/* ------------------------------------------------------------------ */
+
+struct xzarc_blk {
+	uint64_t file_off;      /* of the block header */
+	uint64_t uoff;          /* uncompressed offset in the stream */
+	uint64_t unpadded;      /* header + compressed data + check */
+	uint64_t usize;         /* uncompressed bytes, > 0 */
+};
+
+struct xzarc {
+	int fd;
+	uint64_t id;
+	lzma_check check;
+	uint64_t size;          /* uncompressed */
+	uint64_t nblocks;
+	struct xzarc_blk *blk;  /* sorted by uoff, contiguous */
+};
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;    /* truncated */
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int xzarc_load_index(struct xzarc *a, const char *path,
+			    uint64_t fsize)
+{
+	uint8_t hbuf[LZMA_STREAM_HEADER_SIZE], fbuf[LZMA_STREAM_HEADER_SIZE];
+	lzma_stream_flags hf, ff;
+	uint64_t memlimit = XZARC_INDEX_MEMLIMIT, n = 0;
+	lzma_index *idx = NULL;
+	lzma_index_iter it;
+	uint8_t *ibuf = NULL;
+	size_t ipos = 0;
+	const char *why;
+	int err;
+
+	why = "too short";
+	if (fsize < 2 * LZMA_STREAM_HEADER_SIZE + 8 || fsize % 4 != 0)
+		goto out_eio;
+	err = pread_full(a->fd, hbuf, sizeof(hbuf), 0);
+	if (!err)
+		err = pread_full(a->fd, fbuf, sizeof(fbuf),
+				 fsize - LZMA_STREAM_HEADER_SIZE);
+	if (err && err != -EIO)
+		return err;
+	why = "unreadable stream header or footer";
+	if (err || lzma_stream_header_decode(&hf, hbuf) != LZMA_OK ||
+	    lzma_stream_footer_decode(&ff, fbuf) != LZMA_OK)
+		goto out_eio;
+	why = "stream header and footer disagree";
+	if (lzma_stream_flags_compare(&hf, &ff) != LZMA_OK)
+		goto out_eio;
+	why = "unsupported integrity check";
+	if (lzma_check_size(hf.check) == 0 || !lzma_check_is_supported(hf.check))
+		goto out_eio;
+	a->check = hf.check;
+	why = "bad index size";
+	if (ff.backward_size > fsize - 2 * LZMA_STREAM_HEADER_SIZE)
+		goto out_eio;
+	ibuf = malloc((size_t)ff.backward_size);
+	if (!ibuf)
+		return -ENOMEM;
+	err = pread_full(a->fd, ibuf, (size_t)ff.backward_size,
+			 fsize - LZMA_STREAM_HEADER_SIZE - ff.backward_size);
+	if (err && err != -EIO)
+		goto out_free;
+	why = "corrupt index";
+	if (err || lzma_index_buffer_decode(&idx, &memlimit, NULL, ibuf, &ipos,
+					    (size_t)ff.backward_size)
+			!= LZMA_OK || ipos != ff.backward_size)
+		goto out_eio;
+	why = "index does not describe this file";
+	if (lzma_index_stream_flags(idx, &ff) != LZMA_OK ||
+	    lzma_index_stream_size(idx) != fsize)
+		goto out_eio;
+
+	a->size = lzma_index_uncompressed_size(idx);
+	a->blk = calloc((size_t)lzma_index_block_count(idx) + 1,
+			sizeof(*a->blk));
+	if (!a->blk) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	why = "block too large";
+	lzma_index_iter_init(&it, idx);
+	while (!lzma_index_iter_next(&it, LZMA_INDEX_ITER_NONEMPTY_BLOCK)) {
+		struct xzarc_blk *b = &a->blk[n];
+
+		if (it.block.uncompressed_size > XZARC_MAX_BLOCK ||
+		    it.block.total_size > 2 * XZARC_MAX_BLOCK)
+			goto out_eio;
+		b->file_off = it.block.compressed_file_offset;
+		b->uoff = it.block.uncompressed_file_offset;
+		b->unpadded = it.block.unpadded_size;
+		b->usize = it.block.uncompressed_size;
+		n++;
+	}
+	a->nblocks = n;
+	err = 0;
+	goto out_free;
+
+out_eio:
+	tfs_err("xzarc %" PRIu64 " (%s): %s", a->id, path, why);
+	err = -EIO;
+out_free:
+	lzma_index_end(idx, NULL);
+	free(ibuf);
+	return err;
+}
+
+int xzarc_open(struct xzarc **out, const char *path, uint64_t id)
+{
+	struct xzarc *a;
+	struct stat st;
+	int err;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->id = id;
+	a->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (a->fd < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	if (fstat(a->fd, &st) < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	err = xzarc_load_index(a, path, (uint64_t)st.st_size);
+	if (err)
+		goto out_free;
+	*out = a;
+	return 0;
+
+out_free:
+	xzarc_close(&a);
+	return err;
+}
+
+void xzarc_close(struct xzarc **ap)
+{
+	struct xzarc *a = ap ? *ap : NULL;
+
+	if (!a)
+		return;
+	if (a->fd >= 0)
+		close(a->fd);
+	free(a->blk);
+	free(a);
+	*ap = NULL;
+}
+
+uint64_t xzarc_size(const struct xzarc *a)
+{
+	return a->size;
+}
+
+uint64_t xzarc_nblocks(const struct xzarc *a)
+{
+	return a->nblocks;
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/*
+ * Copy out a block made only of LZMA2 uncompressed chunks (what
+ * lzma_block_uncomp_encode writes), verifying padding and check. Returns
+ * true if it did and everything checked; false sends the caller to the real
+ * decoder (mixed chunks, or anything odd, including corruption).
+ */
+static bool xzarc_copy_stored(const lzma_block *b, const uint8_t *buf,
+			      size_t total, uint8_t *out, size_t usize)
+{
+	const uint8_t *d = buf + b->header_size;
+	size_t csize = (size_t)b->compressed_size, p = 0, o = 0, end, i;
+	unsigned csz = lzma_check_size(b->check);
+
+	if (b->filters[0].id != LZMA_FILTER_LZMA2 ||
+	    b->filters[1].id != LZMA_VLI_UNKNOWN ||
+	    (b->check != LZMA_CHECK_CRC32 && b->check != LZMA_CHECK_CRC64))
+		return false;
+	for (;;) {
+		size_t n;
+
+		if (p >= csize)
+			return false;
+		if (d[p] == 0x00) {
+			p++;
+			break;
+		}
+		/* 1 = stored, dictionary reset (required first); 2 = stored */
+		if (d[p] != 0x01 && (d[p] != 0x02 || o == 0))
+			return false;
+		if (csize - p < 3)
+			return false;
+		n = ((size_t)d[p + 1] << 8 | d[p + 2]) + 1;
+		if (csize - p - 3 < n || usize - o < n)
+			return false;
+		memcpy(out + o, d + p + 3, n);
+		o += n;
+		p += 3 + n;
+	}
+	if (p != csize || o != usize)
+		return false;
+	end = b->header_size + csize;
+	for (i = end; i % 4 != 0; i++)
+		if (i >= total || buf[i] != 0)
+			return false;
+	if (i + csz != total)
+		return false;
+	if (b->check == LZMA_CHECK_CRC32)
+		return lzma_crc32(out, usize, 0) == get_le(buf + i, 4);
+	return lzma_crc64(out, usize, 0) == get_le(buf + i, 8);
+}
+
+/* Decode block i into a fresh malloc'd buffer of exactly its size. */
+static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
+{
+	const struct xzarc_blk *bk = &a->blk[i];
+	size_t total = (size_t)((bk->unpadded + 3) & ~(uint64_t)3);
+	size_t usize = (size_t)bk->usize, in_pos, out_pos = 0, f;
+	lzma_filter filters[LZMA_FILTERS_MAX + 1];
+	lzma_block b;
+	uint8_t *buf, *out = NULL;
+	const char *why;
+	lzma_ret r;
+	int err;
+
+	*outp = NULL;
+	buf = malloc(total);
+	if (!buf)
+		return -ENOMEM;
+	for (f = 0; f <= LZMA_FILTERS_MAX; f++) {
+		filters[f].id = LZMA_VLI_UNKNOWN;
+		filters[f].options = NULL;
+	}
+	err = pread_full(a->fd, buf, total, bk->file_off);
+	why = "short read";
+	if (err == -EIO)
+		goto out_eio;
+	if (err)
+		goto out_free;
+
+	memset(&b, 0, sizeof(b));
+	b.version = 1;
+	b.check = a->check;
+	b.filters = filters;
+	b.header_size = lzma_block_header_size_decode(buf[0]);
+	why = "bad block header";
+	if (buf[0] == 0 || b.header_size > total ||
+	    lzma_block_header_decode(&b, NULL, buf) != LZMA_OK)
+		goto out_eio;
+	why = "block header disagrees with index";
+	if (lzma_block_compressed_size(&b, bk->unpadded) != LZMA_OK ||
+	    (b.uncompressed_size != LZMA_VLI_UNKNOWN &&
+	     b.uncompressed_size != bk->usize))
+		goto out_eio;
+	b.uncompressed_size = bk->usize;
+	/* A dictionary larger than the block is never needed to decode it. */
+	for (f = 0; filters[f].id != LZMA_VLI_UNKNOWN; f++) {
+		if (filters[f].id == LZMA_FILTER_LZMA2 ||
+		    filters[f].id == LZMA_FILTER_LZMA1) {
+			lzma_options_lzma *o = filters[f].options;
+
+			if (o && o->dict_size > usize)
+				o->dict_size = usize < LZMA_DICT_SIZE_MIN ?
+					       LZMA_DICT_SIZE_MIN :
+					       (uint32_t)usize;
+		}
+	}
+	out = malloc(usize);
+	if (!out) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	if (!xzarc_copy_stored(&b, buf, total, out, usize)) {
+		in_pos = b.header_size;
+		r = lzma_block_buffer_decode(&b, NULL, buf, &in_pos, total,
+					     out, &out_pos, usize);
+		if (r == LZMA_MEM_ERROR) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		why = r == LZMA_DATA_ERROR ? "corrupt data or check mismatch"
+					   : "decoder error";
+		if (r != LZMA_OK)
+			goto out_eio;
+		why = "decoded size mismatch";
+		if (in_pos != total || out_pos != usize)
+			goto out_eio;
+	}
+	*outp = out;
+	out = NULL;
+	err = 0;
+	goto out_free;
+
+out_eio:
+	tfs_err("xzarc %" PRIu64 ": block %" PRIu64 " (file offset %" PRIu64
+		"): %s", a->id, i, bk->file_off, why);
+	err = -EIO;
+out_free:
+	lzma_filters_free(filters, NULL);
+	free(out);
+	free(buf);
+	return err;
+}
+
+static uint64_t xzarc_find(const struct xzarc *a, uint64_t off)
+{
+	uint64_t lo = 0, hi = a->nblocks;
+
+	/* Last block whose uoff <= off. */
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (a->blk[mid].uoff <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
+		    size_t len, uint64_t off)
+{
+	uint8_t *d = dst;
+	size_t done = 0;
+	uint64_t i;
+
+	if (off >= a->size || len == 0)
+		return 0;
+	if (len > a->size - off)
+		len = (size_t)(a->size - off);
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	for (i = xzarc_find(a, off); done < len; i++) {
+		const struct xzarc_blk *bk = &a->blk[i];
+		const struct blkcache_ent *e = NULL;
+		uint8_t *tmp = NULL;
+		const uint8_t *data;
+		uint64_t in_blk = off + done - bk->uoff;
+		size_t n;
+		int err;
+
+		if (c)
+			e = blkcache_get(c, a->id, i);
+		if (e && e->len != bk->usize) {
+			tfs_err("xzarc %" PRIu64 ": block %" PRIu64
+				": cached length %zu, index says %" PRIu64,
+				a->id, i, e->len, bk->usize);
+			blkcache_put(c, e);
+			return -EIO;
+		}
+		if (!e) {
+			err = xzarc_decode(a, i, &tmp);
+			if (err)
+				return err;
+			blkcache_count_decode(c);
+			if (c) {
+				e = blkcache_insert(c, a->id, i, tmp,
+						    (size_t)bk->usize);
+				tmp = NULL;
+				if (!e)
+					return -ENOMEM;
+			}
+		}
+		data = e ? e->data : tmp;
+		n = (size_t)(bk->usize - in_blk);
+		if (n > len - done)
+			n = len - done;
+		memcpy(d + done, data + in_blk, n);
+		done += n;
+		if (e)
+			blkcache_put(c, e);
+		free(tmp);
+	}
+	return (ssize_t)done;
+}

@@ -105,7 +105,10 @@ static void collect_row(void *ctx, const struct meta_inode *in)
 	rs->r[rs->n++] = (struct row){ in->ino, in->size, in->tier };
 }
 
-static int gather(struct fs *f, struct tier_totals *t, uint64_t *loaded)
+/* Loaded inodes, and those of them the kernel holds references to. */
+struct icounts { uint64_t loaded, referenced; };
+
+static int gather(struct fs *f, struct tier_totals *t, struct icounts *ic)
 {
 	struct rows rs = { 0 };
 	struct meta_seg *segs = NULL;
@@ -120,7 +123,12 @@ static int gather(struct fs *f, struct tier_totals *t, uint64_t *loaded)
 	if (rc)
 		goto out_free;
 	pthread_mutex_lock(&f->itable.lock);
-	*loaded = f->itable.count;
+	ic->loaded = f->itable.count;
+	ic->referenced = 0;
+	for (uint64_t b = 0; b < f->itable.nbuckets; b++)
+		for (struct tfs_inode *n = f->itable.buckets[b]; n;
+		     n = n->hnext)
+			ic->referenced += n->nlookup > 0;
 	for (size_t i = 0; i < rs.n; i++) {
 		struct tfs_inode *ino = itable_find(&f->itable, rs.r[i].ino);
 
@@ -208,7 +216,7 @@ static double ratio(uint64_t logical, uint64_t stored)
 }
 
 static void render_json(struct fs *f, const struct tier_totals *t,
-			uint64_t loaded, struct sbuf *b)
+			const struct icounts *ic, struct sbuf *b)
 {
 	struct stats *s = &f->stats;
 
@@ -244,6 +252,7 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  "  },\n  \"hot_bytes\": %" PRIu64 ",\n  \"hot_max\": %" PRIu64
 		  ",\n  \"hot_resident_files\": %" PRIu64
 		  ",\n  \"inodes_loaded\": %" PRIu64
+		  ",\n  \"inodes_referenced\": %" PRIu64
 		  ",\n  \"writes\": %" PRIu64 ",\n  \"write_bytes\": %" PRIu64
 		  ",\n  \"writeback_chunks\": %" PRIu64
 		  ",\n  \"writeback_bytes\": %" PRIu64
@@ -251,7 +260,8 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  ",\n  \"migration_errors\": %" PRIu64
 		  ",\n  \"compactions\": %" PRIu64 "\n}\n",
 		  atomic_load(&f->hot.bytes), atomic_load(&f->hot.max),
-		  f->hot.nresident, loaded, atomic_load(&s->writes),
+		  f->hot.nresident, ic->loaded, ic->referenced,
+		  atomic_load(&s->writes),
 		  atomic_load(&s->write_bytes), atomic_load(&s->writebacks),
 		  atomic_load(&s->writeback_bytes),
 		  atomic_load(&s->evictions),
@@ -276,7 +286,7 @@ static void prom_per_tier(struct sbuf *b, const char *name, const char *type,
 }
 
 static void render_prom(struct fs *f, const struct tier_totals *t,
-			uint64_t loaded, struct sbuf *b)
+			const struct icounts *ic, struct sbuf *b)
 {
 	struct stats *s = &f->stats;
 
@@ -341,7 +351,11 @@ static void render_prom(struct fs *f, const struct tier_totals *t,
 	sb_printf(b, "tierfs_hot_max_bytes %" PRIu64 "\n",
 		  atomic_load(&f->hot.max));
 	prom_family(b, "inodes_loaded", "gauge", "Inodes held in memory.");
-	sb_printf(b, "tierfs_inodes_loaded %" PRIu64 "\n", loaded);
+	sb_printf(b, "tierfs_inodes_loaded %" PRIu64 "\n", ic->loaded);
+	prom_family(b, "inodes_referenced", "gauge",
+		    "Loaded inodes the kernel holds references to.");
+	sb_printf(b, "tierfs_inodes_referenced %" PRIu64 "\n",
+		  ic->referenced);
 	prom_family(b, "writeback_bytes_total", "counter",
 		    "Bytes written back to warm segments.");
 	sb_printf(b, "tierfs_writeback_bytes_total %" PRIu64 "\n",
@@ -365,16 +379,16 @@ int fs_ctl_render(struct fs *f, struct tfs_inode *ino, char **buf,
 {
 	struct tier_totals t;
 	struct sbuf b = { 0 };
-	uint64_t loaded = 0;
+	struct icounts ic = { 0, 0 };
 	int rc;
 
-	rc = gather(f, &t, &loaded);
+	rc = gather(f, &t, &ic);
 	if (rc)
 		return rc;
 	if (ino->kind == INODE_STATS)
-		render_json(f, &t, loaded, &b);
+		render_json(f, &t, &ic, &b);
 	else
-		render_prom(f, &t, loaded, &b);
+		render_prom(f, &t, &ic, &b);
 	if (b.rc) {
 		free(b.p);
 		return b.rc;

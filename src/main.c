@@ -324,10 +324,12 @@ int main(int argc, char **argv)
 	snprintf(conf, sizeof(conf), "%s/tierfs.conf", store);
 	config_defaults(&cfg);
 	rc = config_load_file(&cfg, conf, err, sizeof(err));
-	if (rc && rc != -ENOENT) {
+	if (rc == -EINVAL) {
 		fprintf(stderr, "tierfs: %s\n", err);
 		return EXIT_USAGE;
 	}
+	/* Other failures (no store yet, store not a directory) are for
+	 * fs_mount() to report. */
 	rc = apply_opts(&cfg, cl.our_opts);
 	if (rc)
 		return rc;

@@ -39,6 +39,7 @@ TFS_RAND=""       # the random part of TFS_TMP's name
 TFS_RMDIR=""      # a directory to rmdir (if empty) in the trap
 
 # this directory (lib.sh, manifest.py)
+# shellcheck disable=SC2034
 TFS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # A python that every user can run (pyenv shims under /root are not).

@@ -32,16 +32,16 @@ fi
 
 # --- bad stores: exit non-zero, clear message -------------------------------
 echo "just a file" >"$TFS_TMP/afile"
-tfs_expect_refused nonzero 'not a directory' "$TFS_MNT" \
+tfs_expect_refused 1 'not a directory' "$TFS_MNT" \
 	"$TFS_TMP/afile" "$TFS_MNT"
 assert_eq "just a file" "$(cat "$TFS_TMP/afile")" "regular file given as STORE"
 # a store whose parent cannot be created (a path through a regular file)
-tfs_expect_refused nonzero 'not a directory' "$TFS_MNT" \
+tfs_expect_refused 1 'not a directory' "$TFS_MNT" \
 	"$TFS_TMP/afile/sub/store" "$TFS_MNT"
 # a store of another format version
 mkdir "$TFS_TMP/v99"
 echo "tierfs-store 99" >"$TFS_TMP/v99/FORMAT"
-tfs_expect_refused nonzero 'format' "$TFS_MNT" "$TFS_TMP/v99" "$TFS_MNT"
+tfs_expect_refused 1 'format' "$TFS_MNT" "$TFS_TMP/v99" "$TFS_MNT"
 assert_eq "tierfs-store 99" "$(cat "$TFS_TMP/v99/FORMAT")" "foreign FORMAT file"
 if tfs__mounted "$TFS_MNT"; then
 	fail "$TFS_MNT is mounted after refused mounts"
@@ -57,7 +57,7 @@ tfs_umount
 tfs_mount
 echo "first" >"$TFS_MNT/first.txt"
 mkdir "$TFS_TMP/mnt2"
-tfs_expect_refused nonzero 'already mounted' "$TFS_TMP/mnt2" \
+tfs_expect_refused 1 'already mounted' "$TFS_TMP/mnt2" \
 	"$TFS_STORE" "$TFS_TMP/mnt2"
 if tfs__mounted "$TFS_TMP/mnt2"; then
 	fail "second mount of the same store is live"

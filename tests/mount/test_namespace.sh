@@ -451,7 +451,7 @@ expect(errno.ENODATA, os.setxattr, p, "user.b", b"2", os.XATTR_REPLACE)
 expect(errno.ENODATA, os.getxattr, p, "user.b")
 os.setxattr(p, "user.a", b"22", os.XATTR_REPLACE)
 assert os.getxattr(p, "user.a") == b"22"
-binv = bytes(range(256)) * 8           # 2 KiB with NULs
+binv = bytes(range(256)) * 16          # 4 KiB with NULs
 os.setxattr(p, "user.bin", binv)
 assert os.getxattr(p, "user.bin") == binv
 os.setxattr(p, "user.empty", b"")

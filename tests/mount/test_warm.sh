@@ -19,7 +19,7 @@ M=$TFS_MNT
 R=$TFS_REF
 NRSS=${TFS_RSS_FILES:-50}
 
-tier() { getfattr -n user.tierfs.tier --only-values "$1"; }
+tier() { getfattr --absolute-names -n user.tierfs.tier --only-values "$1"; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
 
 # --- tier xattr on 10 files ------------------------------------------------------
@@ -46,7 +46,7 @@ done
 for f in "${files[@]}"; do
 	assert_eq hot "$(tier "$M/$f")" "tier of $f after writing it"
 done
-getfattr -d "$M/t3" | grep -q '^user.tierfs.tier="hot"$' ||
+getfattr --absolute-names -d "$M/t3" | grep -q '^user.tierfs.tier="hot"$' ||
 	fail "getfattr -d does not show user.tierfs.tier: $(getfattr -d "$M/t3")"
 for f in "${files[@]}"; do
 	set_tier "$M/$f" warm

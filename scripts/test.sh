@@ -1,0 +1,16 @@
+#!/bin/sh
+# Build tierfs and run its whole test suite (unit and mount tests), then the
+# unit tests again under AddressSanitizer and UBSan.
+#   ./scripts/test.sh
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/deps.sh"
+cd "$top"
+[ -d build-test ] || meson setup build-test >/dev/null
+ninja -C build-test
+meson test -C build-test --print-errorlogs --num-processes 2
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined \
+	-Db_lundef=false >/dev/null
+ninja -C build-asan
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	meson test -C build-asan --print-errorlogs --suite unit --num-processes 2

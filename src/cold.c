@@ -18,7 +18,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blkcache.h"
@@ -29,6 +31,7 @@
 struct arc_ref {
 	uint64_t id;
 	struct xzarc *xz;
+	uint64_t file_size;             /* bytes of the .xz file */
 	_Atomic uint32_t users;         /* readers inside xzarc_pread */
 };
 
@@ -86,10 +89,14 @@ static int insert_arc(struct cold *c, struct arc_ref *r)
 	return 0;
 }
 
-static int open_one(struct cold *c, uint64_t id)
+/* Open archive `id` into the catalog. A damaged archive found at mount
+ * (strict false) is logged and left out, so its files read as EIO and the
+ * rest of the store mounts. */
+static int open_one(struct cold *c, uint64_t id, bool strict)
 {
 	char path[4200];
 	struct arc_ref *r;
+	struct stat st;
 	int rc;
 
 	rc = arc_path(c, id, path, sizeof(path));
@@ -99,12 +106,15 @@ static int open_one(struct cold *c, uint64_t id)
 	if (!r)
 		return -ENOMEM;
 	r->id = id;
+	if (stat(path, &st) == 0)
+		r->file_size = (uint64_t)st.st_size;
 	rc = xzarc_open(&r->xz, path, id);
 	if (rc) {
-		tfs_err("cold archive %s: cannot open: %s (its files will "
-			"read as EIO)", path, strerror(-rc));
+		tfs_err("cold archive %s: cannot open: %s%s", path,
+			strerror(-rc), strict ? "" : " (its files will read "
+			"as EIO)");
 		free(r);
-		return 0;       /* keep mounting; reads of it fail */
+		return strict ? rc : 0;
 	}
 	pthread_rwlock_wrlock(&c->lock);
 	rc = insert_arc(c, r);
@@ -166,7 +176,7 @@ int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg)
 		goto out_fail;
 	delete_orphans(c, arcs, n);
 	for (size_t i = 0; i < n && !rc; i++)
-		rc = open_one(c, arcs[i].id);
+		rc = open_one(c, arcs[i].id, false);
 	free(arcs);
 	if (rc)
 		goto out_fail;
@@ -216,4 +226,352 @@ ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 	n = xzarc_pread(r->xz, c->cache, dst, len, ext->off + off);
 	atomic_fetch_sub(&r->users, 1);
 	return n;
+}
+
+void cold_cache_stats(struct cold *c, struct blkcache_stats *out)
+{
+	blkcache_get_stats(c->cache, out);
+}
+
+uint64_t cold_stored_bytes(struct cold *c, const struct meta_cold *ext)
+{
+	struct arc_ref *r;
+	uint64_t total, size;
+
+	pthread_rwlock_rdlock(&c->lock);
+	r = find_arc(c, ext->archive);
+	size = r ? r->file_size : 0;
+	total = r ? xzarc_size(r->xz) : 0;
+	pthread_rwlock_unlock(&c->lock);
+	if (!total)
+		return 0;
+	return (uint64_t)((double)size * (double)ext->orig_len / (double)total);
+}
+
+/* ---- demotion ---- */
+
+struct dm_item {
+	struct tfs_inode *ino;
+	char *path;
+	uint64_t version;       /* data_version when its bytes were read */
+	uint64_t size;
+	uint64_t off;           /* where it starts in the archive stream */
+	bool ok;
+	bool locked;            /* holds ino->io in the commit phase */
+	struct meta_inode attr; /* row to commit */
+};
+
+static int dm_cmp(const void *a, const void *b)
+{
+	const struct dm_item *x = a, *y = b;
+
+	return strcmp(x->path, y->path);
+}
+
+/* Write back the file and note its version; false if it need not move. */
+static int dm_prepare(struct fs *f, struct dm_item *it, bool *already)
+{
+	struct tfs_inode *ino = it->ino;
+	bool warm_left = false;
+	int rc;
+
+	*already = false;
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	inode_io_lock(ino);
+	rc = fs_writeback(f, ino, false);
+	inode_lock(ino);
+	if (!rc && (!S_ISREG(ino->attr.mode) || ino->attr.nlink == 0))
+		rc = -ENOENT;
+	for (uint64_t k = 0; k < ino->next && !warm_left; k++)
+		warm_left = ino->ext[k].seg != 0;
+	*already = ino->has_cold && !warm_left && ino->ndirty == 0 &&
+		   ino->cold.len == ino->attr.size;
+	it->version = ino->data_version;
+	it->size = ino->attr.size;
+	inode_unlock(ino);
+	inode_io_unlock(ino);
+	return rc;
+}
+
+/* Append the file's bytes to the archive stream. */
+static int dm_stream(struct fs *f, struct xzarc_writer *w, struct dm_item *it,
+		     uint8_t *buf)
+{
+	uint64_t n = inode_nchunks(it->size);
+
+	it->off = xzarc_writer_offset(w);
+	for (uint64_t k = 0; k < n; k++) {
+		uint32_t len;
+		int rc = fs_read_durable_chunk(f, it->ino, k, buf, &len);
+
+		if (rc)
+			return rc;
+		rc = xzarc_writer_add(w, buf, len);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Take the io lock of every file still unchanged, and its row to commit. */
+static size_t dm_lock_unchanged(struct dm_item *items, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct dm_item *it = &items[i];
+		struct tfs_inode *ino = it->ino;
+
+		if (!it->ok)
+			continue;
+		/* Never wait for an io lock while holding others: a busy
+		 * file is being changed or moved and stays where it is. */
+		if (pthread_mutex_trylock(&ino->io)) {
+			it->ok = false;
+			continue;
+		}
+		inode_lock(ino);
+		if (ino->data_version != it->version ||
+		    ino->attr.nlink == 0 || ino->ndirty) {
+			it->ok = false;
+		} else {
+			it->attr = ino->attr;
+			it->attr.tier = TFS_COLD;
+			it->attr.last_access = atomic_load(&ino->last_access);
+			it->attr.access_count =
+				atomic_load(&ino->access_count);
+		}
+		inode_unlock(ino);
+		if (it->ok) {
+			it->locked = true;
+			kept++;
+		} else {
+			inode_io_unlock(ino);
+		}
+	}
+	return kept;
+}
+
+static int dm_commit(struct fs *f, const struct meta_arc *arc,
+		     struct dm_item *items, size_t n)
+{
+	int rc = meta_begin(f->meta);
+
+	if (rc)
+		return rc;
+	rc = meta_arc_add(f->meta, arc);
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct meta_cold ce = {
+			.archive = arc->id, .off = items[i].off,
+			.len = items[i].size, .orig_len = items[i].size,
+		};
+
+		if (!items[i].ok)
+			continue;
+		rc = meta_cold_put(f->meta, items[i].ino->ino, &ce);
+		if (!rc)
+			rc = meta_extent_truncate(f->meta, items[i].ino->ino, 0);
+		if (!rc)
+			rc = meta_inode_update(f->meta, &items[i].attr);
+	}
+	if (!rc)
+		return meta_commit(f->meta);
+	meta_rollback(f->meta);
+	return rc;
+}
+
+/* After the commit: the file's bytes now come from the archive. */
+static void dm_publish(struct fs *f, struct dm_item *it, uint64_t arc)
+{
+	struct tfs_inode *ino = it->ino;
+	bool resident;
+
+	inode_lock(ino);
+	for (uint64_t k = 0; k < ino->next; k++)
+		ino->ext[k] = (struct ext_slot){ 0 };
+	ino->has_cold = true;
+	ino->cold = (struct meta_cold){
+		.archive = arc, .off = it->off, .len = it->size,
+		.orig_len = it->size,
+	};
+	ino->ext_gen++;
+	for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
+		struct hchunk *ch = ino->chunks[k];
+
+		if (ch && !ch->dirty) {
+			ino->ram_bytes -= ch->cap;
+			hot_chunk_free(&f->hot, ch);
+			ino->chunks[k] = NULL;
+		}
+	}
+	ino->resident = false;
+	ino->attr.tier = TFS_COLD;
+	resident = ino->resident;
+	inode_unlock(ino);
+	if (!resident)
+		hot_list_remove(&f->hot, ino);
+	stats_add(&f->stats.demotions[TFS_COLD], 1);
+}
+
+static void remove_arc(struct cold *c, uint64_t id)
+{
+	struct arc_ref *r = NULL;
+
+	pthread_rwlock_wrlock(&c->lock);
+	for (size_t i = 0; i < c->narcs; i++)
+		if (c->arcs[i]->id == id) {
+			r = c->arcs[i];
+			memmove(&c->arcs[i], &c->arcs[i + 1],
+				(c->narcs - i - 1) * sizeof(*c->arcs));
+			c->narcs--;
+			break;
+		}
+	pthread_rwlock_unlock(&c->lock);
+	if (!r)
+		return;
+	while (atomic_load(&r->users))
+		sched_yield();
+	blkcache_drop_arc(c->cache, id);
+	xzarc_close(&r->xz);
+	free(r);
+}
+
+/* Archive items[0..n) (all ok on entry) into one new archive. */
+static int dm_archive(struct cold *c, struct dm_item *items, size_t n,
+		      size_t *moved, size_t *skipped)
+{
+	struct fs *f = c->fs;
+	struct tfs_config cfg;
+	struct xzarc_params p;
+	struct xzarc_writer *w = NULL;
+	struct meta_arc arc = { 0 };
+	char path[4200];
+	uint8_t *buf;
+	size_t kept;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	fs_get_config(f, &cfg);
+	p = (struct xzarc_params){
+		.block_size = cfg.cold_block, .preset = cfg.cold_level,
+		.min_saving = cfg.cold_min_saving,
+		.threads = ncpu > 0 ? (uint32_t)ncpu : 1,
+	};
+	buf = malloc(TFS_CHUNK_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	rc = meta_next_id(f->meta, "archive", &arc.id);
+	if (!rc)
+		rc = arc_path(c, arc.id, path, sizeof(path));
+	if (!rc)
+		rc = xzarc_writer_open(&w, path, &p);
+	if (rc)
+		goto out_free;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = dm_stream(f, w, &items[i], buf);
+		if (rc == -EIO) {
+			/* Unreadable source: leave this file where it is. */
+			tfs_err("cold demotion: %s: cannot read its data; it "
+				"stays where it is", items[i].path);
+			items[i].ok = false;
+			rc = 0;
+		}
+	}
+	if (rc) {
+		xzarc_writer_abort(&w);
+		goto out_free;
+	}
+	arc.total = xzarc_writer_offset(w);
+	rc = xzarc_writer_finish(&w, &arc.size);
+	if (rc)
+		goto out_free;
+	/* Readers must find the archive once the commit points at it. */
+	rc = open_one(c, arc.id, true);
+	if (rc)
+		goto out_unlink;
+	kept = dm_lock_unchanged(items, n);
+	rc = kept ? dm_commit(f, &arc, items, n) : -ECANCELED;
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].locked)
+			continue;
+		if (!rc)
+			dm_publish(f, &items[i], arc.id);
+		items[i].locked = false;
+		inode_io_unlock(items[i].ino);
+	}
+	if (rc) {
+		remove_arc(c, arc.id);
+		if (rc == -ECANCELED)
+			rc = 0;
+		goto out_unlink;
+	}
+	*moved += kept;
+	*skipped += n - kept;
+	goto out_free;
+
+out_unlink:
+	*skipped += n;
+	unlink(path);
+out_free:
+	free(buf);
+	return rc;
+}
+
+int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
+		size_t *moved, size_t *skipped)
+{
+	struct fs *f = c->fs;
+	struct tfs_config cfg;
+	struct dm_item *items;
+	size_t m = 0, start;
+	int rc = 0;
+
+	*moved = *skipped = 0;
+	items = calloc(n ? n : 1, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char p[4096];
+		bool already;
+		int prc;
+
+		items[m].ino = inos[i];
+		prc = dm_prepare(f, &items[m], &already);
+		if (prc || already) {
+			if (already)
+				(*moved)++;
+			else
+				(*skipped)++;
+			continue;
+		}
+		if (fs_path(f, inos[i]->ino, p, sizeof(p)))
+			snprintf(p, sizeof(p), "\x7f%020" PRIu64,
+				 inos[i]->ino);
+		items[m].path = strdup(p);
+		if (!items[m].path) {
+			rc = -ENOMEM;
+			break;
+		}
+		items[m].ok = true;
+		m++;
+	}
+	qsort(items, m, sizeof(*items), dm_cmp);
+
+	fs_get_config(f, &cfg);
+	for (start = 0; start < m && !rc;) {
+		uint64_t bytes = 0;
+		size_t end = start;
+
+		while (end < m && (end == start ||
+				   bytes + items[end].size <= cfg.archive_max))
+			bytes += items[end++].size;
+		rc = dm_archive(c, items + start, end - start, moved, skipped);
+		start = end;
+	}
+	for (size_t i = 0; i < m; i++)
+		free(items[i].path);
+	free(items);
+	return rc;
 }

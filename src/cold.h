@@ -33,4 +33,27 @@ void cold_close(struct cold **c);
 ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 		  size_t len, uint64_t off);
 
+/*
+ * Move files to the cold tier, packed into as few new archives as
+ * archive_max allows, in path order (a directory's files share blocks).
+ * `inos` are referenced regular files; the caller keeps its references.
+ * For each archive: write it, fsync it and its directory, commit every
+ * file's new place in one meta transaction, then drop the old copies.
+ * A file written to, truncated or unlinked while it is being archived keeps
+ * its newest bytes where they are and is counted in *skipped. Files already
+ * entirely cold count as moved. Returns 0 or the first error (archives
+ * committed before it stay committed).
+ */
+struct tfs_inode;
+int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
+		size_t *moved, size_t *skipped);
+
+/* The bytes an archived file occupies in its archive (its share of the
+ * archive's size). */
+uint64_t cold_stored_bytes(struct cold *c, const struct meta_cold *ext);
+
+/* Counters of the shared block cache. */
+struct blkcache_stats;
+void cold_cache_stats(struct cold *c, struct blkcache_stats *out);
+
 #endif

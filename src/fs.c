@@ -43,6 +43,11 @@ struct tfs_inode *fs_root(struct fs *f)
 	return f->root;
 }
 
+void fs_note_pid(struct fs *f)
+{
+	store_note_pid(&f->store);
+}
+
 void fs_get_config(struct fs *f, struct tfs_config *out)
 {
 	pthread_mutex_lock(&f->cfg_lock);

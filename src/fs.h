@@ -75,6 +75,8 @@ int fs_mount(struct fs **out, const char *store_dir,
  * tolerates NULL; sets *f = NULL. */
 void fs_unmount(struct fs **f);
 struct tfs_inode *fs_root(struct fs *f);
+/* Record this process as the store's holder (call after daemonizing). */
+void fs_note_pid(struct fs *f);
 /* The settings in force (a copy). */
 void fs_get_config(struct fs *f, struct tfs_config *out);
 

@@ -77,6 +77,10 @@ void fs_stat_of(struct fs *f, struct tfs_inode *ino, struct stat *st);
 /* Write ino's attributes to meta (caller holds ino->io, not ino->lock). */
 int fs_persist_attr(struct fs *f, struct tfs_inode *ino);
 
+/* The path of `ino` relative to the root ("a/b/c"; "" for the root),
+ * through one of its links. -ENOENT if unlinked. (fs_ns.c) */
+int fs_path(struct fs *f, uint64_t ino, char *buf, size_t len);
+
 /* ---- data helpers (fs_data.c) ---- */
 /* Load the warm/cold extent map of a regular file if not loaded yet.
  * Caller holds nothing; takes ino->lock itself. */

@@ -416,6 +416,38 @@ static int is_ancestor(struct fs *f, uint64_t anc, uint64_t ino, bool *yes)
 	return 0;
 }
 
+int fs_path(struct fs *f, uint64_t ino, char *buf, size_t len)
+{
+	char name[TFS_NAME_MAX + 1];
+	size_t pos = len - 1;
+	int depth = 0;
+
+	if (len == 0)
+		return -ENAMETOOLONG;
+	buf[pos] = 0;
+	/* Built backwards from the end of buf, then moved to the front. */
+	while (ino != TFS_ROOT_INO) {
+		uint64_t up;
+		size_t n;
+		int rc = meta_dentry_parent(f->meta, ino, &up, name);
+
+		if (rc)
+			return rc;
+		n = strlen(name);
+		if (n + 1 > pos)
+			return -ENAMETOOLONG;
+		if (pos != len - 1)
+			buf[--pos] = '/';
+		pos -= n;
+		memcpy(buf + pos, name, n);
+		ino = up;
+		if (++depth > 100000)
+			return -ELOOP;
+	}
+	memmove(buf, buf + pos, len - pos);
+	return 0;
+}
+
 struct rename_set {
 	struct tfs_inode *ino[4];       /* parent, newparent, src, dst */
 	struct meta_inode a[4];

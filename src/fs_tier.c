@@ -138,8 +138,11 @@ int fs_drop_ram(struct fs *f, struct tfs_inode *ino)
 			}
 			ino->ram_bytes = 0;
 			ino->resident = false;
+			/* Clean chunks of a cold-backed file need no
+			 * re-encoding: it falls back to its archive. */
 			if (ino->attr.tier == TFS_HOT)
-				ino->attr.tier = TFS_WARM;
+				ino->attr.tier = ino->has_cold ? TFS_COLD
+							       : TFS_WARM;
 			ino->meta_dirty = true;
 			dropped = true;
 		}
@@ -194,41 +197,32 @@ static int cold_to_warm(struct fs *f, struct tfs_inode *ino)
 	return rc;
 }
 
-int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier)
+static int set_tier_file(struct fs *f, struct tfs_inode *ino, int tier)
 {
 	struct tfs_config cfg;
-	int from, rc;
+	size_t moved = 0, skipped = 0;
+	int from, rc = 0;
 
-	if (ino->kind != INODE_REAL)
-		return -EPERM;
-	if (tier < 0 || tier >= TFS_NTIERS)
-		return -EINVAL;
-	inode_lock(ino);
-	rc = S_ISREG(ino->attr.mode) ? 0 : -EINVAL;
-	inode_unlock(ino);
-	if (rc)
-		return rc;
 	fs_get_config(f, &cfg);
-
-	inode_io_lock(ino);
 	from = fs_get_tier(f, ino);
-	switch (tier) {
-	case TFS_HOT:
+	if (tier == TFS_COLD) {
+		rc = cold_demote(f->cold, &ino, 1, &moved, &skipped);
+		if (!rc && skipped)
+			rc = -EAGAIN;   /* changed while being archived */
+		return rc;
+	}
+	inode_io_lock(ino);
+	if (tier == TFS_HOT) {
 		inode_lock(ino);
 		if (ino->attr.size > cfg.hot_max)
 			rc = -EFBIG;
 		inode_unlock(ino);
 		if (!rc)
 			rc = fs_make_resident(f, ino);
-		break;
-	case TFS_WARM:
+	} else {
 		rc = cold_to_warm(f, ino);
 		if (!rc)
 			rc = fs_drop_ram(f, ino);
-		break;
-	default:
-		rc = -EOPNOTSUPP;
-		break;
 	}
 	inode_io_unlock(ino);
 	if (rc)
@@ -242,6 +236,102 @@ int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier)
 	else
 		hot_trim();
 	return 0;
+}
+
+/* Every regular file below directory `dir`, referenced. */
+struct tree { struct tfs_inode **ino; size_t n, cap; uint64_t *dirs;
+	      size_t ndirs, dcap; int rc; };
+
+static int tree_add_dir(struct tree *t, uint64_t ino)
+{
+	if (t->ndirs == t->dcap) {
+		size_t cap = t->dcap ? t->dcap * 2 : 16;
+		uint64_t *d = realloc(t->dirs, cap * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		t->dirs = d;
+		t->dcap = cap;
+	}
+	t->dirs[t->ndirs++] = ino;
+	return 0;
+}
+
+static int tree_visit(void *ctx, const char *name,
+		      const struct meta_inode *in)
+{
+	struct tree *t = ctx;
+
+	if (S_ISDIR(in->mode))
+		return tree_add_dir(t, in->ino);
+	if (!S_ISREG(in->mode))
+		return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct tfs_inode **p = realloc(t->ino, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		t->ino = p;
+		t->cap = cap;
+	}
+	/* Only the number for now: meta's callback may not call back. */
+	t->ino[t->n++] = (struct tfs_inode *)(uintptr_t)in->ino;
+	return 0;
+}
+
+static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
+{
+	struct tree t = { 0 };
+	size_t got = 0, moved, skipped;
+	int rc, first = 0;
+
+	rc = tree_add_dir(&t, dir->ino);
+	for (size_t d = 0; !rc && d < t.ndirs; d++)
+		rc = meta_dir_list(f->meta, t.dirs[d], tree_visit, &t);
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		uint64_t num = (uint64_t)(uintptr_t)t.ino[i];
+
+		if (fs_iget(f, num, &t.ino[got]) == 0)
+			got++;
+	}
+	if (rc)
+		goto out_put;
+	if (tier == TFS_COLD) {
+		rc = cold_demote(f->cold, t.ino, got, &moved, &skipped);
+	} else {
+		for (size_t i = 0; i < got; i++) {
+			int r = set_tier_file(f, t.ino[i], tier);
+
+			if (r && !first)
+				first = r;
+		}
+		rc = first;
+	}
+out_put:
+	for (size_t i = 0; i < got; i++)
+		fs_iput(f, t.ino[i]);
+	free(t.ino);
+	free(t.dirs);
+	return rc;
+}
+
+int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier)
+{
+	mode_t mode;
+
+	if (ino->kind != INODE_REAL)
+		return -EPERM;
+	if (tier < 0 || tier >= TFS_NTIERS)
+		return -EINVAL;
+	inode_lock(ino);
+	mode = ino->attr.mode;
+	inode_unlock(ino);
+	if (S_ISDIR(mode))
+		return set_tier_tree(f, ino, tier);
+	if (!S_ISREG(mode))
+		return -EINVAL;
+	return set_tier_file(f, ino, tier);
 }
 
 /* ---- eviction ---- */

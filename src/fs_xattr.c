@@ -64,10 +64,10 @@ int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
 	if (is_tierfs_name(name)) {
-		if (!is_regular(ino))
-			return -EINVAL;
 		if (flags & XATTR_CREATE)
 			return -EEXIST;
+		/* On a directory, tier moves every file below it at once
+		 * (one batch: cold files share archives). */
 		if (!strcmp(name, XA_TIER)) {
 			t = parse_tier(value, size);
 			if (t < 0)

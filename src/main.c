@@ -361,6 +361,7 @@ int main(int argc, char **argv)
 		goto out_fuse_unmount;
 	if (!cl.foreground)
 		redirect_log(store);
+	fs_note_pid(fsp);
 	tfs_info("mounted %s on %s", store, cl.mnt);
 	notify_ready();
 

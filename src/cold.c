@@ -228,6 +228,11 @@ ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 	return n;
 }
 
+void cold_set_cache_size(struct cold *c, uint64_t bytes)
+{
+	blkcache_set_capacity(c->cache, bytes);
+}
+
 void cold_cache_stats(struct cold *c, struct blkcache_stats *out)
 {
 	blkcache_get_stats(c->cache, out);
@@ -250,6 +255,10 @@ uint64_t cold_stored_bytes(struct cold *c, const struct meta_cold *ext)
 
 /* ---- demotion ---- */
 
+/* dm flags */
+#define DM_FORCE 1      /* re-archive files that are already cold */
+#define DM_KEEP_RAM 2   /* leave hot files hot (compaction) */
+
 struct dm_item {
 	struct tfs_inode *ino;
 	char *path;
@@ -258,6 +267,7 @@ struct dm_item {
 	uint64_t off;           /* where it starts in the archive stream */
 	bool ok;
 	bool locked;            /* holds ino->io in the commit phase */
+	int flags;              /* DM_* */
 	struct meta_inode attr; /* row to commit */
 };
 
@@ -269,7 +279,8 @@ static int dm_cmp(const void *a, const void *b)
 }
 
 /* Write back the file and note its version; false if it need not move. */
-static int dm_prepare(struct fs *f, struct dm_item *it, bool *already)
+static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
+		      int flags)
 {
 	struct tfs_inode *ino = it->ino;
 	bool warm_left = false;
@@ -286,8 +297,8 @@ static int dm_prepare(struct fs *f, struct dm_item *it, bool *already)
 		rc = -ENOENT;
 	for (uint64_t k = 0; k < ino->next && !warm_left; k++)
 		warm_left = ino->ext[k].seg != 0;
-	*already = ino->has_cold && !warm_left && ino->ndirty == 0 &&
-		   ino->cold.len == ino->attr.size;
+	*already = !(flags & DM_FORCE) && ino->has_cold && !warm_left &&
+		   ino->ndirty == 0 && ino->cold.len == ino->attr.size;
 	it->version = ino->data_version;
 	it->size = ino->attr.size;
 	inode_unlock(ino);
@@ -338,7 +349,8 @@ static size_t dm_lock_unchanged(struct dm_item *items, size_t n)
 			it->ok = false;
 		} else {
 			it->attr = ino->attr;
-			it->attr.tier = TFS_COLD;
+			if (!(it->flags & DM_KEEP_RAM) || !ino->resident)
+				it->attr.tier = TFS_COLD;
 			it->attr.last_access = atomic_load(&ino->last_access);
 			it->attr.access_count =
 				atomic_load(&ino->access_count);
@@ -383,7 +395,8 @@ static int dm_commit(struct fs *f, const struct meta_arc *arc,
 }
 
 /* After the commit: the file's bytes now come from the archive. */
-static void dm_publish(struct fs *f, struct dm_item *it, uint64_t arc)
+static void dm_publish(struct fs *f, struct dm_item *it, uint64_t arc,
+		       int flags)
 {
 	struct tfs_inode *ino = it->ino;
 	bool resident;
@@ -397,22 +410,25 @@ static void dm_publish(struct fs *f, struct dm_item *it, uint64_t arc)
 		.orig_len = it->size,
 	};
 	ino->ext_gen++;
-	for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
-		struct hchunk *ch = ino->chunks[k];
+	if (!(flags & DM_KEEP_RAM) || !ino->resident) {
+		for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
+			struct hchunk *ch = ino->chunks[k];
 
-		if (ch && !ch->dirty) {
-			ino->ram_bytes -= ch->cap;
-			hot_chunk_free(&f->hot, ch);
-			ino->chunks[k] = NULL;
+			if (ch && !ch->dirty) {
+				ino->ram_bytes -= ch->cap;
+				hot_chunk_free(&f->hot, ch);
+				ino->chunks[k] = NULL;
+			}
 		}
+		ino->resident = false;
+		ino->attr.tier = TFS_COLD;
 	}
-	ino->resident = false;
-	ino->attr.tier = TFS_COLD;
 	resident = ino->resident;
 	inode_unlock(ino);
 	if (!resident)
 		hot_list_remove(&f->hot, ino);
-	stats_add(&f->stats.demotions[TFS_COLD], 1);
+	if (!(flags & DM_KEEP_RAM))
+		stats_add(&f->stats.demotions[TFS_COLD], 1);
 }
 
 static void remove_arc(struct cold *c, uint64_t id)
@@ -440,7 +456,7 @@ static void remove_arc(struct cold *c, uint64_t id)
 
 /* Archive items[0..n) (all ok on entry) into one new archive. */
 static int dm_archive(struct cold *c, struct dm_item *items, size_t n,
-		      size_t *moved, size_t *skipped)
+		      int flags, size_t *moved, size_t *skipped)
 {
 	struct fs *f = c->fs;
 	struct tfs_config cfg;
@@ -497,7 +513,7 @@ static int dm_archive(struct cold *c, struct dm_item *items, size_t n,
 		if (!items[i].locked)
 			continue;
 		if (!rc)
-			dm_publish(f, &items[i], arc.id);
+			dm_publish(f, &items[i], arc.id, flags);
 		items[i].locked = false;
 		inode_io_unlock(items[i].ino);
 	}
@@ -519,8 +535,8 @@ out_free:
 	return rc;
 }
 
-int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
-		size_t *moved, size_t *skipped)
+static int demote(struct cold *c, struct tfs_inode **inos, size_t n,
+		  int flags, size_t *moved, size_t *skipped)
 {
 	struct fs *f = c->fs;
 	struct tfs_config cfg;
@@ -538,7 +554,8 @@ int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
 		int prc;
 
 		items[m].ino = inos[i];
-		prc = dm_prepare(f, &items[m], &already);
+		items[m].flags = flags;
+		prc = dm_prepare(f, &items[m], &already, flags);
 		if (prc || already) {
 			if (already)
 				(*moved)++;
@@ -567,11 +584,109 @@ int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
 		while (end < m && (end == start ||
 				   bytes + items[end].size <= cfg.archive_max))
 			bytes += items[end++].size;
-		rc = dm_archive(c, items + start, end - start, moved, skipped);
+		rc = dm_archive(c, items + start, end - start, flags, moved,
+				skipped);
 		start = end;
 	}
 	for (size_t i = 0; i < m; i++)
 		free(items[i].path);
 	free(items);
+	return rc;
+}
+
+int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
+		size_t *moved, size_t *skipped)
+{
+	return demote(c, inos, n, 0, moved, skipped);
+}
+
+/* ---- compaction ---- */
+
+static int delete_archive(struct cold *c, uint64_t id)
+{
+	char path[4200];
+	int rc;
+
+	rc = meta_arc_delete(c->fs->meta, id);
+	if (rc)
+		return rc;
+	remove_arc(c, id);
+	if (arc_path(c, id, path, sizeof(path)) == 0 && unlink(path) == 0)
+		store_fsync_dir(c->dir);
+	return 0;
+}
+
+/* Re-archive the files still living in archive `id`, then delete it. */
+static int rewrite_archive(struct cold *c, uint64_t id)
+{
+	struct fs *f = c->fs;
+	struct meta_cold *colds = NULL;
+	struct tfs_inode **inos = NULL;
+	uint64_t *nums = NULL;
+	size_t n = 0, got = 0, moved, skipped;
+	int rc;
+
+	rc = meta_cold_list_arc(f->meta, id, &nums, &colds, &n);
+	if (rc)
+		return rc;
+	inos = calloc(n ? n : 1, sizeof(*inos));
+	if (!inos) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (fs_iget(f, nums[i], &inos[got]) == 0)
+			got++;
+	rc = demote(c, inos, got, DM_FORCE | DM_KEEP_RAM, &moved, &skipped);
+	for (size_t i = 0; i < got; i++)
+		fs_iput(f, inos[i]);
+out_free:
+	free(inos);
+	free(nums);
+	free(colds);
+	return rc;
+}
+
+int cold_compact(struct cold *c, uint32_t threshold, uint64_t *freed)
+{
+	struct fs *f = c->fs;
+	struct meta_arc *arcs = NULL;
+	size_t n = 0;
+	int rc;
+
+	*freed = 0;
+	rc = meta_arc_list(f->meta, &arcs, &n);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct meta_arc a = arcs[i];
+
+		if (a.live && a.total &&
+		    a.live * 100 < (uint64_t)threshold * a.total) {
+			rc = rewrite_archive(c, a.id);
+			if (rc)
+				break;
+			/* Files changed meanwhile keep it alive a while. */
+			struct meta_arc *now = NULL;
+			size_t m = 0;
+
+			rc = meta_arc_list(f->meta, &now, &m);
+			for (size_t j = 0; j < m; j++)
+				if (now[j].id == a.id)
+					a.live = now[j].live;
+			free(now);
+			if (rc)
+				break;
+		}
+		if (a.live == 0) {
+			rc = delete_archive(c, a.id);
+			if (!rc) {
+				*freed += a.size;
+				stats_add(&f->stats.compactions, 1);
+				stats_add(&f->stats.compacted_bytes, a.size);
+			}
+		}
+	}
+	free(arcs);
 	return rc;
 }

@@ -48,10 +48,17 @@ struct tfs_inode;
 int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
 		size_t *moved, size_t *skipped);
 
+/* Rewrite archives whose live fraction is under threshold percent (their
+ * live files go to a new archive; hot files stay hot), and delete
+ * archives nothing points at any more. *freed gets the bytes released. */
+int cold_compact(struct cold *c, uint32_t threshold, uint64_t *freed);
+
 /* The bytes an archived file occupies in its archive (its share of the
  * archive's size). */
 uint64_t cold_stored_bytes(struct cold *c, const struct meta_cold *ext);
 
+/* Resize the shared block cache. */
+void cold_set_cache_size(struct cold *c, uint64_t bytes);
 /* Counters of the shared block cache. */
 struct blkcache_stats;
 void cold_cache_stats(struct cold *c, struct blkcache_stats *out);

@@ -29,6 +29,7 @@
 
 #include "cold.h"
 #include "log.h"
+#include "policy.h"
 
 tfs_ns fs_now(void)
 {
@@ -41,6 +42,90 @@ tfs_ns fs_now(void)
 struct tfs_inode *fs_root(struct fs *f)
 {
 	return f->root;
+}
+
+int fs_set_overrides(struct fs *f, const char *opts)
+{
+	char *copy = opts ? strdup(opts) : NULL;
+
+	if (opts && !copy)
+		return -ENOMEM;
+	free(f->overrides);
+	f->overrides = copy;
+	return 0;
+}
+
+int fs_start(struct fs *f)
+{
+	return policy_start(&f->policy, f);
+}
+
+void fs_stop(struct fs *f)
+{
+	policy_stop(&f->policy);
+}
+
+/* Apply comma-separated key=value overrides to cfg. */
+static int apply_overrides(struct tfs_config *cfg, const char *opts,
+			   char *err, size_t errlen)
+{
+	char *copy, *save = NULL, *o;
+	int rc = 0;
+
+	if (!opts)
+		return 0;
+	copy = strdup(opts);
+	if (!copy)
+		return -ENOMEM;
+	for (o = strtok_r(copy, ",", &save); o && !rc;
+	     o = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(o, '=');
+
+		if (!eq)
+			continue;
+		*eq = 0;
+		rc = config_set(cfg, o, eq + 1, err, errlen);
+	}
+	free(copy);
+	return rc;
+}
+
+int fs_reload_config(struct fs *f)
+{
+	struct tfs_config old, cfg, file_cfg;
+	char path[4200], err[512], diff[1024];
+	int rc, n;
+
+	rc = store_path(&f->store, path, sizeof(path), "tierfs.conf");
+	if (rc)
+		return rc;
+	config_defaults(&cfg);
+	rc = config_load_file(&cfg, path, err, sizeof(err));
+	if (rc && rc != -ENOENT) {
+		tfs_err("config not reloaded, old settings kept: %s", err);
+		return rc;
+	}
+	file_cfg = cfg;
+	rc = apply_overrides(&cfg, f->overrides, err, sizeof(err));
+	if (rc) {
+		tfs_err("config not reloaded: %s", err);
+		return rc;
+	}
+	pthread_mutex_lock(&f->cfg_lock);
+	old = f->cfg;
+	f->cfg = cfg;
+	pthread_mutex_unlock(&f->cfg_lock);
+	atomic_store(&f->hot.max, cfg.hot_max);
+	cold_set_cache_size(f->cold, cfg.cache_size);
+	n = config_diff(&old, &cfg, diff, sizeof(diff));
+	if (n)
+		tfs_info("config reloaded: %s", diff);
+	else
+		tfs_info("config reloaded: no change");
+	if (config_diff(&file_cfg, &cfg, diff, sizeof(diff)))
+		tfs_info("config: the command line's -o wins over tierfs.conf"
+			 " for: %s", diff);
+	return 0;
 }
 
 void fs_note_pid(struct fs *f)
@@ -530,6 +615,7 @@ void fs_unmount(struct fs **fp)
 	meta_close(&f->meta);
 	store_close(&f->store);
 	hot_destroy(&f->hot);
+	free(f->overrides);
 	pthread_mutex_destroy(&f->ns_lock);
 	pthread_mutex_destroy(&f->cfg_lock);
 	free(f);

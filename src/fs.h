@@ -75,6 +75,17 @@ int fs_mount(struct fs **out, const char *store_dir,
  * tolerates NULL; sets *f = NULL. */
 void fs_unmount(struct fs **f);
 struct tfs_inode *fs_root(struct fs *f);
+/* The -o settings given on the command line: they win over tierfs.conf,
+ * also when it is reloaded. */
+int fs_set_overrides(struct fs *f, const char *opts);
+/* Start/stop the policy thread. Start after daemonizing (threads do not
+ * survive fork) with SIGHUP blocked in every thread; stop before
+ * fs_unmount(). */
+int fs_start(struct fs *f);
+void fs_stop(struct fs *f);
+/* Re-read STORE/tierfs.conf and apply it; on a bad file the old settings
+ * stay and the error is logged. */
+int fs_reload_config(struct fs *f);
 /* Record this process as the store's holder (call after daemonizing). */
 void fs_note_pid(struct fs *f);
 /* The settings in force (a copy). */

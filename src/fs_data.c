@@ -209,6 +209,8 @@ int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
 	if (rc)
 		return rc;
 	fs_iopen(f, ino);
+	if ((flags & O_ACCMODE) != O_WRONLY)
+		fs_touch(f, ino, ACCESS_OPEN_READ);
 	if (flags & O_TRUNC) {
 		inode_io_lock(ino);
 		rc = fs_truncate(f, ino, 0);
@@ -226,8 +228,12 @@ int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
 			  ino->attr.size <= cfg.promote_max &&
 			  ino->attr.size <= cfg.hot_max / 2;
 		inode_unlock(ino);
-		if (restore && fs_make_resident(f, ino) == 0)
+		if (restore && fs_make_resident(f, ino) == 0) {
+			inode_lock(ino);
+			fs_set_reason(ino, REASON_RESTORED, 0, 0);
+			inode_unlock(ino);
 			fs_hot_enforce(f, ino);
+		}
 		inode_io_unlock(ino);
 	}
 	return 0;
@@ -381,7 +387,7 @@ ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 				       0, hi - (have > lo ? have : lo));
 		}
 	}
-	fs_touch(f, ino, true);
+	fs_touch(f, ino, ACCESS_READ);
 	stats_add(&f->stats.reads[tier], 1);
 	stats_add(&f->stats.read_bytes[tier], end - (uint64_t)off);
 	stats_add(npend ? &f->stats.misses[tier] : &f->stats.hits[tier], 1);
@@ -516,7 +522,7 @@ ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 
 	stats_add(&f->stats.writes, 1);
 	stats_add(&f->stats.write_bytes, pos - (uint64_t)off);
-	fs_touch(f, ino, false);
+	fs_touch(f, ino, ACCESS_WRITE);
 	over = hot_over(&f->hot) > 0;
 	if (over)
 		fs_hot_enforce(f, ino);

@@ -19,6 +19,19 @@
 #include "store.h"
 
 struct cold;
+struct policy;
+
+/* Why a file is where it is (user.tierfs.reason). */
+enum fs_reason {
+	REASON_MOUNT = 0,       /* as found at mount */
+	REASON_WRITTEN,         /* created or written: new data is hot */
+	REASON_SETFATTR,        /* moved by user.tierfs.tier */
+	REASON_PIN,             /* moved by user.tierfs.pin */
+	REASON_IDLE,            /* policy: idle arg0 s > age arg1 s */
+	REASON_BUDGET,          /* evicted to keep hot_max */
+	REASON_PROMOTED,        /* arg0 reads within the window */
+	REASON_RESTORED,        /* hot before the remount */
+};
 
 /* Virtual inode numbers (st_ino) of the .tiers tree: far above any number
  * SQLite will hand out. */
@@ -32,7 +45,10 @@ struct fs {
 	struct store store;
 	struct meta *meta;
 	struct segstore *seg;
-	struct cold *cold;              /* cold tier, NULL until cold.c lands */
+	struct cold *cold;              /* cold tier */
+	struct policy *policy;          /* background thread, NULL until
+					   fs_start() */
+	char *overrides;                /* -o settings (win over the file) */
 	struct itable itable;
 	struct hot hot;
 	struct stats stats;
@@ -106,8 +122,18 @@ int fs_drop_ram(struct fs *f, struct tfs_inode *ino);
 /* Called after RAM grew: evict least recently used clean hot files until
  * under budget; `self` (may be NULL) is evicted last. */
 void fs_hot_enforce(struct fs *f, struct tfs_inode *self);
-/* Count a read/write access for the policy. */
-void fs_touch(struct fs *f, struct tfs_inode *ino, bool is_read);
+/* Record an access for the policy. An open for reading counts towards
+ * access_count and promotion; reads and writes only move last_access
+ * (repeated reads are mostly served by the kernel's page cache and never
+ * reach us, so opens are what can be counted reliably). */
+enum fs_access { ACCESS_OPEN_READ, ACCESS_READ, ACCESS_WRITE };
+void fs_touch(struct fs *f, struct tfs_inode *ino, enum fs_access a);
+/* Set why a file is where it is; caller holds ino->lock. */
+void fs_set_reason(struct tfs_inode *ino, enum fs_reason r, uint64_t a0,
+		   uint64_t a1);
+/* Move one file (caller holds no lock of it), recording why. */
+int fs_move(struct fs *f, struct tfs_inode *ino, int tier,
+	    enum fs_reason r, uint64_t a0, uint64_t a1);
 
 /* ---- control tree (fs_ctl.c) ---- */
 int fs_ctl_init(struct fs *f);

@@ -184,6 +184,7 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 		/* A new file is hot: all of its (zero) chunks are in RAM. */
 		inode_lock(child);
 		child->resident = true;
+		fs_set_reason(child, REASON_WRITTEN, 0, 0);
 		inode_unlock(child);
 		hot_list_add(&f->hot, child);
 	}
@@ -413,38 +414,6 @@ static int is_ancestor(struct fs *f, uint64_t anc, uint64_t ino, bool *yes)
 			return -ELOOP;
 	}
 	*yes = (anc == TFS_ROOT_INO);
-	return 0;
-}
-
-int fs_path(struct fs *f, uint64_t ino, char *buf, size_t len)
-{
-	char name[TFS_NAME_MAX + 1];
-	size_t pos = len - 1;
-	int depth = 0;
-
-	if (len == 0)
-		return -ENAMETOOLONG;
-	buf[pos] = 0;
-	/* Built backwards from the end of buf, then moved to the front. */
-	while (ino != TFS_ROOT_INO) {
-		uint64_t up;
-		size_t n;
-		int rc = meta_dentry_parent(f->meta, ino, &up, name);
-
-		if (rc)
-			return rc;
-		n = strlen(name);
-		if (n + 1 > pos)
-			return -ENAMETOOLONG;
-		if (pos != len - 1)
-			buf[--pos] = '/';
-		pos -= n;
-		memcpy(buf + pos, name, n);
-		ino = up;
-		if (++depth > 100000)
-			return -ELOOP;
-	}
-	memmove(buf, buf + pos, len - pos);
 	return 0;
 }
 
@@ -714,133 +683,4 @@ out_unlock:
 	if (!rc)
 		fs_stat_of(f, ino, out);
 	return rc;
-}
-
-/* ---- directory listings ---- */
-
-struct fs_dir {
-	struct tfs_inode *dir;
-	struct fs_dirent *ents;
-	size_t n, cap;
-	int rc;
-};
-
-static int dir_push(struct fs_dir *d, const char *name, uint64_t ino,
-		    mode_t mode)
-{
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 32;
-		struct fs_dirent *e = realloc(d->ents, cap * sizeof(*e));
-
-		if (!e)
-			return -ENOMEM;
-		d->ents = e;
-		d->cap = cap;
-	}
-	d->ents[d->n].name = strdup(name);
-	if (!d->ents[d->n].name)
-		return -ENOMEM;
-	d->ents[d->n].ino = ino;
-	d->ents[d->n].mode = mode & S_IFMT;
-	d->n++;
-	return 0;
-}
-
-static int dir_collect(void *ctx, const char *name, const struct meta_inode *in)
-{
-	struct fs_dir *d = ctx;
-
-	return dir_push(d, name, in->ino, in->mode);
-}
-
-int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
-{
-	char name[TFS_NAME_MAX + 1];
-	struct fs_dir *d;
-	uint64_t up = dir->ino;
-	int rc;
-
-	if (dir->kind != INODE_REAL && dir->kind != INODE_TIERS_DIR)
-		return -ENOTDIR;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->dir = dir;
-	if (dir->kind == INODE_TIERS_DIR) {
-		rc = dir_push(d, ".", dir->ino, S_IFDIR);
-		if (!rc)
-			rc = dir_push(d, "..", TFS_ROOT_INO, S_IFDIR);
-		if (!rc)
-			rc = dir_push(d, "stats", FS_VINO_STATS, S_IFREG);
-		if (!rc)
-			rc = dir_push(d, "metrics", FS_VINO_METRICS, S_IFREG);
-		goto out_done;
-	}
-	if (dir->ino != TFS_ROOT_INO) {
-		rc = meta_dentry_parent(f->meta, dir->ino, &up, name);
-		if (rc == -ENOENT)
-			up = dir->ino;
-		else if (rc)
-			goto out_done;
-	}
-	rc = dir_push(d, ".", dir->ino, S_IFDIR);
-	if (!rc)
-		rc = dir_push(d, "..", up, S_IFDIR);
-	if (!rc && dir == f->root) {
-		struct tfs_config cfg;
-
-		fs_get_config(f, &cfg);
-		if (cfg.tierdirs_visible)
-			rc = dir_push(d, FS_TIERS_NAME, FS_VINO_TIERS,
-				      S_IFDIR);
-	}
-	if (!rc)
-		rc = meta_dir_list(f->meta, dir->ino, dir_collect, d);
-out_done:
-	if (rc) {
-		fs_closedir(f, d);
-		return rc;
-	}
-	*out = d;
-	return 0;
-}
-
-const struct fs_dirent *fs_dir_entry(struct fs_dir *d, uint64_t idx)
-{
-	return idx < d->n ? &d->ents[idx] : NULL;
-}
-
-int fs_dir_entry_plus(struct fs *f, struct fs_dir *d, uint64_t idx,
-		      struct tfs_inode **out, struct stat *st)
-{
-	const struct fs_dirent *e = fs_dir_entry(d, idx);
-	struct tfs_inode *ino;
-	int rc;
-
-	if (!e)
-		return -ENOENT;
-	if (!strcmp(e->name, ".") || !strcmp(e->name, ".."))
-		return -EAGAIN;
-	if (e->ino >= FS_VINO_BASE) {
-		rc = fs_lookup(f, d->dir, e->name, out, st);
-		return rc;
-	}
-	rc = fs_iget(f, e->ino, &ino);
-	if (rc)
-		return rc;
-	fs_ilookup(f, ino, 1);
-	fs_stat_of(f, ino, st);
-	fs_iput(f, ino);
-	*out = ino;
-	return 0;
-}
-
-void fs_closedir(struct fs *f, struct fs_dir *d)
-{
-	if (!d)
-		return;
-	for (size_t i = 0; i < d->n; i++)
-		free((char *)d->ents[i].name);
-	free(d->ents);
-	free(d);
 }

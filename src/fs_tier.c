@@ -29,14 +29,46 @@
 
 #include "cold.h"
 #include "log.h"
+#include "policy.h"
 
-void fs_touch(struct fs *f, struct tfs_inode *ino, bool is_read)
+void fs_set_reason(struct tfs_inode *ino, enum fs_reason r, uint64_t a0,
+		   uint64_t a1)
 {
-	atomic_store_explicit(&ino->last_access, fs_now(),
-			      memory_order_relaxed);
-	if (is_read)
-		atomic_fetch_add_explicit(&ino->access_count, 1,
-					  memory_order_relaxed);
+	ino->reason = (uint8_t)r;
+	ino->reason_arg[0] = a0;
+	ino->reason_arg[1] = a1;
+}
+
+void fs_touch(struct fs *f, struct tfs_inode *ino, enum fs_access a)
+{
+	struct tfs_config cfg;
+	tfs_ns now = fs_now();
+	tfs_ns window;
+	bool queue = false;
+
+	atomic_store_explicit(&ino->last_access, now, memory_order_relaxed);
+	if (a != ACCESS_OPEN_READ)
+		return;
+	atomic_fetch_add_explicit(&ino->access_count, 1,
+				  memory_order_relaxed);
+	fs_get_config(f, &cfg);
+	window = (tfs_ns)cfg.promote_window_ms * 1000000;
+	inode_lock(ino);
+	if (!ino->resident && !ino->promo_queued &&
+	    ino->attr.size <= cfg.promote_max &&
+	    (ino->attr.pin == TFS_PIN_NONE || ino->attr.pin == TFS_HOT)) {
+		if (now - ino->promo_start > window) {
+			ino->promo_start = now;
+			ino->promo_reads = 0;
+		}
+		if (++ino->promo_reads >= cfg.promote_after) {
+			ino->promo_queued = true;
+			queue = true;
+		}
+	}
+	inode_unlock(ino);
+	if (queue)
+		policy_queue_promote(f->policy, ino->ino);
 }
 
 int fs_get_tier(struct fs *f, struct tfs_inode *ino)
@@ -299,9 +331,16 @@ static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
 		goto out_put;
 	if (tier == TFS_COLD) {
 		rc = cold_demote(f->cold, t.ino, got, &moved, &skipped);
+		for (size_t i = 0; i < got; i++) {
+			inode_lock(t.ino[i]);
+			if (t.ino[i]->attr.tier == TFS_COLD)
+				fs_set_reason(t.ino[i], REASON_SETFATTR, 0, 0);
+			inode_unlock(t.ino[i]);
+		}
 	} else {
 		for (size_t i = 0; i < got; i++) {
-			int r = set_tier_file(f, t.ino[i], tier);
+			int r = fs_move(f, t.ino[i], tier, REASON_SETFATTR, 0,
+					0);
 
 			if (r && !first)
 				first = r;
@@ -313,6 +352,21 @@ out_put:
 		fs_iput(f, t.ino[i]);
 	free(t.ino);
 	free(t.dirs);
+	return rc;
+}
+
+int fs_move(struct fs *f, struct tfs_inode *ino, int tier,
+	    enum fs_reason r, uint64_t a0, uint64_t a1)
+{
+	int rc = set_tier_file(f, ino, tier);
+
+	if (!rc) {
+		inode_lock(ino);
+		fs_set_reason(ino, r, a0, a1);
+		inode_unlock(ino);
+	} else if (rc != -EAGAIN) {
+		stats_add(&f->stats.migration_errors, 1);
+	}
 	return rc;
 }
 
@@ -331,7 +385,7 @@ int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier)
 		return set_tier_tree(f, ino, tier);
 	if (!S_ISREG(mode))
 		return -EINVAL;
-	return set_tier_file(f, ino, tier);
+	return fs_move(f, ino, tier, REASON_SETFATTR, 0, 0);
 }
 
 /* ---- eviction ---- */
@@ -381,10 +435,15 @@ void fs_hot_enforce(struct fs *f, struct tfs_inode *self)
 		if (!ino)
 			continue;
 		if (pthread_mutex_trylock(&ino->io) == 0) {
+			bool pinned;
+
 			inode_lock(ino);
-			bool pinned = ino->attr.pin == TFS_HOT;
+			pinned = ino->attr.pin == TFS_HOT;
 			inode_unlock(ino);
 			if (!pinned && fs_drop_ram(f, ino) == 0) {
+				inode_lock(ino);
+				fs_set_reason(ino, REASON_BUDGET, 0, 0);
+				inode_unlock(ino);
 				stats_add(&f->stats.evictions, 1);
 				stats_add(&f->stats.demotions[TFS_WARM], 1);
 				freed = true;
@@ -397,6 +456,9 @@ void fs_hot_enforce(struct fs *f, struct tfs_inode *self)
 		/* Still over: the writer's own data goes to warm. */
 		inode_io_lock(self);
 		if (fs_drop_ram(f, self) == 0) {
+			inode_lock(self);
+			fs_set_reason(self, REASON_BUDGET, 0, 0);
+			inode_unlock(self);
 			stats_add(&f->stats.evictions, 1);
 			freed = true;
 		}

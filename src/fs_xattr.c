@@ -4,26 +4,43 @@
  *
  * The virtual names are computed on every get and never stored. Copy tools
  * (cp -a, rsync -X) read them from one tierfs file and write them to
- * another: setting `tier` moves the file (a valid move), and setting a
- * read-only fact to the value it already has, or any value, is ignored
- * rather than failed, so those copies succeed. system.* names (POSIX ACLs)
- * are not supported: -EOPNOTSUPP.
+ * another: setting `tier` or `pin` moves the file (a valid move), and
+ * setting a read-only fact is ignored rather than failed, so those copies
+ * succeed. system.* names (POSIX ACLs) are not supported: -EOPNOTSUPP.
  */
+#include "cold.h"
 #include "fs_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <linux/limits.h>
 #include <sys/xattr.h>
 
 #define XA_PREFIX "user.tierfs."
-#define XA_TIER XA_PREFIX "tier"
+
+/* The virtual attributes, in listing order. */
+enum xa_id { XA_TIER, XA_PIN, XA_STORED, XA_RATIO, XA_ATIME, XA_ACCESSES,
+	     XA_REASON, XA_N };
+static const char *const xa_names[XA_N] = {
+	XA_PREFIX "tier", XA_PREFIX "pin", XA_PREFIX "stored",
+	XA_PREFIX "ratio", XA_PREFIX "atime", XA_PREFIX "accesses",
+	XA_PREFIX "reason",
+};
 
 static bool is_tierfs_name(const char *name)
 {
 	return !strncmp(name, XA_PREFIX, sizeof(XA_PREFIX) - 1);
+}
+
+static int xa_lookup(const char *name)
+{
+	for (int i = 0; i < XA_N; i++)
+		if (!strcmp(name, xa_names[i]))
+			return i;
+	return -1;
 }
 
 static bool is_regular(struct tfs_inode *ino)
@@ -38,22 +55,40 @@ static bool is_regular(struct tfs_inode *ino)
 	return r;
 }
 
-/* Parse a tier name; the value is not NUL-terminated. */
-static int parse_tier(const char *v, size_t size)
+/* Parse a tier name (or "none" when allowed); the value is not
+ * NUL-terminated. */
+static int parse_tier(const char *v, size_t size, bool allow_none)
 {
+	if (allow_none && size == 4 && !memcmp(v, "none", 4))
+		return TFS_PIN_NONE;
 	for (int t = 0; t < TFS_NTIERS; t++) {
 		const char *n = tfs_tier_name(t);
 
 		if (size == strlen(n) && !memcmp(v, n, size))
 			return t;
 	}
-	return -EINVAL;
+	return -EINVAL - 1000;  /* below TFS_PIN_NONE: an error */
+}
+
+static int set_pin(struct fs *f, struct tfs_inode *ino, int pin)
+{
+	int rc;
+
+	inode_io_lock(ino);
+	inode_lock(ino);
+	ino->attr.pin = pin;
+	inode_unlock(ino);
+	rc = fs_persist_attr(f, ino);
+	inode_io_unlock(ino);
+	if (rc || pin == TFS_PIN_NONE || fs_get_tier(f, ino) == pin)
+		return rc;
+	return fs_move(f, ino, pin, REASON_PIN, 0, 0);
 }
 
 int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		const void *value, size_t size, int flags)
 {
-	int t;
+	int id, t;
 
 	if (ino->kind != INODE_REAL)
 		return -EPERM;
@@ -63,20 +98,29 @@ int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		return -ERANGE;
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
-	if (is_tierfs_name(name)) {
-		if (flags & XATTR_CREATE)
-			return -EEXIST;
+	if (!is_tierfs_name(name))
+		return meta_xattr_set(f->meta, ino->ino, name, value, size,
+				      flags);
+	id = xa_lookup(name);
+	if (id < 0)
+		return -EINVAL;
+	if (flags & XATTR_CREATE)
+		return -EEXIST;
+	if (id == XA_TIER) {
 		/* On a directory, tier moves every file below it at once
 		 * (one batch: cold files share archives). */
-		if (!strcmp(name, XA_TIER)) {
-			t = parse_tier(value, size);
-			if (t < 0)
-				return t;
-			return fs_set_tier(f, ino, t);
-		}
-		return -EINVAL;
+		t = parse_tier(value, size, false);
+		return t < 0 ? -EINVAL : fs_set_tier(f, ino, t);
 	}
-	return meta_xattr_set(f->meta, ino->ino, name, value, size, flags);
+	if (!is_regular(ino))
+		return -EINVAL;
+	if (id == XA_PIN) {
+		t = parse_tier(value, size, true);
+		return t < TFS_PIN_NONE ? -EINVAL : set_pin(f, ino, t);
+	}
+	/* A read-only fact: ignored, so that copy tools carrying xattrs
+	 * from one tierfs file to another succeed. */
+	return 0;
 }
 
 /* Copy a computed value out with getxattr(2) size semantics. */
@@ -92,32 +136,152 @@ static int put_value(const char *v, void *buf, size_t size)
 	return (int)n;
 }
 
+/* Bytes the file occupies on the tier it is in. */
+static uint64_t stored_bytes(struct fs *f, struct tfs_inode *ino)
+{
+	struct meta_cold cold = { 0 };
+	uint64_t warm = 0, ram;
+	bool resident, has_cold;
+
+	if (fs_load_extents(f, ino))
+		return 0;
+	inode_lock(ino);
+	resident = ino->resident;
+	ram = ino->ram_bytes;
+	has_cold = ino->has_cold;
+	if (has_cold)
+		cold = ino->cold;
+	for (uint64_t k = 0; k < ino->next; k++)
+		warm += ino->ext[k].seg ? ino->ext[k].rec_len : 0;
+	inode_unlock(ino);
+	if (resident)
+		return ram;
+	return warm + (has_cold ? cold_stored_bytes(f->cold, &cold) : 0);
+}
+
+static void reason_text(struct tfs_inode *ino, char *out, size_t len)
+{
+	uint64_t a0, a1;
+	int r;
+
+	inode_lock(ino);
+	r = ino->reason;
+	a0 = ino->reason_arg[0];
+	a1 = ino->reason_arg[1];
+	if (ino->attr.pin != TFS_PIN_NONE && r != REASON_PIN) {
+		snprintf(out, len, "pinned %s", tfs_tier_name(ino->attr.pin));
+		inode_unlock(ino);
+		return;
+	}
+	inode_unlock(ino);
+	switch (r) {
+	case REASON_WRITTEN:
+		snprintf(out, len, "written");
+		break;
+	case REASON_SETFATTR:
+		snprintf(out, len, "setfattr");
+		break;
+	case REASON_PIN:
+		snprintf(out, len, "pinned");
+		break;
+	case REASON_IDLE:
+		snprintf(out, len, "idle %" PRIu64 "s > age %" PRIu64 "s", a0,
+			 a1);
+		break;
+	case REASON_BUDGET:
+		snprintf(out, len, "hot budget (LRU)");
+		break;
+	case REASON_PROMOTED:
+		snprintf(out, len, "read %" PRIu64 " times in %" PRIu64 "s",
+			 a0, a1);
+		break;
+	case REASON_RESTORED:
+		snprintf(out, len, "hot before remount");
+		break;
+	default:
+		snprintf(out, len, "as found at mount");
+		break;
+	}
+}
+
+static int get_virtual(struct fs *f, struct tfs_inode *ino, int id,
+		       void *buf, size_t size)
+{
+	char v[128];
+	uint64_t stored, sz;
+	tfs_ns t;
+	int pin;
+
+	switch (id) {
+	case XA_TIER:
+		return put_value(tfs_tier_name(fs_get_tier(f, ino)), buf, size);
+	case XA_PIN:
+		inode_lock(ino);
+		pin = ino->attr.pin;
+		inode_unlock(ino);
+		return put_value(pin == TFS_PIN_NONE ? "none"
+						     : tfs_tier_name(pin),
+				 buf, size);
+	case XA_STORED:
+		snprintf(v, sizeof(v), "%" PRIu64, stored_bytes(f, ino));
+		break;
+	case XA_RATIO:
+		stored = stored_bytes(f, ino);
+		inode_lock(ino);
+		sz = ino->attr.size;
+		inode_unlock(ino);
+		snprintf(v, sizeof(v), "%.2f",
+			 stored ? (double)sz / (double)stored : 0.0);
+		break;
+	case XA_ATIME:
+		t = atomic_load(&ino->last_access);
+		if (t <= 0) {
+			snprintf(v, sizeof(v), "never");
+		} else {
+			time_t sec = (time_t)(t / 1000000000);
+			struct tm tm;
+
+			gmtime_r(&sec, &tm);
+			strftime(v, sizeof(v), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		}
+		break;
+	case XA_ACCESSES:
+		snprintf(v, sizeof(v), "%" PRIu64,
+			 (uint64_t)atomic_load(&ino->access_count));
+		break;
+	default:
+		reason_text(ino, v, sizeof(v));
+		break;
+	}
+	return put_value(v, buf, size);
+}
+
 int fs_getxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		void *buf, size_t size)
 {
+	int id;
+
 	if (ino->kind != INODE_REAL)
 		return -ENODATA;
 	if (is_tierfs_name(name)) {
-		if (!is_regular(ino))
+		id = xa_lookup(name);
+		if (id < 0 || !is_regular(ino))
 			return -ENODATA;
-		if (!strcmp(name, XA_TIER))
-			return put_value(tfs_tier_name(fs_get_tier(f, ino)),
-					 buf, size);
-		return -ENODATA;
+		return get_virtual(f, ino, id, buf, size);
 	}
 	return meta_xattr_get(f->meta, ino->ino, name, buf, size);
 }
 
 int fs_listxattr(struct fs *f, struct tfs_inode *ino, char *buf, size_t size)
 {
-	static const char virt[] = XA_TIER;
 	size_t vlen = 0;
 	int n;
 
 	if (ino->kind != INODE_REAL)
 		return 0;
 	if (is_regular(ino))
-		vlen = sizeof(virt);
+		for (int i = 0; i < XA_N; i++)
+			vlen += strlen(xa_names[i]) + 1;
 	n = meta_xattr_list(f->meta, ino->ino, NULL, 0);
 	if (n < 0)
 		return n;
@@ -125,7 +289,16 @@ int fs_listxattr(struct fs *f, struct tfs_inode *ino, char *buf, size_t size)
 		return n + (int)vlen;
 	if (size < (size_t)n + vlen)
 		return -ERANGE;
-	memcpy(buf, virt, vlen);
+	if (vlen) {
+		char *p = buf;
+
+		for (int i = 0; i < XA_N; i++) {
+			size_t l = strlen(xa_names[i]) + 1;
+
+			memcpy(p, xa_names[i], l);
+			p += l;
+		}
+	}
 	n = meta_xattr_list(f->meta, ino->ino, buf + vlen, size - vlen);
 	if (n < 0)
 		return n;
@@ -136,7 +309,11 @@ int fs_removexattr(struct fs *f, struct tfs_inode *ino, const char *name)
 {
 	if (ino->kind != INODE_REAL)
 		return -EPERM;
-	if (is_tierfs_name(name))
-		return -EPERM;
+	if (is_tierfs_name(name)) {
+		/* Removing the pin unpins; the rest cannot be removed. */
+		if (xa_lookup(name) == XA_PIN && is_regular(ino))
+			return set_pin(f, ino, TFS_PIN_NONE);
+		return xa_lookup(name) < 0 ? -ENODATA : -EPERM;
+	}
 	return meta_xattr_remove(f->meta, ino->ino, name);
 }

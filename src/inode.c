@@ -127,6 +127,8 @@ struct tfs_inode *inode_alloc(const struct meta_inode *attr,
 	n->trunc_from = UINT64_MAX;
 	atomic_init(&n->last_access, attr->last_access);
 	atomic_init(&n->access_count, attr->access_count);
+	n->persisted_count = attr->access_count;
+	n->persisted_last = attr->last_access;
 	return n;
 
 out_lock:

@@ -77,6 +77,8 @@ struct tfs_inode {
 	uint32_t nopen;
 	uint32_t ref;
 	struct tfs_inode *hnext;        /* hash chain */
+	uint64_t persisted_count;       /* access fields last saved by the */
+	tfs_ns persisted_last;          /* policy thread */
 
 	pthread_mutex_t io;             /* see the lock order above */
 	pthread_mutex_t lock;
@@ -101,6 +103,13 @@ struct tfs_inode {
 	struct meta_cold cold;
 	bool meta_dirty;                /* attr differs from meta (size/times
 					   after writes) */
+
+	uint8_t reason;                 /* enum fs_reason: why it is where
+					   it is */
+	uint64_t reason_arg[2];
+	tfs_ns promo_start;             /* current promotion window */
+	uint32_t promo_reads;           /* opens for reading in it */
+	bool promo_queued;
 
 	/* Access tracking (atomics: updated on the read path without locks). */
 	_Atomic tfs_ns last_access;

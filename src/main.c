@@ -16,6 +16,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +290,7 @@ int main(int argc, char **argv)
 	struct fs *fsp = NULL;
 	char store[4096], conf[4200], err[512];
 	struct stat st;
+	sigset_t hup;
 	int rc, ret = 1;
 
 	rc = parse_cmdline(argc, argv, &cl);
@@ -353,6 +356,13 @@ int main(int argc, char **argv)
 		goto out_unmount;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
+	/* SIGHUP reloads tierfs.conf: blocked in every thread, taken by the
+	 * policy thread through a signalfd. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+	if (fs_set_overrides(fsp, cl.our_opts))
+		goto out_signals;
 	if (fuse_session_mount(se, cl.mnt)) {
 		fprintf(stderr, "tierfs: cannot mount on %s\n", cl.mnt);
 		goto out_signals;
@@ -362,6 +372,11 @@ int main(int argc, char **argv)
 	if (!cl.foreground)
 		redirect_log(store);
 	fs_note_pid(fsp);
+	rc = fs_start(fsp);
+	if (rc) {
+		tfs_err("cannot start the policy thread: %s", strerror(-rc));
+		goto out_fuse_unmount;
+	}
 	tfs_info("mounted %s on %s", store, cl.mnt);
 	notify_ready();
 
@@ -378,6 +393,7 @@ int main(int argc, char **argv)
 		fuse_loop_cfg_destroy(lc);
 	}
 	ret = rc ? 1 : 0;
+	fs_stop(fsp);
 out_fuse_unmount:
 	fuse_session_unmount(se);
 out_signals:

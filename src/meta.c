@@ -1,5 +1,7 @@
 /*
- * meta.c - see meta.h.
+ * meta.c - see meta.h. This file holds the connection (open, schema,
+ * statements, transactions), inodes and directory entries; meta_data.c the
+ * rest (symlinks, xattrs, extents, catalogs); meta_int.h what they share.
  *
  * DESIGN
  *
@@ -35,7 +37,7 @@
  * Opening does no integrity check (remounting a large store must stay
  * fast); `tierfs-fsck` runs PRAGMA integrity_check.
  */
-#include "meta.h"
+#include "meta_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,8 +54,6 @@
 
 #define META_VERSION 1
 #define META_BUSY_MS 5000
-#define META_XATTR_NAME_MAX 255
-#define META_XATTR_SIZE_MAX 65536
 
 static const char meta_schema_sql[] =
 	"CREATE TABLE inode(ino INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -114,24 +113,6 @@ static const char meta_schema_sql[] =
 #define COLD_COLS "archive, off, len, orig_len"
 #define REG_ONLY "(mode & 61440) = 32768" /* S_ISREG(mode) */
 
-enum meta_st {
-	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_UNDO,
-	ST_NEXT_ID,
-	ST_INO_CREATE, ST_INO_GET, ST_INO_UPDATE, ST_INO_DEL, ST_INO_ORPHANS,
-	ST_INO_SCAN, ST_INO_COUNT,
-	ST_DE_LOOKUP, ST_DE_ADD, ST_DE_REMOVE, ST_DE_SET, ST_DE_MOVE,
-	ST_DIR_EMPTY, ST_DE_PARENT, ST_DIR_LIST,
-	ST_SYM_SET, ST_SYM_GET, ST_SYM_DEL,
-	ST_XA_GET, ST_XA_INSERT, ST_XA_UPDATE, ST_XA_UPSERT, ST_XA_LIST,
-	ST_XA_REMOVE, ST_XA_DEL_ALL,
-	ST_EXT_PUT, ST_EXT_GET, ST_EXT_LIST, ST_EXT_TRUNC, ST_EXT_DEL_ALL,
-	ST_EXT_LIST_SEG,
-	ST_COLD_PUT, ST_COLD_GET, ST_COLD_DEL, ST_COLD_LIST,
-	ST_SEG_COMMIT, ST_SEG_DEL, ST_SEG_LIST,
-	ST_ARC_ADD, ST_ARC_DEL, ST_ARC_LIST,
-	ST_COUNT
-};
-
 static const char *const meta_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -147,6 +128,8 @@ static const char *const meta_sql[ST_COUNT] = {
 	[ST_INO_GET] = "SELECT ino, " INODE_COLS " FROM inode WHERE ino = ?1",
 	[ST_INO_UPDATE] = "UPDATE inode SET (" INODE_COLS ") = (" INODE_ARGS
 		") WHERE ino = ?14",
+	[ST_INO_ACCESS] = "UPDATE inode SET access_count = ?2, last_access = ?3"
+			  " WHERE ino = ?1",
 	[ST_INO_DEL] = "DELETE FROM inode WHERE ino = ?1",
 	[ST_INO_ORPHANS] = "SELECT ino FROM inode WHERE nlink = 0",
 	[ST_INO_SCAN] = "SELECT ino, " INODE_COLS " FROM inode WHERE "
@@ -216,160 +199,6 @@ static const char *const meta_sql[ST_COUNT] = {
 	[ST_ARC_LIST] = "SELECT id, size, total, live FROM archive ORDER BY id",
 };
 
-struct meta {
-	pthread_mutex_t lock;           /* recursive; a leaf lock */
-	sqlite3 *db;                    /* protected by lock */
-	sqlite3_stmt *st[ST_COUNT];     /* protected by lock */
-	unsigned depth;                 /* protected by lock: open groups */
-	char *path;                     /* immutable after open */
-	char *wal_path;                 /* immutable after open */
-};
-
-/* Turn a SQLite result code into a negative errno, logging real failures. */
-static int meta_rc(struct meta *m, int rc, const char *what)
-{
-	switch (rc & 0xff) {
-	case SQLITE_FULL:
-		tfs_warn("meta: %s: %s", what, sqlite3_errmsg(m->db));
-		return -ENOSPC;
-	case SQLITE_NOMEM:
-		tfs_warn("meta: %s: out of memory", what);
-		return -ENOMEM;
-	}
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return -EEXIST;
-	tfs_err("meta: %s: %s", what, m->db ? sqlite3_errmsg(m->db)
-		: sqlite3_errstr(rc));
-	return -EIO;
-}
-
-/* Step st: SQLITE_ROW, SQLITE_DONE or a negative errno. The caller resets. */
-static int meta_step(struct meta *m, sqlite3_stmt *st)
-{
-	int rc;
-
-	if (m->depth && sqlite3_get_autocommit(m->db)) {
-		tfs_err("meta: %s: transaction was aborted", sqlite3_sql(st));
-		return -EIO;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return rc;
-	return meta_rc(m, rc, sqlite3_sql(st));
-}
-
-/* Step a statement that returns no row and reset it: 0 or -errno. */
-static int meta_run(struct meta *m, sqlite3_stmt *st)
-{
-	int rc = meta_step(m, st);
-
-	sqlite3_reset(st);
-	return rc < 0 ? rc : 0;
-}
-
-static void bind_u64(sqlite3_stmt *st, int i, uint64_t v)
-{
-	sqlite3_bind_int64(st, i, (sqlite3_int64)v);
-}
-
-static void bind_name(sqlite3_stmt *st, int i, const char *name)
-{
-	sqlite3_bind_blob(st, i, name, (int)strlen(name), SQLITE_STATIC);
-}
-
-static uint64_t col_u64(sqlite3_stmt *st, int i)
-{
-	return (uint64_t)sqlite3_column_int64(st, i);
-}
-
-/* Take the lock and bind v[0..n) to ?1..?n of statement `which`. */
-static sqlite3_stmt *meta_prep(struct meta *m, enum meta_st which, int n,
-			       const uint64_t *v)
-{
-	int i;
-
-	pthread_mutex_lock(&m->lock);
-	for (i = 0; i < n; i++)
-		bind_u64(m->st[which], i + 1, v[i]);
-	return m->st[which];
-}
-
-/* Run st (from meta_prep) and unlock: 0, -errno, or `none` if it changed
- * no row. */
-static int meta_write(struct meta *m, sqlite3_stmt *st, int none)
-{
-	int err = meta_run(m, st);
-
-	if (!err && none && sqlite3_changes(m->db) == 0)
-		err = none;
-	pthread_mutex_unlock(&m->lock);
-	return err;
-}
-
-/* Step st (from meta_prep) for one row, let fn read it into out, unlock.
- * -ENOENT if there is no row. */
-static int meta_get(struct meta *m, sqlite3_stmt *st,
-		    void (*fn)(sqlite3_stmt *st, void *out), void *out)
-{
-	int rc = meta_step(m, st);
-
-	if (rc == SQLITE_ROW)
-		fn(st, out);
-	sqlite3_reset(st);
-	pthread_mutex_unlock(&m->lock);
-	return rc == SQLITE_DONE ? -ENOENT : rc < 0 ? rc : 0;
-}
-
-/* Collect every row of st (from meta_prep) into a malloc'd array of
- * `size`-byte elements filled by fn, and with `inos` the column 0 of each
- * row into a second array; unlock. On error both are NULL. */
-static int meta_rows(struct meta *m, sqlite3_stmt *st, size_t size,
-		     void (*fn)(sqlite3_stmt *st, void *out), void **out,
-		     uint64_t **inos, size_t *n)
-{
-	size_t k = 0, cap = 0;
-	uint64_t *ia = NULL;
-	char *a = NULL;
-	void *p;
-	int rc;
-
-	while ((rc = meta_step(m, st)) == SQLITE_ROW) {
-		if (k == cap) {
-			cap = cap ? cap * 2 : 16;
-			p = realloc(a, cap * size);
-			if (!p)
-				break;
-			a = p;
-			if (inos) {
-				p = realloc(ia, cap * sizeof(*ia));
-				if (!p)
-					break;
-				ia = p;
-			}
-		}
-		fn(st, a + k * size);
-		if (inos)
-			ia[k] = col_u64(st, 0);
-		k++;
-	}
-	sqlite3_reset(st);
-	pthread_mutex_unlock(&m->lock);
-	if (rc == SQLITE_ROW)
-		rc = -ENOMEM;   /* the loop stopped on a failed realloc */
-	if (rc < 0) {
-		free(a);
-		free(ia);
-		a = NULL;
-		ia = NULL;
-		k = 0;
-	}
-	*out = a;
-	if (inos)
-		*inos = ia;
-	*n = k;
-	return rc < 0 ? rc : 0;
-}
-
 /* Parameters ?1..?13 are the inode's fields after ino. */
 static void bind_inode(sqlite3_stmt *st, const struct meta_inode *in)
 {
@@ -407,7 +236,7 @@ static void col_inode_at(sqlite3_stmt *st, int c, struct meta_inode *in)
 	in->last_access = sqlite3_column_int64(st, c + 13);
 }
 
-/* Row readers for meta_get()/meta_rows(). */
+/* Row readers for meta_get(). */
 static void col_inode(sqlite3_stmt *st, void *out)
 {
 	col_inode_at(st, 0, out);
@@ -416,46 +245,6 @@ static void col_inode(sqlite3_stmt *st, void *out)
 static void col_ino(sqlite3_stmt *st, void *out)
 {
 	*(uint64_t *)out = col_u64(st, 0);
-}
-
-static void col_extent(sqlite3_stmt *st, void *out)
-{
-	struct meta_extent *e = out;
-
-	e->chunk = col_u64(st, 1);
-	e->seg = col_u64(st, 2);
-	e->off = col_u64(st, 3);
-	e->rec_len = (uint32_t)sqlite3_column_int64(st, 4);
-	e->raw_len = (uint32_t)sqlite3_column_int64(st, 5);
-}
-
-static void col_cold(sqlite3_stmt *st, void *out)
-{
-	struct meta_cold *c = out;
-
-	c->archive = col_u64(st, 1);
-	c->off = col_u64(st, 2);
-	c->len = col_u64(st, 3);
-	c->orig_len = col_u64(st, 4);
-}
-
-static void col_seg(sqlite3_stmt *st, void *out)
-{
-	struct meta_seg *s = out;
-
-	s->id = col_u64(st, 0);
-	s->len = col_u64(st, 1);
-	s->live = col_u64(st, 2);
-}
-
-static void col_arc(sqlite3_stmt *st, void *out)
-{
-	struct meta_arc *a = out;
-
-	a->id = col_u64(st, 0);
-	a->size = col_u64(st, 1);
-	a->total = col_u64(st, 2);
-	a->live = col_u64(st, 3);
 }
 
 /* ---- open / close / transactions ---- */
@@ -748,22 +537,6 @@ int meta_sync(struct meta *m)
 	return err;
 }
 
-int meta_next_id(struct meta *m, const char *name, uint64_t *out)
-{
-	sqlite3_stmt *st = meta_prep(m, ST_NEXT_ID, 0, NULL);
-	int rc;
-
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = meta_step(m, st);
-	if (rc == SQLITE_ROW) {
-		*out = col_u64(st, 0);
-		rc = meta_step(m, st);  /* run the statement to completion */
-	}
-	sqlite3_reset(st);
-	pthread_mutex_unlock(&m->lock);
-	return rc == SQLITE_ROW ? -EIO : rc < 0 ? rc : 0;
-}
-
 /* ---- inodes ---- */
 
 int meta_inode_create(struct meta *m, struct meta_inode *in)
@@ -791,6 +564,14 @@ int meta_inode_update(struct meta *m, const struct meta_inode *in)
 	bind_inode(st, in);
 	bind_u64(st, 14, in->ino);
 	return meta_write(m, st, -ENOENT);
+}
+
+int meta_inode_set_access(struct meta *m, uint64_t ino, uint64_t count,
+			  tfs_ns last)
+{
+	uint64_t v[3] = { ino, count, (uint64_t)last };
+
+	return meta_write(m, meta_prep(m, ST_INO_ACCESS, 3, v), -ENOENT);
 }
 
 int meta_inode_delete(struct meta *m, uint64_t ino)
@@ -993,266 +774,4 @@ int meta_dir_list(struct meta *m, uint64_t parent,
 	sqlite3_reset(st);
 	pthread_mutex_unlock(&m->lock);
 	return ret ? ret : rc < 0 ? rc : 0;
-}
-
-/* ---- symlinks ---- */
-
-int meta_symlink_set(struct meta *m, uint64_t ino, const char *target)
-{
-	sqlite3_stmt *st = meta_prep(m, ST_SYM_SET, 1, &ino);
-
-	bind_name(st, 2, target);
-	return meta_write(m, st, 0);
-}
-
-/* A buffer for col_copy(). */
-struct meta_buf {
-	void *buf;
-	size_t size;
-	bool nul;       /* truncate to size-1 bytes and add a NUL */
-	int len;        /* out: the column's length, or -ERANGE */
-};
-
-/* Copy blob column 0 to b->buf as readlink/getxattr want it. */
-static void col_copy(sqlite3_stmt *st, void *out)
-{
-	struct meta_buf *b = out;
-	size_t n;
-
-	b->len = sqlite3_column_bytes(st, 0);
-	n = (size_t)b->len;
-	if (b->size == 0)
-		return;
-	if (b->nul) {
-		n = n < b->size - 1 ? n : b->size - 1;
-		((char *)b->buf)[n] = '\0';
-	} else if (n > b->size) {
-		b->len = -ERANGE;
-		return;
-	}
-	if (n)
-		memcpy(b->buf, sqlite3_column_blob(st, 0), n);
-}
-
-int meta_symlink_get(struct meta *m, uint64_t ino, char *buf, size_t size)
-{
-	struct meta_buf b = { .buf = buf, .size = size, .nul = true };
-	int err;
-
-	err = meta_get(m, meta_prep(m, ST_SYM_GET, 1, &ino), col_copy, &b);
-	return err ? err : b.len;
-}
-
-/* ---- extended attributes ---- */
-
-static int meta_xattr_name_ok(const char *name)
-{
-	size_t len = strlen(name);
-
-	return (len == 0 || len > META_XATTR_NAME_MAX) ? -ERANGE : 0;
-}
-
-int meta_xattr_set(struct meta *m, uint64_t ino, const char *name,
-		   const void *value, size_t size, int flags)
-{
-	enum meta_st which = ST_XA_UPSERT;
-	sqlite3_stmt *st;
-	int err;
-
-	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
-		return -EINVAL;
-	if ((err = meta_xattr_name_ok(name)))
-		return err;
-	if (size > META_XATTR_SIZE_MAX)
-		return -E2BIG;
-	if (flags == (XATTR_CREATE | XATTR_REPLACE)) {
-		/* Both: fails either way, as in the kernel. */
-		err = meta_xattr_get(m, ino, name, NULL, 0);
-		return err >= 0 ? -EEXIST : err;
-	}
-	if (flags == XATTR_CREATE)
-		which = ST_XA_INSERT;
-	else if (flags == XATTR_REPLACE)
-		which = ST_XA_UPDATE;
-	st = meta_prep(m, which, 1, &ino);
-	bind_name(st, 2, name);
-	sqlite3_bind_blob(st, 3, size ? value : "", (int)size, SQLITE_STATIC);
-	return meta_write(m, st, which == ST_XA_UPDATE ? -ENODATA : 0);
-}
-
-int meta_xattr_get(struct meta *m, uint64_t ino, const char *name,
-		   void *buf, size_t size)
-{
-	struct meta_buf b = { .buf = buf, .size = size };
-	sqlite3_stmt *st;
-	int err;
-
-	if ((err = meta_xattr_name_ok(name)))
-		return err;
-	st = meta_prep(m, ST_XA_GET, 1, &ino);
-	bind_name(st, 2, name);
-	err = meta_get(m, st, col_copy, &b);
-	return err == -ENOENT ? -ENODATA : err ? err : b.len;
-}
-
-int meta_xattr_list(struct meta *m, uint64_t ino, char *buf, size_t size)
-{
-	sqlite3_stmt *st = meta_prep(m, ST_XA_LIST, 1, &ino);
-	size_t total = 0, len;
-	int rc;
-
-	while ((rc = meta_step(m, st)) == SQLITE_ROW) {
-		len = (size_t)sqlite3_column_bytes(st, 0);
-		if (size && total + len + 1 <= size) {
-			if (len)
-				memcpy(buf + total, sqlite3_column_blob(st, 0),
-				       len);
-			buf[total + len] = '\0';
-		}
-		total += len + 1;
-	}
-	sqlite3_reset(st);
-	pthread_mutex_unlock(&m->lock);
-	if (rc < 0)
-		return rc;
-	if (size && total > size)
-		return -ERANGE;
-	return total > META_XATTR_SIZE_MAX ? -E2BIG : (int)total;
-}
-
-int meta_xattr_remove(struct meta *m, uint64_t ino, const char *name)
-{
-	sqlite3_stmt *st;
-	int err;
-
-	if ((err = meta_xattr_name_ok(name)))
-		return err;
-	st = meta_prep(m, ST_XA_REMOVE, 1, &ino);
-	bind_name(st, 2, name);
-	return meta_write(m, st, -ENODATA);
-}
-
-/* ---- warm extents ---- */
-
-int meta_extent_put(struct meta *m, uint64_t ino, const struct meta_extent *e)
-{
-	return meta_write(m, meta_prep(m, ST_EXT_PUT, 6, (const uint64_t[]){
-		ino, e->chunk, e->seg, e->off, e->rec_len, e->raw_len }), 0);
-}
-
-int meta_extent_get(struct meta *m, uint64_t ino, uint64_t chunk,
-		    struct meta_extent *out)
-{
-	return meta_get(m, meta_prep(m, ST_EXT_GET, 2,
-				     (const uint64_t[]){ ino, chunk }),
-			col_extent, out);
-}
-
-int meta_extent_list(struct meta *m, uint64_t ino, struct meta_extent **out,
-		     size_t *n)
-{
-	void *a;
-	int err;
-
-	err = meta_rows(m, meta_prep(m, ST_EXT_LIST, 1, &ino), sizeof(**out),
-			col_extent, &a, NULL, n);
-	*out = a;
-	return err;
-}
-
-int meta_extent_truncate(struct meta *m, uint64_t ino, uint64_t first)
-{
-	if (first > INT64_MAX)
-		return 0;       /* no chunk index is that large */
-	return meta_write(m, meta_prep(m, ST_EXT_TRUNC, 2,
-				       (const uint64_t[]){ ino, first }), 0);
-}
-
-int meta_extent_list_seg(struct meta *m, uint64_t seg, uint64_t **inos,
-			 struct meta_extent **exts, size_t *n)
-{
-	void *a;
-	int err;
-
-	err = meta_rows(m, meta_prep(m, ST_EXT_LIST_SEG, 1, &seg),
-			sizeof(**exts), col_extent, &a, inos, n);
-	*exts = a;
-	return err;
-}
-
-/* ---- cold extents ---- */
-
-int meta_cold_put(struct meta *m, uint64_t ino, const struct meta_cold *c)
-{
-	return meta_write(m, meta_prep(m, ST_COLD_PUT, 5, (const uint64_t[]){
-		ino, c->archive, c->off, c->len, c->orig_len }), 0);
-}
-
-int meta_cold_get(struct meta *m, uint64_t ino, struct meta_cold *out)
-{
-	return meta_get(m, meta_prep(m, ST_COLD_GET, 1, &ino), col_cold, out);
-}
-
-int meta_cold_clear(struct meta *m, uint64_t ino)
-{
-	return meta_write(m, meta_prep(m, ST_COLD_DEL, 1, &ino), 0);
-}
-
-int meta_cold_list_arc(struct meta *m, uint64_t archive, uint64_t **inos,
-		       struct meta_cold **colds, size_t *n)
-{
-	void *a;
-	int err;
-
-	err = meta_rows(m, meta_prep(m, ST_COLD_LIST, 1, &archive),
-			sizeof(**colds), col_cold, &a, inos, n);
-	*colds = a;
-	return err;
-}
-
-/* ---- catalogs ---- */
-
-int meta_seg_commit_len(struct meta *m, uint64_t id, uint64_t len)
-{
-	return meta_write(m, meta_prep(m, ST_SEG_COMMIT, 2,
-				       (const uint64_t[]){ id, len }), 0);
-}
-
-int meta_seg_delete(struct meta *m, uint64_t id)
-{
-	return meta_write(m, meta_prep(m, ST_SEG_DEL, 1, &id), 0);
-}
-
-int meta_seg_list(struct meta *m, struct meta_seg **out, size_t *n)
-{
-	void *a;
-	int err;
-
-	err = meta_rows(m, meta_prep(m, ST_SEG_LIST, 0, NULL), sizeof(**out),
-			col_seg, &a, NULL, n);
-	*out = a;
-	return err;
-}
-
-int meta_arc_add(struct meta *m, const struct meta_arc *a)
-{
-	/* a->live is not written: the cold triggers own it. */
-	return meta_write(m, meta_prep(m, ST_ARC_ADD, 3, (const uint64_t[]){
-		a->id, a->size, a->total }), 0);
-}
-
-int meta_arc_delete(struct meta *m, uint64_t id)
-{
-	return meta_write(m, meta_prep(m, ST_ARC_DEL, 1, &id), 0);
-}
-
-int meta_arc_list(struct meta *m, struct meta_arc **out, size_t *n)
-{
-	void *a;
-	int err;
-
-	err = meta_rows(m, meta_prep(m, ST_ARC_LIST, 0, NULL), sizeof(**out),
-			col_arc, &a, NULL, n);
-	*out = a;
-	return err;
 }

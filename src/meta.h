@@ -118,6 +118,10 @@ int meta_inode_create(struct meta *m, struct meta_inode *in);
 int meta_inode_get(struct meta *m, uint64_t ino, struct meta_inode *out);
 /* Write every field of `in` (row in->ino must exist: else -ENOENT). */
 int meta_inode_update(struct meta *m, const struct meta_inode *in);
+/* Write only the access counters of an inode (-ENOENT if it is gone):
+ * the policy thread saves them in batches without touching the rest. */
+int meta_inode_set_access(struct meta *m, uint64_t ino, uint64_t count,
+			  tfs_ns last);
 /* Delete the inode and everything hanging off it: xattrs, symlink target,
  * warm and cold extents (catalog live counts follow). Dentries pointing to
  * it must already be gone. */

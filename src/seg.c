@@ -1,6 +1,8 @@
 /*
  * seg.c - warm tier segment files: append-only LZ4 chunk records, read
- * through mmap.
+ * through mmap. This file: the segment table, creation, recovery, appends,
+ * sync and removal; seg_read.c has the read path; seg_int.h what the two
+ * share, including the on-disk structs this DESIGN describes.
  *
  * DESIGN
  *
@@ -57,94 +59,8 @@
 
 #include "codec.h"
 #include "log.h"
-#include "seg.h"
+#include "seg_int.h"
 #include "tierfs.h"
-
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "segment files are little-endian; port seg.c first");
-
-#define SEG_FMAGIC      "TFSSEG\0\1"
-#define SEG_FVERSION    1u
-#define SEG_RMAGIC      0x52534654u     /* "TFSR" on disk */
-#define SEG_RVERSION    1u
-#define SEG_RAW         0x0001u         /* payload stored uncompressed */
-
-/* Segment file header, at offset 0. */
-struct seg_fhdr {
-	char magic[8];          /* SEG_FMAGIC */
-	uint32_t version;       /* SEG_FVERSION */
-	uint32_t hdr_size;      /* sizeof(struct seg_fhdr): first record */
-	uint64_t id;            /* the id in the file name */
-	uint8_t reserved[40];   /* zero */
-};
-
-/* Record header, 8-byte aligned, followed by stored_len payload bytes. */
-struct seg_rhdr {
-	uint32_t magic;         /* SEG_RMAGIC */
-	uint16_t version;       /* SEG_RVERSION */
-	uint16_t flags;         /* SEG_RAW */
-	uint64_t ino;
-	uint64_t chunk;
-	uint32_t raw_len;       /* decoded length, <= TFS_CHUNK_SIZE */
-	uint32_t stored_len;    /* payload length */
-	uint32_t data_crc;      /* CRC32C of the raw_len decoded bytes */
-	uint32_t hdr_crc;       /* CRC32C of this header, hdr_crc = 0 */
-};
-
-_Static_assert(sizeof(struct seg_fhdr) == 64, "seg_fhdr layout");
-_Static_assert(sizeof(struct seg_rhdr) == 40, "seg_rhdr layout");
-
-#define SEG_FHDR        ((uint64_t)sizeof(struct seg_fhdr))
-#define SEG_RHDR        ((uint32_t)sizeof(struct seg_rhdr))
-#define SEG_ALIGN8(x)   (((x) + 7u) & ~(uint64_t)7u)
-/* Largest record: header, a raw chunk, padding. */
-#define SEG_REC_MAX     SEG_ALIGN8(SEG_RHDR + TFS_CHUNK_SIZE)
-
-struct seg_file {
-	uint64_t id;
-	int fd;                 /* -1 when closed; written by the creator,
-				 * then only under sync_lock once sealed */
-	const uint8_t *map;     /* NULL when len == 0 */
-	size_t map_len;
-	_Atomic uint64_t len;   /* readable bytes; grows only while active
-				 * (under append_lock, release store) */
-	atomic_bool dirty;      /* appended to since the last fdatasync */
-	atomic_bool sealed;     /* will never be appended to again */
-	atomic_uint refs;       /* the table's + one per user */
-};
-
-/* An append's framing buffer: record header + payload + pad. */
-struct seg_buf {
-	struct seg_buf *next;   /* protected by pool_lock while pooled */
-	_Alignas(8) uint8_t data[SEG_REC_MAX];
-};
-
-struct segstore {
-	int dirfd;
-	uint64_t seg_max;
-	size_t map_active;      /* mapping length of a new segment */
-	size_t page;
-	int (*next_id)(void *ctx, uint64_t *id);
-	void *ctx;
-
-	pthread_mutex_t append_lock;
-	struct seg_file *active;        /* protected by append_lock */
-	_Atomic uint64_t active_id;     /* mirror of active->id, or 0 */
-
-	pthread_rwlock_t tab_lock;      /* after append_lock */
-	struct seg_file **tab;          /* sorted by id; protected by tab_lock */
-	size_t ntab;                    /* protected by tab_lock */
-	size_t captab;                  /* protected by tab_lock */
-
-	pthread_mutex_t sync_lock;
-	atomic_bool dir_dirty;          /* a segment file was created */
-
-	pthread_mutex_t pool_lock;
-	struct seg_buf *pool;           /* protected by pool_lock */
-
-	_Atomic uint64_t n_appends, n_raw, n_bytes_in, n_bytes_out;
-	_Atomic uint64_t n_reads, n_crc_errors;
-};
 
 static void seg_name(char *buf, size_t n, uint64_t id)
 {
@@ -209,7 +125,7 @@ static size_t seg_round_page(const struct segstore *s, uint64_t n)
 	return (size_t)((n + s->page - 1) / s->page * s->page);
 }
 
-static uint32_t seg_rhdr_crc(const struct seg_rhdr *h)
+uint32_t seg_rhdr_crc(const struct seg_rhdr *h)
 {
 	struct seg_rhdr t = *h;
 
@@ -228,7 +144,7 @@ static void seg_file_free(struct seg_file *f)
 	free(f);
 }
 
-static void seg_put(struct seg_file *f)
+void seg_put(struct seg_file *f)
 {
 	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
 		seg_file_free(f);
@@ -282,8 +198,8 @@ out_unlock:
 	return r;
 }
 
-/* A referenced segment, or NULL. */
-static struct seg_file *seg_get(struct segstore *s, uint64_t id)
+/* A referenced segment, or NULL (seg_int.h). */
+struct seg_file *seg_get(struct segstore *s, uint64_t id)
 {
 	struct seg_file *f = NULL;
 	size_t idx;
@@ -703,75 +619,6 @@ out_unlock:
 		atomic_fetch_add(&s->n_bytes_out, rec_len);
 	}
 	seg_buf_put(s, b);
-	return r;
-}
-
-/* ---- read ---- */
-
-static int seg_bad(struct segstore *s, const struct seg_loc *loc,
-		   const char *what)
-{
-	tfs_err("warm: segment %08" PRIx64 " offset %" PRIu64 ": %s",
-		loc->seg, loc->off, what);
-	atomic_fetch_add(&s->n_crc_errors, 1);
-	return -EIO;
-}
-
-int segstore_read(struct segstore *s, const struct seg_loc *loc,
-		  uint64_t ino, uint64_t chunk, void *dst)
-{
-	const uint8_t *payload;
-	struct seg_rhdr h;
-	struct seg_file *f;
-	uint64_t len, off = loc->off, rec_len;
-	int r;
-
-	f = seg_get(s, loc->seg);
-	if (f == NULL)
-		return seg_bad(s, loc, "no such segment");
-	len = atomic_load_explicit(&f->len, memory_order_acquire);
-	if (off < SEG_FHDR || (off & 7u) != 0 || len < SEG_RHDR ||
-	    off > len - SEG_RHDR) {
-		r = seg_bad(s, loc, "offset outside the segment");
-		goto out_put;
-	}
-	memcpy(&h, f->map + off, sizeof(h));
-	if (h.magic != SEG_RMAGIC || h.version != SEG_RVERSION ||
-	    (h.flags & ~SEG_RAW) != 0 || h.hdr_crc != seg_rhdr_crc(&h)) {
-		r = seg_bad(s, loc, "bad record header");
-		goto out_put;
-	}
-	if (h.ino != ino || h.chunk != chunk) {
-		r = seg_bad(s, loc, "record belongs to another chunk");
-		goto out_put;
-	}
-	rec_len = SEG_ALIGN8((uint64_t)SEG_RHDR + h.stored_len);
-	if (h.raw_len > TFS_CHUNK_SIZE || h.raw_len != loc->raw_len ||
-	    ((h.flags & SEG_RAW) ? h.stored_len != h.raw_len :
-	     (h.stored_len == 0 ||
-	      h.stored_len > codec_lz4.bound(h.raw_len))) ||
-	    rec_len > len - off ||
-	    (loc->rec_len != 0 && loc->rec_len != rec_len)) {
-		r = seg_bad(s, loc, "bad record lengths");
-		goto out_put;
-	}
-	payload = f->map + off + SEG_RHDR;
-	if (h.flags & SEG_RAW) {
-		if (h.raw_len > 0)
-			memcpy(dst, payload, h.raw_len);
-	} else if (codec_lz4.decompress(payload, h.stored_len, dst,
-					h.raw_len) != (int)h.raw_len) {
-		r = seg_bad(s, loc, "LZ4 block does not decode");
-		goto out_put;
-	}
-	if (codec_crc32c(0, dst, h.raw_len) != h.data_crc) {
-		r = seg_bad(s, loc, "data checksum mismatch");
-		goto out_put;
-	}
-	atomic_fetch_add(&s->n_reads, 1);
-	r = (int)h.raw_len;
-out_put:
-	seg_put(f);
 	return r;
 }
 

@@ -424,7 +424,7 @@ note "xattrs"
 echo x >xf
 setfattr -n user.foo -v bar xf
 assert_eq bar "$(getfattr -n user.foo --only-values xf)" "user.foo"
-getfattr -d xf | grep -q '^user.foo="bar"$' || fail "getfattr -d does not list user.foo: $(getfattr -d xf)"
+grep -q '^user.foo="bar"$' <<<"$(getfattr -d xf)" || fail "getfattr -d does not list user.foo: $(getfattr -d xf)"
 setfattr -n user.foo -v baz xf
 assert_eq baz "$(getfattr -n user.foo --only-values xf)" "user.foo replaced"
 setfattr -x user.foo xf
@@ -632,9 +632,9 @@ mkdir lsdir
 echo x >lsdir/file
 ln -s file lsdir/link
 out=$(ls -la "$M" lsdir)
-printf '%s\n' "$out" | grep -q '?' && fail "ls -la shows unknown fields: $out"
-ls -la lsdir | grep -q -- '-> file$' || fail "ls -la does not show the symlink target"
-ls -a "$M" | grep -qx .tiers && fail ".tiers is listed by ls -a"
+grep -q '?' <<<"$out" && fail "ls -la shows unknown fields: $out"
+grep -q -- '-> file$' <<<"$(ls -la lsdir)" || fail "ls -la does not show the symlink target"
+grep -qx .tiers <<<"$(ls -a "$M")" && fail ".tiers is listed by ls -a"
 [ -d "$M/.tiers" ] || fail ".tiers is not reachable by name"
 "$PY" - "$M/.tiers/stats" <<'EOF'
 import json, sys

@@ -1,0 +1,147 @@
+/*
+ * meta_int.h - private to meta.c and meta_data.c: the struct meta they
+ * share, the statement ids (the SQL itself is the table in meta.c, prepared
+ * once at open) and the small helpers every call is built from: error
+ * mapping, stepping, binding, and the take-lock/run/unlock pattern.
+ *
+ * What it is not: an API. Everybody else uses meta.h. The locking and
+ * transaction rules are in meta.c's DESIGN comment.
+ */
+#ifndef TIERFS_META_INT_H
+#define TIERFS_META_INT_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "log.h"
+#include "meta.h"
+
+/* One prepared statement per id: m->st[id] runs meta_sql[id] (meta.c). */
+enum meta_st {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_UNDO,
+	ST_NEXT_ID,
+	ST_INO_CREATE, ST_INO_GET, ST_INO_UPDATE, ST_INO_ACCESS, ST_INO_DEL,
+	ST_INO_ORPHANS,
+	ST_INO_SCAN, ST_INO_COUNT,
+	ST_DE_LOOKUP, ST_DE_ADD, ST_DE_REMOVE, ST_DE_SET, ST_DE_MOVE,
+	ST_DIR_EMPTY, ST_DE_PARENT, ST_DIR_LIST,
+	ST_SYM_SET, ST_SYM_GET, ST_SYM_DEL,
+	ST_XA_GET, ST_XA_INSERT, ST_XA_UPDATE, ST_XA_UPSERT, ST_XA_LIST,
+	ST_XA_REMOVE, ST_XA_DEL_ALL,
+	ST_EXT_PUT, ST_EXT_GET, ST_EXT_LIST, ST_EXT_TRUNC, ST_EXT_DEL_ALL,
+	ST_EXT_LIST_SEG,
+	ST_COLD_PUT, ST_COLD_GET, ST_COLD_DEL, ST_COLD_LIST,
+	ST_SEG_COMMIT, ST_SEG_DEL, ST_SEG_LIST,
+	ST_ARC_ADD, ST_ARC_DEL, ST_ARC_LIST,
+	ST_COUNT
+};
+
+struct meta {
+	pthread_mutex_t lock;           /* recursive; a leaf lock */
+	sqlite3 *db;                    /* protected by lock */
+	sqlite3_stmt *st[ST_COUNT];     /* protected by lock */
+	unsigned depth;                 /* protected by lock: open groups */
+	char *path;                     /* immutable after open */
+	char *wal_path;                 /* immutable after open */
+};
+
+/* Turn a SQLite result code into a negative errno, logging real failures. */
+static inline int meta_rc(struct meta *m, int rc, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		tfs_warn("meta: %s: %s", what, sqlite3_errmsg(m->db));
+		return -ENOSPC;
+	case SQLITE_NOMEM:
+		tfs_warn("meta: %s: out of memory", what);
+		return -ENOMEM;
+	}
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return -EEXIST;
+	tfs_err("meta: %s: %s", what, m->db ? sqlite3_errmsg(m->db)
+		: sqlite3_errstr(rc));
+	return -EIO;
+}
+
+/* Step st: SQLITE_ROW, SQLITE_DONE or a negative errno. The caller resets. */
+static inline int meta_step(struct meta *m, sqlite3_stmt *st)
+{
+	int rc;
+
+	if (m->depth && sqlite3_get_autocommit(m->db)) {
+		tfs_err("meta: %s: transaction was aborted", sqlite3_sql(st));
+		return -EIO;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	return meta_rc(m, rc, sqlite3_sql(st));
+}
+
+/* Step a statement that returns no row and reset it: 0 or -errno. */
+static inline int meta_run(struct meta *m, sqlite3_stmt *st)
+{
+	int rc = meta_step(m, st);
+
+	sqlite3_reset(st);
+	return rc < 0 ? rc : 0;
+}
+
+static inline void bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+	sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+static inline void bind_name(sqlite3_stmt *st, int i, const char *name)
+{
+	sqlite3_bind_blob(st, i, name, (int)strlen(name), SQLITE_STATIC);
+}
+
+static inline uint64_t col_u64(sqlite3_stmt *st, int i)
+{
+	return (uint64_t)sqlite3_column_int64(st, i);
+}
+
+/* Take the lock and bind v[0..n) to ?1..?n of statement `which`. */
+static inline sqlite3_stmt *meta_prep(struct meta *m, enum meta_st which,
+				      int n, const uint64_t *v)
+{
+	int i;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < n; i++)
+		bind_u64(m->st[which], i + 1, v[i]);
+	return m->st[which];
+}
+
+/* Run st (from meta_prep) and unlock: 0, -errno, or `none` if it changed
+ * no row. */
+static inline int meta_write(struct meta *m, sqlite3_stmt *st, int none)
+{
+	int err = meta_run(m, st);
+
+	if (!err && none && sqlite3_changes(m->db) == 0)
+		err = none;
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
+/* Step st (from meta_prep) for one row, let fn read it into out, unlock.
+ * -ENOENT if there is no row. */
+static inline int meta_get(struct meta *m, sqlite3_stmt *st,
+			   void (*fn)(sqlite3_stmt *st, void *out),
+			   void *out)
+{
+	int rc = meta_step(m, st);
+
+	if (rc == SQLITE_ROW)
+		fn(st, out);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	return rc == SQLITE_DONE ? -ENOENT : rc < 0 ? rc : 0;
+}
+
+#endif

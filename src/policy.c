@@ -1,0 +1,501 @@
+/*
+ * policy.c - see policy.h.
+ *
+ * THE RULES, applied in this order on every tick (now = wall clock):
+ *   1. Promote every queued file (opened for reading promote_after times
+ *      within promote_window, not larger than promote_max, not pinned
+ *      elsewhere) to hot.
+ *   2. Demote to warm every hot file with now - last_access > hot_age,
+ *      least recently used first, unless pinned hot.
+ *   3. If the hot tier's RAM is over hot_max, demote least recently used
+ *      unpinned hot files until it is under the low watermark (90%).
+ *   4. Demote to cold, in one batch (archives in path order), every warm
+ *      file with now - max(last_access, mtime) > warm_age, unless pinned
+ *      hot or warm.
+ *   5. Write changed access times/counts to meta in one transaction.
+ *   6. Compact segments and archives under compact_threshold live.
+ * A failure in one step is logged and counted; the next step still runs.
+ */
+#include "policy.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cold.h"
+#include "compact.h"
+#include "fs_int.h"
+#include "log.h"
+
+struct policy {
+	struct fs *fs;
+	pthread_t thread;
+	int wake_fd;                    /* eventfd */
+	int inotify_fd;                 /* -1 if unavailable */
+	int sig_fd;                     /* signalfd for SIGHUP, or -1 */
+
+	pthread_mutex_t lock;
+	bool stop;                      /* protected by lock */
+	uint64_t *queue;                /* protected by lock: to promote */
+	size_t nqueue, qcap;            /* protected by lock */
+};
+
+void policy_wake(struct policy *p)
+{
+	uint64_t one = 1;
+
+	if (p && write(p->wake_fd, &one, sizeof(one)) < 0)
+		tfs_debug("policy wake: %s", strerror(errno));
+}
+
+void policy_queue_promote(struct policy *p, uint64_t ino)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->nqueue == p->qcap) {
+		size_t cap = p->qcap ? p->qcap * 2 : 64;
+		uint64_t *q = realloc(p->queue, cap * sizeof(*q));
+
+		if (!q) {
+			pthread_mutex_unlock(&p->lock);
+			return; /* dropped: the next opens queue it again */
+		}
+		p->queue = q;
+		p->qcap = cap;
+	}
+	p->queue[p->nqueue++] = ino;
+	pthread_mutex_unlock(&p->lock);
+	policy_wake(p);
+}
+
+/* Reference a loaded inode by number (NULL if not loaded). */
+static struct tfs_inode *find_loaded(struct fs *f, uint64_t num)
+{
+	struct tfs_inode *ino;
+
+	pthread_mutex_lock(&f->itable.lock);
+	ino = itable_find(&f->itable, num);
+	if (ino)
+		ino->ref++;
+	pthread_mutex_unlock(&f->itable.lock);
+	return ino;
+}
+
+/* Rule 1. */
+static void do_promotions(struct policy *p, const struct tfs_config *cfg)
+{
+	struct fs *f = p->fs;
+	uint64_t *q;
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	q = p->queue;
+	n = p->nqueue;
+	p->queue = NULL;
+	p->nqueue = p->qcap = 0;
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct tfs_inode *ino;
+		uint32_t reads;
+		bool go;
+
+		if (fs_iget(f, q[i], &ino))
+			continue;
+		inode_lock(ino);
+		reads = ino->promo_reads;
+		go = !ino->resident && ino->attr.size <= cfg->promote_max &&
+		     ino->attr.size <= cfg->hot_max / 2 &&
+		     (ino->attr.pin == TFS_PIN_NONE ||
+		      ino->attr.pin == TFS_HOT);
+		ino->promo_queued = false;
+		ino->promo_reads = 0;
+		inode_unlock(ino);
+		if (go && fs_move(f, ino, TFS_HOT, REASON_PROMOTED, reads,
+				  cfg->promote_window_ms / 1000) == 0)
+			tfs_debug("promoted inode %" PRIu64, q[i]);
+		fs_iput(f, ino);
+	}
+	free(q);
+}
+
+struct idle { uint64_t ino; tfs_ns last; };
+
+static int idle_cmp(const void *a, const void *b)
+{
+	const struct idle *x = a, *y = b;
+
+	return (x->last > y->last) - (x->last < y->last);
+}
+
+/* Rule 2. */
+static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
+			 tfs_ns now)
+{
+	struct fs *f = p->fs;
+	tfs_ns age = (tfs_ns)cfg->hot_age_ms * 1000000;
+	struct idle *v = NULL;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&f->hot.lock);
+	for (struct tfs_inode *i = f->hot.head; i; i = i->hot_next) {
+		tfs_ns last = atomic_load(&i->last_access);
+
+		if (now - last <= age)
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct idle *nv = realloc(v, c * sizeof(*nv));
+
+			if (!nv)
+				break;
+			v = nv;
+			cap = c;
+		}
+		v[n++] = (struct idle){ i->ino, last };
+	}
+	pthread_mutex_unlock(&f->hot.lock);
+	qsort(v, n, sizeof(*v), idle_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct tfs_inode *ino = find_loaded(f, v[i].ino);
+		bool pinned;
+
+		if (!ino)
+			continue;
+		inode_lock(ino);
+		pinned = ino->attr.pin == TFS_HOT;
+		inode_unlock(ino);
+		if (!pinned)
+			fs_move(f, ino, TFS_WARM, REASON_IDLE,
+				(uint64_t)((now - v[i].last) / 1000000000),
+				cfg->hot_age_ms / 1000);
+		fs_iput(f, ino);
+	}
+	free(v);
+}
+
+/* Rule 4: collect warm files idle past warm_age. */
+struct cold_scan {
+	tfs_ns now, age;
+	uint64_t *ino;
+	size_t n, cap;
+};
+
+static void scan_warm(void *ctx, const struct meta_inode *in)
+{
+	struct cold_scan *s = ctx;
+	tfs_ns last = in->last_access > in->mtime ? in->last_access : in->mtime;
+
+	if (!S_ISREG(in->mode) || in->nlink == 0 || in->tier != TFS_WARM)
+		return;
+	if (in->pin == TFS_HOT || in->pin == TFS_WARM)
+		return;
+	if (s->now - last <= s->age)
+		return;
+	if (s->n == s->cap) {
+		size_t c = s->cap ? s->cap * 2 : 256;
+		uint64_t *p = realloc(s->ino, c * sizeof(*p));
+
+		if (!p)
+			return;
+		s->ino = p;
+		s->cap = c;
+	}
+	s->ino[s->n++] = in->ino;
+}
+
+static void do_warm_aging(struct policy *p, const struct tfs_config *cfg,
+			  tfs_ns now)
+{
+	struct fs *f = p->fs;
+	struct cold_scan s = { .now = now,
+			       .age = (tfs_ns)cfg->warm_age_ms * 1000000 };
+	struct tfs_inode **inos;
+	size_t got = 0, moved = 0, skipped = 0;
+	int rc;
+
+	rc = meta_inode_scan(f->meta, scan_warm, &s);
+	if (rc || !s.n)
+		goto out_free;
+	inos = calloc(s.n, sizeof(*inos));
+	if (!inos)
+		goto out_free;
+	for (size_t i = 0; i < s.n; i++) {
+		struct tfs_inode *ino;
+		tfs_ns last;
+		bool ok;
+
+		if (fs_iget(f, s.ino[i], &ino))
+			continue;
+		/* The in-memory view is newer than the row. */
+		last = atomic_load(&ino->last_access);
+		inode_lock(ino);
+		if (ino->attr.mtime > last)
+			last = ino->attr.mtime;
+		ok = !ino->resident && ino->attr.tier == TFS_WARM &&
+		     ino->attr.pin != TFS_HOT && ino->attr.pin != TFS_WARM &&
+		     now - last > s.age;
+		inode_unlock(ino);
+		if (ok)
+			inos[got++] = ino;
+		else
+			fs_iput(f, ino);
+	}
+	rc = cold_demote(f->cold, inos, got, &moved, &skipped);
+	if (rc)
+		tfs_err("policy: demotion to cold: %s", strerror(-rc));
+	for (size_t i = 0; i < got; i++) {
+		inode_lock(inos[i]);
+		if (inos[i]->attr.tier == TFS_COLD)
+			fs_set_reason(inos[i], REASON_IDLE,
+				      (uint64_t)((now - atomic_load(
+					&inos[i]->last_access)) / 1000000000),
+				      cfg->warm_age_ms / 1000);
+		inode_unlock(inos[i]);
+		fs_iput(f, inos[i]);
+	}
+	free(inos);
+	if (moved)
+		tfs_info("policy: %zu file(s) idle over warm_age moved to cold"
+			 " (%zu skipped)", moved, skipped);
+out_free:
+	free(s.ino);
+}
+
+/* Rule 5. */
+static void do_persist_access(struct policy *p)
+{
+	struct fs *f = p->fs;
+	struct { uint64_t ino, count; tfs_ns last; } *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&f->itable.lock);
+	for (uint64_t b = 0; b < f->itable.nbuckets; b++)
+		for (struct tfs_inode *i = f->itable.buckets[b]; i;
+		     i = i->hnext) {
+			uint64_t c = atomic_load(&i->access_count);
+			tfs_ns l = atomic_load(&i->last_access);
+
+			if (i->kind != INODE_REAL ||
+			    (c == i->persisted_count &&
+			     l == i->persisted_last))
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 256;
+				void *nv = realloc(v, nc * sizeof(*v));
+
+				if (!nv)
+					goto out_unlock;
+				v = nv;
+				cap = nc;
+			}
+			v[n].ino = i->ino;
+			v[n].count = c;
+			v[n].last = l;
+			i->persisted_count = c;
+			i->persisted_last = l;
+			n++;
+		}
+out_unlock:
+	pthread_mutex_unlock(&f->itable.lock);
+	if (!n)
+		goto out_free;
+	rc = meta_begin(f->meta);
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = meta_inode_set_access(f->meta, v[i].ino, v[i].count,
+					   v[i].last);
+		if (rc == -ENOENT)
+			rc = 0;         /* deleted meanwhile */
+	}
+	if (!rc)
+		rc = meta_commit(f->meta);
+	else
+		meta_rollback(f->meta);
+	if (rc)
+		tfs_err("policy: saving access times: %s", strerror(-rc));
+out_free:
+	free(v);
+}
+
+/* ---- configuration reload ---- */
+
+static void drain(int fd)
+{
+	char buf[4096];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* Did any inotify event name tierfs.conf? */
+static bool conf_changed(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool hit = false;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *q = buf; q < buf + n;) {
+			const struct inotify_event *e = (const void *)q;
+
+			if (e->len && !strcmp(e->name, "tierfs.conf"))
+				hit = true;
+			q += sizeof(*e) + e->len;
+		}
+	}
+	return hit;
+}
+
+static void tick(struct policy *p)
+{
+	struct fs *f = p->fs;
+	struct tfs_config cfg;
+	uint64_t freed = 0;
+	tfs_ns now = fs_now();
+
+	fs_get_config(f, &cfg);
+	do_promotions(p, &cfg);
+	do_hot_aging(p, &cfg, now);
+	fs_hot_enforce(f, NULL);
+	do_warm_aging(p, &cfg, now);
+	do_persist_access(p);
+	compact_run(f, &freed);
+	if (freed)
+		tfs_info("compaction freed %" PRIu64 " bytes", freed);
+}
+
+static void *policy_main(void *arg)
+{
+	struct policy *p = arg;
+	struct fs *f = p->fs;
+	tfs_ns next = 0;
+
+	for (;;) {
+		struct pollfd pfd[3];
+		struct tfs_config cfg;
+		int nfd = 0, timeout;
+		bool reload = false, stop;
+		tfs_ns now = fs_now();
+
+		pthread_mutex_lock(&p->lock);
+		stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+		fs_get_config(f, &cfg);
+		if (now >= next) {
+			tick(p);
+			next = fs_now() + (tfs_ns)cfg.interval_ms * 1000000;
+		}
+		timeout = (int)((next - fs_now()) / 1000000);
+		if (timeout < 0)
+			timeout = 0;
+		pfd[nfd++] = (struct pollfd){ .fd = p->wake_fd,
+					      .events = POLLIN };
+		if (p->inotify_fd >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = p->inotify_fd,
+						      .events = POLLIN };
+		if (p->sig_fd >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = p->sig_fd,
+						      .events = POLLIN };
+		if (poll(pfd, (nfds_t)nfd, timeout) <= 0)
+			continue;
+		for (int i = 0; i < nfd; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			if (pfd[i].fd == p->inotify_fd) {
+				reload |= conf_changed(p->inotify_fd);
+				continue;
+			}
+			drain(pfd[i].fd);
+			if (pfd[i].fd == p->wake_fd)
+				next = 0;       /* woken: tick now */
+			else
+				reload = true;  /* SIGHUP */
+		}
+		if (reload) {
+			fs_reload_config(f);
+			next = 0;
+		}
+	}
+	return NULL;
+}
+
+int policy_start(struct policy **out, struct fs *f)
+{
+	struct policy *p = calloc(1, sizeof(*p));
+	sigset_t hup;
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->fs = f;
+	pthread_mutex_init(&p->lock, NULL);
+	p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->wake_fd < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	p->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (p->inotify_fd >= 0 &&
+	    inotify_add_watch(p->inotify_fd, f->store.dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE |
+			      IN_CREATE | IN_ONLYDIR) < 0) {
+		tfs_warn("cannot watch %s for tierfs.conf changes: %s",
+			 f->store.dir, strerror(errno));
+		close(p->inotify_fd);
+		p->inotify_fd = -1;
+	}
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	p->sig_fd = signalfd(-1, &hup, SFD_NONBLOCK | SFD_CLOEXEC);
+	rc = -pthread_create(&p->thread, NULL, policy_main, p);
+	if (rc)
+		goto out_close;
+	*out = p;
+	return 0;
+
+out_close:
+	if (p->sig_fd >= 0)
+		close(p->sig_fd);
+	if (p->inotify_fd >= 0)
+		close(p->inotify_fd);
+	close(p->wake_fd);
+out_free:
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+	return rc;
+}
+
+void policy_stop(struct policy **pp)
+{
+	struct policy *p = *pp;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_mutex_unlock(&p->lock);
+	policy_wake(p);
+	pthread_join(p->thread, NULL);
+	/* Last save of access times for the next mount. */
+	do_persist_access(p);
+	if (p->sig_fd >= 0)
+		close(p->sig_fd);
+	if (p->inotify_fd >= 0)
+		close(p->inotify_fd);
+	close(p->wake_fd);
+	pthread_mutex_destroy(&p->lock);
+	free(p->queue);
+	free(p);
+	*pp = NULL;
+}

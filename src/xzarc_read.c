@@ -1,0 +1,439 @@
+/*
+ * xzarc_read.c - the reader half of xzarc.h: open an archive, decode its
+ * index once, and serve xzarc_pread() one block at a time through a
+ * blkcache. The writer and the on-disk format are in xzarc.c.
+ *
+ * DESIGN
+ *
+ * Reader. Open checks header and footer flags agree, decodes the index
+ * (bounded by a memlimit) and verifies that the stream it describes is
+ * exactly the file, then flattens it into a sorted array of non-empty
+ * blocks; the lzma_index is freed. A read binary-searches that array and
+ * decodes each covering block with pread + lzma_block_header_decode +
+ * lzma_block_buffer_decode, the block's check verified. A block made only of
+ * LZMA2 uncompressed chunks is copied out directly and its CRC checked; any
+ * surprise on that path falls back to the real decoder, which has the last
+ * word. The struct is immutable after open; pread(2) needs no lock.
+ */
+#include "xzarc.h"
+
+#include "blkcache.h"
+#include "log.h"
+#include "xzarc_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <lzma.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Memory the decoded lzma_index may take at open. */
+#define XZARC_INDEX_MEMLIMIT ((uint64_t)256 << 20)
+
+struct xzarc_blk {
+	uint64_t file_off;      /* of the block header */
+	uint64_t uoff;          /* uncompressed offset in the stream */
+	uint64_t unpadded;      /* header + compressed data + check */
+	uint64_t usize;         /* uncompressed bytes, > 0 */
+};
+
+struct xzarc {
+	int fd;
+	uint64_t id;
+	lzma_check check;
+	uint64_t size;          /* uncompressed */
+	uint64_t nblocks;
+	struct xzarc_blk *blk;  /* sorted by uoff, contiguous */
+};
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;    /* truncated */
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int xzarc_load_index(struct xzarc *a, const char *path,
+			    uint64_t fsize)
+{
+	uint8_t hbuf[LZMA_STREAM_HEADER_SIZE], fbuf[LZMA_STREAM_HEADER_SIZE];
+	lzma_stream_flags hf, ff;
+	uint64_t memlimit = XZARC_INDEX_MEMLIMIT, n = 0;
+	lzma_index *idx = NULL;
+	lzma_index_iter it;
+	uint8_t *ibuf = NULL;
+	size_t ipos = 0;
+	const char *why;
+	int err;
+
+	why = "too short";
+	if (fsize < 2 * LZMA_STREAM_HEADER_SIZE + 8 || fsize % 4 != 0)
+		goto out_eio;
+	err = pread_full(a->fd, hbuf, sizeof(hbuf), 0);
+	if (!err)
+		err = pread_full(a->fd, fbuf, sizeof(fbuf),
+				 fsize - LZMA_STREAM_HEADER_SIZE);
+	if (err && err != -EIO)
+		return err;
+	why = "unreadable stream header or footer";
+	if (err || lzma_stream_header_decode(&hf, hbuf) != LZMA_OK ||
+	    lzma_stream_footer_decode(&ff, fbuf) != LZMA_OK)
+		goto out_eio;
+	why = "stream header and footer disagree";
+	if (lzma_stream_flags_compare(&hf, &ff) != LZMA_OK)
+		goto out_eio;
+	why = "unsupported integrity check";
+	if (lzma_check_size(hf.check) == 0 || !lzma_check_is_supported(hf.check))
+		goto out_eio;
+	a->check = hf.check;
+	why = "bad index size";
+	if (ff.backward_size > fsize - 2 * LZMA_STREAM_HEADER_SIZE)
+		goto out_eio;
+	ibuf = malloc((size_t)ff.backward_size);
+	if (!ibuf)
+		return -ENOMEM;
+	err = pread_full(a->fd, ibuf, (size_t)ff.backward_size,
+			 fsize - LZMA_STREAM_HEADER_SIZE - ff.backward_size);
+	if (err && err != -EIO)
+		goto out_free;
+	why = "corrupt index";
+	if (err || lzma_index_buffer_decode(&idx, &memlimit, NULL, ibuf, &ipos,
+					    (size_t)ff.backward_size)
+			!= LZMA_OK || ipos != ff.backward_size)
+		goto out_eio;
+	why = "index does not describe this file";
+	if (lzma_index_stream_flags(idx, &ff) != LZMA_OK ||
+	    lzma_index_stream_size(idx) != fsize)
+		goto out_eio;
+
+	a->size = lzma_index_uncompressed_size(idx);
+	a->blk = calloc((size_t)lzma_index_block_count(idx) + 1,
+			sizeof(*a->blk));
+	if (!a->blk) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	why = "block too large";
+	lzma_index_iter_init(&it, idx);
+	while (!lzma_index_iter_next(&it, LZMA_INDEX_ITER_NONEMPTY_BLOCK)) {
+		struct xzarc_blk *b = &a->blk[n];
+
+		if (it.block.uncompressed_size > XZARC_MAX_BLOCK ||
+		    it.block.total_size > 2 * XZARC_MAX_BLOCK)
+			goto out_eio;
+		b->file_off = it.block.compressed_file_offset;
+		b->uoff = it.block.uncompressed_file_offset;
+		b->unpadded = it.block.unpadded_size;
+		b->usize = it.block.uncompressed_size;
+		n++;
+	}
+	a->nblocks = n;
+	err = 0;
+	goto out_free;
+
+out_eio:
+	tfs_err("xzarc %" PRIu64 " (%s): %s", a->id, path, why);
+	err = -EIO;
+out_free:
+	lzma_index_end(idx, NULL);
+	free(ibuf);
+	return err;
+}
+
+int xzarc_open(struct xzarc **out, const char *path, uint64_t id)
+{
+	struct xzarc *a;
+	struct stat st;
+	int err;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->id = id;
+	a->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (a->fd < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	if (fstat(a->fd, &st) < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	err = xzarc_load_index(a, path, (uint64_t)st.st_size);
+	if (err)
+		goto out_free;
+	*out = a;
+	return 0;
+
+out_free:
+	xzarc_close(&a);
+	return err;
+}
+
+void xzarc_close(struct xzarc **ap)
+{
+	struct xzarc *a = ap ? *ap : NULL;
+
+	if (!a)
+		return;
+	if (a->fd >= 0)
+		close(a->fd);
+	free(a->blk);
+	free(a);
+	*ap = NULL;
+}
+
+uint64_t xzarc_size(const struct xzarc *a)
+{
+	return a->size;
+}
+
+uint64_t xzarc_nblocks(const struct xzarc *a)
+{
+	return a->nblocks;
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/*
+ * Copy out a block made only of LZMA2 uncompressed chunks (what
+ * lzma_block_uncomp_encode writes), verifying padding and check. Returns
+ * true if it did and everything checked; false sends the caller to the real
+ * decoder (mixed chunks, or anything odd, including corruption).
+ */
+static bool xzarc_copy_stored(const lzma_block *b, const uint8_t *buf,
+			      size_t total, uint8_t *out, size_t usize)
+{
+	const uint8_t *d = buf + b->header_size;
+	size_t csize = (size_t)b->compressed_size, p = 0, o = 0, end, i;
+	unsigned csz = lzma_check_size(b->check);
+
+	if (b->filters[0].id != LZMA_FILTER_LZMA2 ||
+	    b->filters[1].id != LZMA_VLI_UNKNOWN ||
+	    (b->check != LZMA_CHECK_CRC32 && b->check != LZMA_CHECK_CRC64))
+		return false;
+	for (;;) {
+		size_t n;
+
+		if (p >= csize)
+			return false;
+		if (d[p] == 0x00) {
+			p++;
+			break;
+		}
+		/* 1 = stored, dictionary reset (required first); 2 = stored */
+		if (d[p] != 0x01 && (d[p] != 0x02 || o == 0))
+			return false;
+		if (csize - p < 3)
+			return false;
+		n = ((size_t)d[p + 1] << 8 | d[p + 2]) + 1;
+		if (csize - p - 3 < n || usize - o < n)
+			return false;
+		memcpy(out + o, d + p + 3, n);
+		o += n;
+		p += 3 + n;
+	}
+	if (p != csize || o != usize)
+		return false;
+	end = b->header_size + csize;
+	for (i = end; i % 4 != 0; i++)
+		if (i >= total || buf[i] != 0)
+			return false;
+	if (i + csz != total)
+		return false;
+	if (b->check == LZMA_CHECK_CRC32)
+		return lzma_crc32(out, usize, 0) == get_le(buf + i, 4);
+	return lzma_crc64(out, usize, 0) == get_le(buf + i, 8);
+}
+
+/* Decode block i into a fresh malloc'd buffer of exactly its size. */
+static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
+{
+	const struct xzarc_blk *bk = &a->blk[i];
+	size_t total = (size_t)((bk->unpadded + 3) & ~(uint64_t)3);
+	size_t usize = (size_t)bk->usize, in_pos, out_pos = 0, f;
+	lzma_filter filters[LZMA_FILTERS_MAX + 1];
+	lzma_block b;
+	uint8_t *buf, *out = NULL;
+	const char *why;
+	lzma_ret r;
+	int err;
+
+	*outp = NULL;
+	buf = malloc(total);
+	if (!buf)
+		return -ENOMEM;
+	for (f = 0; f <= LZMA_FILTERS_MAX; f++) {
+		filters[f].id = LZMA_VLI_UNKNOWN;
+		filters[f].options = NULL;
+	}
+	err = pread_full(a->fd, buf, total, bk->file_off);
+	why = "short read";
+	if (err == -EIO)
+		goto out_eio;
+	if (err)
+		goto out_free;
+
+	memset(&b, 0, sizeof(b));
+	b.version = 1;
+	b.check = a->check;
+	b.filters = filters;
+	b.header_size = lzma_block_header_size_decode(buf[0]);
+	why = "bad block header";
+	if (buf[0] == 0 || b.header_size > total ||
+	    lzma_block_header_decode(&b, NULL, buf) != LZMA_OK)
+		goto out_eio;
+	why = "block header disagrees with index";
+	if (lzma_block_compressed_size(&b, bk->unpadded) != LZMA_OK ||
+	    (b.uncompressed_size != LZMA_VLI_UNKNOWN &&
+	     b.uncompressed_size != bk->usize))
+		goto out_eio;
+	b.uncompressed_size = bk->usize;
+	/* A dictionary larger than the block is never needed to decode it. */
+	for (f = 0; filters[f].id != LZMA_VLI_UNKNOWN; f++) {
+		if (filters[f].id == LZMA_FILTER_LZMA2 ||
+		    filters[f].id == LZMA_FILTER_LZMA1) {
+			lzma_options_lzma *o = filters[f].options;
+
+			if (o && o->dict_size > usize)
+				o->dict_size = usize < LZMA_DICT_SIZE_MIN ?
+					       LZMA_DICT_SIZE_MIN :
+					       (uint32_t)usize;
+		}
+	}
+	out = malloc(usize);
+	if (!out) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	if (!xzarc_copy_stored(&b, buf, total, out, usize)) {
+		in_pos = b.header_size;
+		r = lzma_block_buffer_decode(&b, NULL, buf, &in_pos, total,
+					     out, &out_pos, usize);
+		if (r == LZMA_MEM_ERROR) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		why = r == LZMA_DATA_ERROR ? "corrupt data or check mismatch"
+					   : "decoder error";
+		if (r != LZMA_OK)
+			goto out_eio;
+		why = "decoded size mismatch";
+		if (in_pos != total || out_pos != usize)
+			goto out_eio;
+	}
+	*outp = out;
+	out = NULL;
+	err = 0;
+	goto out_free;
+
+out_eio:
+	tfs_err("xzarc %" PRIu64 ": block %" PRIu64 " (file offset %" PRIu64
+		"): %s", a->id, i, bk->file_off, why);
+	err = -EIO;
+out_free:
+	lzma_filters_free(filters, NULL);
+	free(out);
+	free(buf);
+	return err;
+}
+
+static uint64_t xzarc_find(const struct xzarc *a, uint64_t off)
+{
+	uint64_t lo = 0, hi = a->nblocks;
+
+	/* Last block whose uoff <= off. */
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (a->blk[mid].uoff <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
+		    size_t len, uint64_t off)
+{
+	uint8_t *d = dst;
+	size_t done = 0;
+	uint64_t i;
+
+	if (off >= a->size || len == 0)
+		return 0;
+	if (len > a->size - off)
+		len = (size_t)(a->size - off);
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	for (i = xzarc_find(a, off); done < len; i++) {
+		const struct xzarc_blk *bk = &a->blk[i];
+		const struct blkcache_ent *e = NULL;
+		uint8_t *tmp = NULL;
+		const uint8_t *data;
+		uint64_t in_blk = off + done - bk->uoff;
+		size_t n;
+		int err;
+
+		if (c)
+			e = blkcache_get(c, a->id, i);
+		if (e && e->len != bk->usize) {
+			tfs_err("xzarc %" PRIu64 ": block %" PRIu64
+				": cached length %zu, index says %" PRIu64,
+				a->id, i, e->len, bk->usize);
+			blkcache_put(c, e);
+			return -EIO;
+		}
+		if (!e) {
+			err = xzarc_decode(a, i, &tmp);
+			if (err)
+				return err;
+			blkcache_count_decode(c);
+			if (c) {
+				e = blkcache_insert(c, a->id, i, tmp,
+						    (size_t)bk->usize);
+				tmp = NULL;
+				if (!e)
+					return -ENOMEM;
+			}
+		}
+		data = e ? e->data : tmp;
+		n = (size_t)(bk->usize - in_blk);
+		if (n > len - done)
+			n = len - done;
+		memcpy(d + done, data + in_blk, n);
+		done += n;
+		if (e)
+			blkcache_put(c, e);
+		free(tmp);
+	}
+	return (ssize_t)done;
+}

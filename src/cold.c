@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "blkcache.h"
+#include "fault.h"
 #include "fs_int.h"
 #include "log.h"
 #include "xzarc.h"
@@ -507,8 +508,11 @@ static int dm_archive(struct cold *c, struct dm_item *items, size_t n,
 	rc = open_one(c, arc.id, true);
 	if (rc)
 		goto out_unlink;
+	fault_point("cold-before-commit");
 	kept = dm_lock_unchanged(items, n);
 	rc = kept ? dm_commit(f, &arc, items, n) : -ECANCELED;
+	if (!rc)
+		fault_point("cold-after-commit");
 	for (size_t i = 0; i < n; i++) {
 		if (!items[i].locked)
 			continue;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cold.h"
+#include "fault.h"
 #include "fs_int.h"
 #include "log.h"
 
@@ -145,6 +146,8 @@ static int rewrite_segment(struct fs *f, uint64_t seg)
 			mv[i].ok = rc == 0;
 		}
 		if (!rc)
+			fault_point("compact-before-commit");
+		if (!rc)
 			rc = commit_moves(f, mv, m);
 		if (!rc)
 			publish_moves(f, mv, m);
@@ -189,6 +192,7 @@ static int compact_warm(struct fs *f, uint32_t threshold, uint64_t *freed)
 				break;
 		}
 		if (s.live == 0) {
+			fault_point("compact-before-delete");
 			rc = meta_seg_delete(f->meta, s.id);
 			if (!rc)
 				rc = segstore_remove(f->seg, s.id);

@@ -500,6 +500,8 @@ int fs_mount(struct fs **out, const char *store_dir,
 	pthread_mutex_init(&f->cfg_lock, NULL);
 	rc = itable_init(&f->itable);
 	if (!rc)
+		rc = itable_init(&f->vtable);
+	if (!rc)
 		rc = hot_init(&f->hot, cfg->hot_max);
 	if (rc) {
 		snprintf(err, errlen, "cannot initialise: %s", strerror(-rc));
@@ -609,6 +611,8 @@ void fs_unmount(struct fs **fp)
 	segstore_close(&f->seg);
 	if (f->itable.buckets)
 		itable_destroy(&f->itable);
+	if (f->vtable.buckets)
+		itable_destroy(&f->vtable);
 	inode_free(f->vtiers);
 	inode_free(f->vstats);
 	inode_free(f->vmetrics);

@@ -12,6 +12,8 @@
  * is hot only while it is in RAM); stored bytes are RAM held for hot, live
  * record bytes for warm, and the live share of archive bytes for cold.
  */
+#include "blkcache.h"
+#include "cold.h"
 #include "fs_int.h"
 
 #include <errno.h>
@@ -63,13 +65,26 @@ int fs_ctl_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
 		return 1;
 	}
 	if (parent == f->vtiers) {
+		int rc = 0;
+
 		if (!strcmp(name, "stats"))
 			*out = f->vstats;
 		else if (!strcmp(name, "metrics"))
 			*out = f->vmetrics;
+		else if (!strcmp(name, "hot"))
+			rc = fs_view_get(f, TFS_HOT, TFS_ROOT_INO, out);
+		else if (!strcmp(name, "warm"))
+			rc = fs_view_get(f, TFS_WARM, TFS_ROOT_INO, out);
+		else if (!strcmp(name, "cold"))
+			rc = fs_view_get(f, TFS_COLD, TFS_ROOT_INO, out);
 		else
 			return -ENOENT;
-		return 1;
+		return rc ? rc : 1;
+	}
+	if (parent->kind == INODE_VIEW) {
+		int rc = fs_view_lookup(f, parent, name, out);
+
+		return rc ? rc : 1;
 	}
 	return 0;
 }
@@ -219,7 +234,9 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 			const struct icounts *ic, struct sbuf *b)
 {
 	struct stats *s = &f->stats;
+	struct blkcache_stats bc;
 
+	cold_cache_stats(f->cold, &bc);
 	sb_printf(b, "{\n  \"tiers\": {\n");
 	for (int i = 0; i < TFS_NTIERS; i++) {
 		const struct stats_hist *h = &s->lat[i];
@@ -258,7 +275,12 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  ",\n  \"writeback_bytes\": %" PRIu64
 		  ",\n  \"evictions\": %" PRIu64
 		  ",\n  \"migration_errors\": %" PRIu64
-		  ",\n  \"compactions\": %" PRIu64 "\n}\n",
+		  ",\n  \"compactions\": %" PRIu64
+		  ",\n  \"compacted_bytes\": %" PRIu64
+		  ",\n  \"cold_cache\": {\"hits\": %" PRIu64
+		  ", \"misses\": %" PRIu64 ", \"decodes\": %" PRIu64
+		  ", \"bytes\": %" PRIu64 ", \"capacity\": %" PRIu64
+		  ", \"hit_rate\": %.3f}\n}\n",
 		  atomic_load(&f->hot.bytes), atomic_load(&f->hot.max),
 		  f->hot.nresident, ic->loaded, ic->referenced,
 		  atomic_load(&s->writes),
@@ -266,7 +288,11 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  atomic_load(&s->writeback_bytes),
 		  atomic_load(&s->evictions),
 		  atomic_load(&s->migration_errors),
-		  atomic_load(&s->compactions));
+		  atomic_load(&s->compactions),
+		  atomic_load(&s->compacted_bytes), bc.hits, bc.misses,
+		  bc.decodes, bc.bytes, bc.capacity,
+		  bc.hits + bc.misses ? (double)bc.hits /
+			  (double)(bc.hits + bc.misses) : 0.0);
 }
 
 static void prom_family(struct sbuf *b, const char *name, const char *type,
@@ -368,6 +394,31 @@ static void render_prom(struct fs *f, const struct tier_totals *t,
 		    "Tier moves that failed.");
 	sb_printf(b, "tierfs_migration_errors_total %" PRIu64 "\n",
 		  atomic_load(&s->migration_errors));
+	{
+		struct blkcache_stats bc;
+
+		cold_cache_stats(f->cold, &bc);
+		prom_family(b, "cold_cache_hits_total", "counter",
+			    "Cold reads served from the decoded block cache.");
+		sb_printf(b, "tierfs_cold_cache_hits_total %" PRIu64 "\n",
+			  bc.hits);
+		prom_family(b, "cold_cache_misses_total", "counter",
+			    "Cold reads that had to decode a block.");
+		sb_printf(b, "tierfs_cold_cache_misses_total %" PRIu64 "\n",
+			  bc.misses);
+		prom_family(b, "cold_block_decodes_total", "counter",
+			    "xz blocks decoded.");
+		sb_printf(b, "tierfs_cold_block_decodes_total %" PRIu64 "\n",
+			  bc.decodes);
+		prom_family(b, "cold_cache_bytes", "gauge",
+			    "Bytes of decoded blocks cached.");
+		sb_printf(b, "tierfs_cold_cache_bytes %" PRIu64 "\n",
+			  bc.bytes);
+	}
+	prom_family(b, "compacted_bytes_total", "counter",
+		    "Bytes of store files released by compaction.");
+	sb_printf(b, "tierfs_compacted_bytes_total %" PRIu64 "\n",
+		  atomic_load(&s->compacted_bytes));
 	prom_family(b, "compactions_total", "counter",
 		    "Segments and archives rewritten by compaction.");
 	sb_printf(b, "tierfs_compactions_total %" PRIu64 "\n",

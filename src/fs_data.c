@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "cold.h"
+#include "fault.h"
 #include "log.h"
 
 /* Largest file: 2^46 bytes (64 TiB) keeps chunk indices small. */
@@ -700,6 +701,8 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 			rc = segstore_append(f->seg, ino->ino, items[i].k,
 					     items[i].copy, items[i].len,
 					     &items[i].loc);
+		if (!rc)
+			fault_point("writeback-before-commit");
 		if (!rc)
 			rc = wb_commit(f, ino, items, n, last ? &attr : NULL,
 				       trunc_from, has_cold ? &cold : NULL);

@@ -46,6 +46,7 @@ int fs_path(struct fs *f, uint64_t ino, char *buf, size_t len)
 struct fs_dir {
 	struct tfs_inode *dir;
 	struct fs_dirent *ents;
+	int *tiers;             /* the row's tier of each entry */
 	size_t n, cap;
 	int rc;
 };
@@ -56,12 +57,18 @@ static int dir_push(struct fs_dir *d, const char *name, uint64_t ino,
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 32;
 		struct fs_dirent *e = realloc(d->ents, cap * sizeof(*e));
+		int *t;
 
 		if (!e)
 			return -ENOMEM;
 		d->ents = e;
+		t = realloc(d->tiers, cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		d->tiers = t;
 		d->cap = cap;
 	}
+	d->tiers[d->n] = TFS_WARM;
 	d->ents[d->n].name = strdup(name);
 	if (!d->ents[d->n].name)
 		return -ENOMEM;
@@ -74,8 +81,11 @@ static int dir_push(struct fs_dir *d, const char *name, uint64_t ino,
 static int dir_collect(void *ctx, const char *name, const struct meta_inode *in)
 {
 	struct fs_dir *d = ctx;
+	int rc = dir_push(d, name, in->ino, in->mode);
 
-	return dir_push(d, name, in->ino, in->mode);
+	if (!rc)
+		d->tiers[d->n - 1] = in->tier;
+	return rc;
 }
 
 int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
@@ -85,7 +95,8 @@ int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
 	uint64_t up = dir->ino;
 	int rc;
 
-	if (dir->kind != INODE_REAL && dir->kind != INODE_TIERS_DIR)
+	if (dir->kind != INODE_REAL && dir->kind != INODE_TIERS_DIR &&
+	    dir->kind != INODE_VIEW)
 		return -ENOTDIR;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -99,6 +110,36 @@ int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
 			rc = dir_push(d, "stats", FS_VINO_STATS, S_IFREG);
 		if (!rc)
 			rc = dir_push(d, "metrics", FS_VINO_METRICS, S_IFREG);
+		for (int t = 0; !rc && t < TFS_NTIERS; t++) {
+			struct tfs_inode *v;
+
+			rc = fs_view_get(f, t, TFS_ROOT_INO, &v);
+			if (!rc)
+				rc = dir_push(d, tfs_tier_name(t), v->ino,
+					      S_IFDIR);
+		}
+		goto out_done;
+	}
+	if (dir->kind == INODE_VIEW) {
+		struct tfs_inode *vup = f->vtiers;
+		char nm[TFS_NAME_MAX + 1];
+		uint64_t pino;
+		size_t kept;
+
+		if (dir->view_real != TFS_ROOT_INO &&
+		    meta_dentry_parent(f->meta, dir->view_real, &pino, nm) == 0)
+			fs_view_get(f, dir->view_tier, pino, &vup);
+		rc = dir_push(d, ".", dir->ino, S_IFDIR);
+		if (!rc)
+			rc = dir_push(d, "..", vup->ino, S_IFDIR);
+		if (!rc)
+			rc = meta_dir_list(f->meta, dir->view_real,
+					   dir_collect, d);
+		if (!rc)
+			rc = fs_view_filter(f, dir, d->ents + 2, d->n - 2,
+					    d->tiers + 2, &kept);
+		if (!rc)
+			d->n = kept + 2;
 		goto out_done;
 	}
 	if (dir->ino != TFS_ROOT_INO) {
@@ -167,5 +208,6 @@ void fs_closedir(struct fs *f, struct fs_dir *d)
 	for (size_t i = 0; i < d->n; i++)
 		free((char *)d->ents[i].name);
 	free(d->ents);
+	free(d->tiers);
 	free(d);
 }

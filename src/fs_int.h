@@ -50,6 +50,7 @@ struct fs {
 					   fs_start() */
 	char *overrides;                /* -o settings (win over the file) */
 	struct itable itable;
+	struct itable vtable;           /* view directories (fs_view.c) */
 	struct hot hot;
 	struct stats stats;
 	pthread_mutex_t ns_lock;        /* see inode.h's lock order */
@@ -134,6 +135,19 @@ void fs_set_reason(struct tfs_inode *ino, enum fs_reason r, uint64_t a0,
 /* Move one file (caller holds no lock of it), recording why. */
 int fs_move(struct fs *f, struct tfs_inode *ino, int tier,
 	    enum fs_reason r, uint64_t a0, uint64_t a1);
+
+/* ---- tier views (fs_view.c) ---- */
+int fs_view_get(struct fs *f, int tier, uint64_t dir, struct tfs_inode **out);
+/* Lookup in a view directory: a referenced real file, or a view dir. */
+int fs_view_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
+		   struct tfs_inode **out);
+/* Keep the entries of e[0..n) that belong in the view (tiers[i]: the
+ * tier recorded in entry i's row); frees the names it drops. */
+int fs_view_filter(struct fs *f, struct tfs_inode *view, struct fs_dirent *e,
+		   size_t n, const int *tiers, size_t *kept);
+int fs_view_rename(struct fs *f, struct tfs_inode *parent, const char *name,
+		   struct tfs_inode *newparent, const char *newname,
+		   unsigned int flags);
 
 /* ---- control tree (fs_ctl.c) ---- */
 int fs_ctl_init(struct fs *f);

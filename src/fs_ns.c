@@ -571,8 +571,11 @@ int fs_rename(struct fs *f, struct tfs_inode *parent, const char *name,
 		return -ENAMETOOLONG;
 	if (is_reserved(f, parent, name) || is_reserved(f, newparent, newname))
 		return -EPERM;
+	if (parent->kind == INODE_VIEW || newparent->kind == INODE_VIEW)
+		return fs_view_rename(f, parent, name, newparent, newname,
+				      flags);
 	if (parent->kind != INODE_REAL || newparent->kind != INODE_REAL)
-		return -EXDEV;
+		return -EPERM;
 	rc = check_dir(newparent);
 	if (rc)
 		return rc;

@@ -77,6 +77,10 @@ int fs_get_tier(struct fs *f, struct tfs_inode *ino)
 
 	inode_lock(ino);
 	t = ino->resident ? TFS_HOT : ino->attr.tier;
+	/* Recorded hot but not in RAM (since a remount, until its first
+	 * open): it is read from its durable copy. */
+	if (t == TFS_HOT && !ino->resident)
+		t = ino->ext_loaded && ino->has_cold ? TFS_COLD : TFS_WARM;
 	inode_unlock(ino);
 	return t;
 }

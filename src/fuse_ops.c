@@ -48,8 +48,9 @@ static void reply_err(fuse_req_t req, int err)
 	fuse_reply_err(req, -err);
 }
 
-static void reply_entry(fuse_req_t req, int rc, struct tfs_inode *ino,
-			const struct stat *st)
+/* Names under .tiers change as files move: never cached there. */
+static void reply_entry_in(fuse_req_t req, int rc, struct tfs_inode *parent,
+			   struct tfs_inode *ino, const struct stat *st)
 {
 	struct fuse_entry_param e;
 
@@ -61,8 +62,15 @@ static void reply_entry(fuse_req_t req, int rc, struct tfs_inode *ino,
 	e.ino = ino == fs_root(fs_of(req)) ? FUSE_ROOT_ID : (uintptr_t)ino;
 	e.attr = *st;
 	e.attr_timeout = timeout_of(ino);
-	e.entry_timeout = timeout_of(ino);
+	e.entry_timeout = parent && parent->kind != INODE_REAL ? 0.0
+							     : timeout_of(ino);
 	fuse_reply_entry(req, &e);
+}
+
+static void reply_entry(fuse_req_t req, int rc, struct tfs_inode *ino,
+			const struct stat *st)
+{
+	reply_entry_in(req, rc, NULL, ino, st);
 }
 
 static struct fs_caller caller_of(fuse_req_t req)
@@ -105,7 +113,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	reply_entry(req, rc, ino, &st);
+	reply_entry_in(req, rc, node(req, parent), ino, &st);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -387,7 +395,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			} else {
 				e.ino = (uintptr_t)child;
 				e.attr_timeout = timeout_of(child);
-				e.entry_timeout = timeout_of(child);
+				e.entry_timeout = node(req, ino)->kind ==
+					INODE_REAL ? timeout_of(child) : 0.0;
 			}
 			len = fuse_add_direntry_plus(req, buf + pos,
 						     size - pos, de->name,

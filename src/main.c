@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -288,7 +289,7 @@ int main(int argc, char **argv)
 	struct tfs_config cfg;
 	struct fuse_session *se = NULL;
 	struct fs *fsp = NULL;
-	char store[4096], conf[4200], err[512];
+	char store[4096], conf[4200], err[512], mnt[PATH_MAX], cwd[PATH_MAX];
 	struct stat st;
 	sigset_t hup;
 	int rc, ret = 1;
@@ -308,12 +309,29 @@ int main(int argc, char **argv)
 			errno ? strerror(errno) : "not a directory");
 		return 1;
 	}
+	/* Absolute paths: the daemon changes to / when it detaches. */
+	if (!realpath(cl.mnt, mnt)) {
+		fprintf(stderr, "tierfs: mountpoint %s: %s\n", cl.mnt,
+			strerror(errno));
+		return 1;
+	}
+	cl.mnt = mnt;
 	if (cl.store) {
-		if (strlen(cl.store) >= sizeof(store)) {
-			fprintf(stderr, "tierfs: store path too long\n");
+		int n;
+
+		if (realpath(cl.store, store))
+			n = (int)strlen(store);
+		else if (cl.store[0] == '/')
+			n = snprintf(store, sizeof(store), "%s", cl.store);
+		else
+			n = getcwd(cwd, sizeof(cwd)) ?
+				snprintf(store, sizeof(store), "%s/%s", cwd,
+					 cl.store) : -1;
+		if (n < 0 || (size_t)n >= sizeof(store)) {
+			fprintf(stderr, "tierfs: store path %s too long\n",
+				cl.store);
 			return EXIT_USAGE;
 		}
-		strcpy(store, cl.store);
 	} else {
 		rc = store_default_dir(cl.mnt, store, sizeof(store));
 		if (rc) {
@@ -392,7 +410,9 @@ int main(int argc, char **argv)
 		rc = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
-	ret = rc ? 1 : 0;
+	/* The loop returns the signal that ended it (SIGTERM, SIGINT): an
+	 * orderly unmount like fusermount3 -u. */
+	ret = rc < 0 ? 1 : 0;
 	fs_stop(fsp);
 out_fuse_unmount:
 	fuse_session_unmount(se);

@@ -33,6 +33,7 @@
  */
 #include "xzarc.h"
 
+#include "codec.h"
 #include "log.h"
 #include "xzarc_int.h"
 
@@ -137,6 +138,42 @@ static int lzma_to_errno(lzma_ret r)
 	return r == LZMA_MEM_ERROR ? -ENOMEM : -EIO;
 }
 
+/*
+ * Is a block not worth giving to LZMA2? LZMA2 on incompressible input is
+ * slow (a few MB/s at preset 6) only to be thrown away for the stored form.
+ * A flat byte histogram (chi-square near its 255 degrees of freedom) says
+ * "random bytes"; LZ4, which catches repeats a histogram cannot see, must
+ * then also fail to save min_saving before the block goes out uncompressed.
+ * Data like float vectors has skewed exponent bytes and still gets LZMA2.
+ */
+static bool xw_incompressible(const uint8_t *in, size_t n, uint64_t keep)
+{
+	uint32_t hist[256] = { 0 };
+	double expect = (double)n / 256.0, chi = 0.0;
+	size_t cap;
+	void *tmp;
+	int got;
+
+	if (n < 4096)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		hist[in[i]]++;
+	for (int i = 0; i < 256; i++) {
+		double d = (double)hist[i] - expect;
+
+		chi += d * d / expect;
+	}
+	if (chi > 400.0)
+		return false;
+	cap = codec_lz4.bound(n);
+	tmp = malloc(cap);
+	if (!tmp)
+		return false;
+	got = codec_lz4.compress(in, n, tmp, cap);
+	free(tmp);
+	return got < 0 || (uint64_t)got * 100 > (uint64_t)n * keep;
+}
+
 /* Encode one job's block; runs on a worker or the owner, touches only the
  * job and read-only writer fields. */
 static int xw_encode(const struct xzarc_writer *w, struct xw_job *job)
@@ -152,11 +189,16 @@ static int xw_encode(const struct xzarc_writer *w, struct xw_job *job)
 	size_t pos = 0;
 	lzma_ret r;
 
-	r = lzma_block_buffer_encode(&b, NULL, job->in, job->in_len,
-				     job->out, &pos, w->out_cap);
-	if (r != LZMA_OK)
-		goto out_fail;
-	if ((uint64_t)pos * 100 > (uint64_t)job->in_len * keep) {
+	bool raw = xw_incompressible(job->in, job->in_len, keep);
+
+	if (!raw) {
+		r = lzma_block_buffer_encode(&b, NULL, job->in, job->in_len,
+					     job->out, &pos, w->out_cap);
+		if (r != LZMA_OK)
+			goto out_fail;
+		raw = (uint64_t)pos * 100 > (uint64_t)job->in_len * keep;
+	}
+	if (raw) {
 		memset(&b, 0, sizeof(b));
 		b.version = 1;
 		b.check = XZARC_CHECK;

@@ -280,21 +280,11 @@ int fs_release(struct fs *f, struct tfs_inode *ino, struct fs_file *fh)
 
 /* ---- read ---- */
 
-/* One 64 KiB scratch buffer per thread for partial-chunk decodes (a
- * per-call allocation of that size would be an mmap each time). */
-static __thread uint8_t *scratch;
-
-static uint8_t *get_scratch(void)
-{
-	if (!scratch)
-		scratch = malloc(TFS_CHUNK_SIZE);
-	return scratch;
-}
-
 ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		void *buf, size_t size, off_t off)
 {
 	uint64_t pending[64];
+	uint8_t *scratch = NULL;        /* for partial chunks, on demand */
 	uint64_t t0 = stats_now_ns();
 	uint64_t end, k, first, last, npend = 0;
 	uint8_t *out = buf;
@@ -367,12 +357,14 @@ ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		/* A whole chunk decodes straight into the reply. */
 		tmp = (lo == cs && hi - lo == TFS_CHUNK_SIZE)
 			      ? out + (lo - (uint64_t)off)
-			      : get_scratch();
+			      : (scratch ? scratch
+					 : (scratch = malloc(TFS_CHUNK_SIZE)));
 		if (!tmp)
 			return -ENOMEM;
 		rc = fs_read_durable_chunk(f, ino, k, tmp, &len);
 		if (rc < 0) {
 			stats_add(&f->stats.errors[tier], 1);
+			free(scratch);
 			return rc;
 		}
 		if (tmp != out + (lo - (uint64_t)off)) {
@@ -388,6 +380,7 @@ ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 				       0, hi - (have > lo ? have : lo));
 		}
 	}
+	free(scratch);
 	fs_touch(f, ino, ACCESS_READ);
 	stats_add(&f->stats.reads[tier], 1);
 	stats_add(&f->stats.read_bytes[tier], end - (uint64_t)off);
@@ -434,21 +427,25 @@ static struct hchunk *chunk_for_write(struct fs *f, struct tfs_inode *ino,
 		/* Read-modify-write: load the durable bytes first. */
 		gen = ino->ext_gen;
 		inode_unlock(ino);
-		tmp = get_scratch();
+		tmp = malloc(TFS_CHUNK_SIZE);
 		*err = tmp ? fs_read_durable_chunk(f, ino, k, tmp, &len)
 			   : -ENOMEM;
 		inode_lock(ino);
-		if (*err)
-			return NULL;
-		if (ino->chunks[k] || ino->ext_gen != gen)
+		if (*err || ino->chunks[k] || ino->ext_gen != gen) {
+			free(tmp);
+			if (*err)
+				return NULL;
 			continue;       /* somebody else got there: redo */
+		}
 		c = hot_chunk_new(&f->hot, len > coff + clen ? len
 							     : coff + clen);
 		if (!c) {
+			free(tmp);
 			*err = -ENOMEM;
 			return NULL;
 		}
 		memcpy(c->data, tmp, len);
+		free(tmp);
 		c->len = len;
 		ino->chunks[k] = c;
 		ino->ram_bytes += c->cap;

@@ -23,7 +23,7 @@
 #include "fs.h"
 
 #define CACHE_TIMEOUT 86400.0
-/* Reply buffer for reads: one per worker thread, as large as max_read. */
+/* Largest read and write request (max_write, readahead). */
 #define READ_BUF_MAX (1024 * 1024)
 
 static struct fs *fs_of(fuse_req_t req)
@@ -290,28 +290,26 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
-/* A reply buffer per worker thread (see READ_BUF_MAX). */
-static __thread char *read_buf;
-
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	char *buf;
 	ssize_t n;
 
-	if (!read_buf)
-		read_buf = malloc(READ_BUF_MAX);
-	if (!read_buf) {
+	if (size > READ_BUF_MAX)
+		size = READ_BUF_MAX;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	if (size > READ_BUF_MAX)
-		size = READ_BUF_MAX;
 	n = fs_read(fs_of(req), node(req, ino),
-		    (struct fs_file *)(uintptr_t)fi->fh, read_buf, size, off);
+		    (struct fs_file *)(uintptr_t)fi->fh, buf, size, off);
 	if (n < 0)
 		reply_err(req, (int)n);
 	else
-		fuse_reply_buf(req, read_buf, (size_t)n);
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -283,9 +283,24 @@ out_free:
 	return se;
 }
 
+static int run(struct cmdline *clp);
+
 int main(int argc, char **argv)
 {
 	struct cmdline cl = { 0 };
+	int ret = parse_cmdline(argc, argv, &cl);
+
+	if (!ret)
+		ret = run(&cl);
+	free(cl.our_opts);
+	free(cl.fuse_opts);
+	return ret;
+}
+
+/* Everything after the command line: 0, or an exit status. */
+static int run(struct cmdline *clp)
+{
+	struct cmdline cl = *clp;
 	struct tfs_config cfg;
 	struct fuse_session *se = NULL;
 	struct fs *fsp = NULL;
@@ -293,10 +308,6 @@ int main(int argc, char **argv)
 	struct stat st;
 	sigset_t hup;
 	int rc, ret = 1;
-
-	rc = parse_cmdline(argc, argv, &cl);
-	if (rc)
-		return rc;
 
 	/* Validate our options before touching anything. */
 	config_defaults(&cfg);
@@ -424,7 +435,5 @@ out_unmount:
 	fs_unmount(&fsp);
 	if (ret == 0)
 		tfs_info("unmounted %s", cl.mnt);
-	free(cl.our_opts);
-	free(cl.fuse_opts);
 	return ret;
 }

@@ -163,7 +163,8 @@ static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
 		v[n++] = (struct idle){ i->ino, last };
 	}
 	pthread_mutex_unlock(&f->hot.lock);
-	qsort(v, n, sizeof(*v), idle_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), idle_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct tfs_inode *ino = find_loaded(f, v[i].ino);
 		bool pinned;

@@ -58,8 +58,11 @@ dt = time.monotonic() - t0
 print("# perf: write %d MiB in odd pieces (incl. close): %.1f MB/s (%.2f s)"
       % (len(data) >> 20, len(data) / dt / 1e6, dt))
 EOF
-drop_caches
-"$PY" - "$M/big" <<'EOF'
+# time_read FILE WHAT: read FILE once in 1 MiB pieces, print MB/s
+time_read()
+{
+	drop_caches
+	"$PY" - "$1" "$2" <<'EOF'
 import os, sys, time
 t0 = time.monotonic()
 n = 0
@@ -70,9 +73,11 @@ with open(sys.argv[1], "rb", buffering=0) as f:
             break
         n += len(b)
 dt = time.monotonic() - t0
-print("# perf: read %d MiB (cold kernel cache, 1 MiB reads): %.1f MB/s (%.2f s)"
-      % (n >> 20, n / dt / 1e6, dt))
+print("# perf: read %d MiB (%s, kernel cache dropped, 1 MiB reads): %.1f MB/s (%.2f s)"
+      % (n >> 20, sys.argv[2], n / dt / 1e6, dt))
 EOF
+}
+time_read "$M/big" "as written"
 check_same "$R/big" "$M/big"
 check_big_random_reads()
 {
@@ -241,6 +246,7 @@ note "remount and check everything again"
 tfs_umount
 tfs_remount
 check_small
+time_read "$M/big" "after remount, tier $(getfattr --absolute-names -n user.tierfs.tier --only-values "$M/big")"
 check_same "$R/big" "$M/big"
 check_big_random_reads
 check_same "$R/ddf" "$M/ddf"

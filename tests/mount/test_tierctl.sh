@@ -12,6 +12,7 @@
 # Environment: TIERFS_BIN, TIERCTL_BIN (both required).
 # The switches below turn on checks of daemon features that landed after
 # tierctl; set one to 0 if the daemon at hand lacks it.
+# shellcheck disable=SC2164 # set -e (lib.sh) stops at a failed cd
 TC_FULL_XATTRS=${TC_FULL_XATTRS:-1}	# pin, stored, ratio, reason xattrs
 TC_COLD=${TC_COLD:-1}			# moves to the cold tier
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -209,6 +210,9 @@ if [ "$(id -u)" = 0 ]; then
 	echo "in tmpfs" >many/tmp/y
 	tc 0 mv -r --to warm many
 	assert_eq "" "$ERR" "mv -r over a tmpfs below"
+	if getfattr -n user.tierfs.tier many/tmp/y >/dev/null 2>&1; then
+		fail "mv -r crossed into the tmpfs mounted below"
+	fi
 	assert_eq warm "$(xa many/f7 tier)" "many/f7 after mv -r"
 	umount many/tmp
 	rmdir many/tmp

@@ -156,6 +156,10 @@ int fs_flush(struct fs *f, struct tfs_inode *ino);
  * power loss). */
 int fs_fsync(struct fs *f, struct tfs_inode *ino, bool datasync);
 int fs_release(struct fs *f, struct tfs_inode *ino, struct fs_file *fh);
+/* fsync(2) of a directory: namespace changes are committed when they
+ * return (they survive a daemon crash); this makes them survive a power
+ * loss too. */
+int fs_fsyncdir(struct fs *f, struct tfs_inode *dir);
 
 /* ---- xattrs (fs_xattr.c) ---- */
 int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,

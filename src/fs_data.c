@@ -773,6 +773,11 @@ int fs_flush(struct fs *f, struct tfs_inode *ino)
 	return rc;
 }
 
+int fs_fsyncdir(struct fs *f, struct tfs_inode *dir)
+{
+	return dir->kind == INODE_REAL ? meta_sync(f->meta) : 0;
+}
+
 int fs_fsync(struct fs *f, struct tfs_inode *ino, bool datasync)
 {
 	int rc;

@@ -442,8 +442,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	/* Namespace changes are committed when they return. */
-	fuse_reply_err(req, 0);
+	reply_err(req, fs_fsyncdir(fs_of(req), node(req, ino)));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -519,7 +519,9 @@ int fs_mount(struct fs **out, const char *store_dir,
 			 "database: %s", f->store.dir, strerror(-rc));
 		goto out_fail;
 	}
-	rc = recover_orphans(f);
+	rc = meta_set_exclusive(f->meta);
+	if (!rc)
+		rc = recover_orphans(f);
 	if (rc) {
 		snprintf(err, errlen, "recovery of unlinked inodes failed: %s",
 			 strerror(-rc));

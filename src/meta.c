@@ -566,6 +566,16 @@ int meta_inode_update(struct meta *m, const struct meta_inode *in)
 	return meta_write(m, st, -ENOENT);
 }
 
+int meta_set_exclusive(struct meta *m)
+{
+	int err;
+
+	pthread_mutex_lock(&m->lock);
+	err = meta_exec(m, "PRAGMA locking_mode = EXCLUSIVE");
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
 int meta_inode_set_access(struct meta *m, uint64_t ino, uint64_t count,
 			  tfs_ns last)
 {

@@ -93,6 +93,11 @@ struct meta_arc {
 
 /* Open (creating the schema if new) the database at `path`. */
 int meta_open(struct meta **out, const char *path);
+/* Keep SQLite's file locks for the life of the connection instead of
+ * taking and dropping them around every transaction (the mounted daemon
+ * is the store's only user: it holds STORE/lock). Saves a dozen fcntl()
+ * calls per transaction. */
+int meta_set_exclusive(struct meta *m);
 /* Close; tolerates NULL and a half-open handle; sets *m = NULL. */
 void meta_close(struct meta **m);
 

@@ -152,11 +152,6 @@ static int gather(struct fs *f, struct tier_totals *t, struct icounts *ic)
 			rs.r[i].tier = ino->resident ? TFS_HOT : ino->attr.tier;
 			rs.r[i].size = ino->attr.size;
 			inode_unlock(ino);
-		} else if (rs.r[i].tier == TFS_HOT) {
-			/* Recorded hot, not in RAM since the last mount: it
-			 * comes back on first open; until then it is read
-			 * from warm. */
-			rs.r[i].tier = TFS_WARM;
 		}
 		if (rs.r[i].tier >= 0 && rs.r[i].tier < TFS_NTIERS) {
 			t->files[rs.r[i].tier]++;

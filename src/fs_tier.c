@@ -76,11 +76,10 @@ int fs_get_tier(struct fs *f, struct tfs_inode *ino)
 	int t;
 
 	inode_lock(ino);
+	/* A file recorded hot but not in RAM yet (just after a remount) is
+	 * hot: the policy thread loads the hot set back in the background
+	 * (and its first open does at once). */
 	t = ino->resident ? TFS_HOT : ino->attr.tier;
-	/* Recorded hot but not in RAM (since a remount, until its first
-	 * open): it is read from its durable copy. */
-	if (t == TFS_HOT && !ino->resident)
-		t = ino->ext_loaded && ino->has_cold ? TFS_COLD : TFS_WARM;
 	inode_unlock(ino);
 	return t;
 }

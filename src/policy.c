@@ -1,6 +1,10 @@
 /*
  * policy.c - see policy.h.
  *
+ * Once after mount, the hot set is loaded back into RAM: files recorded
+ * hot, pinned ones first, then most recently used first, while they fit in
+ * 90% of hot_max; the rest are recorded warm.
+ *
  * THE RULES, applied in this order on every tick (now = wall clock):
  *   1. Promote every queued file (opened for reading promote_after times
  *      within promote_window, not larger than promote_max, not pinned
@@ -271,6 +275,87 @@ out_free:
 	free(s.ino);
 }
 
+/* Rule 0, once after mount: load the hot set back into RAM. */
+struct restore_row { uint64_t ino, size; tfs_ns last; bool pinned; };
+struct restore_scan { struct restore_row *r; size_t n, cap; };
+
+static void scan_hot(void *ctx, const struct meta_inode *in)
+{
+	struct restore_scan *s = ctx;
+
+	if (!S_ISREG(in->mode) || in->nlink == 0 || in->tier != TFS_HOT)
+		return;
+	if (s->n == s->cap) {
+		size_t c = s->cap ? s->cap * 2 : 256;
+		struct restore_row *p = realloc(s->r, c * sizeof(*p));
+
+		if (!p)
+			return;
+		s->r = p;
+		s->cap = c;
+	}
+	s->r[s->n++] = (struct restore_row){
+		in->ino, in->size, in->last_access, in->pin == TFS_HOT,
+	};
+}
+
+/* Pinned first, then most recently used first. */
+static int restore_cmp(const void *a, const void *b)
+{
+	const struct restore_row *x = a, *y = b;
+
+	if (x->pinned != y->pinned)
+		return x->pinned ? -1 : 1;
+	return (x->last < y->last) - (x->last > y->last);
+}
+
+static void do_restore(struct policy *p, const struct tfs_config *cfg)
+{
+	struct fs *f = p->fs;
+	struct restore_scan s = { 0 };
+	uint64_t budget = cfg->hot_max / 10 * 9, used;
+	size_t loaded = 0, dropped = 0;
+
+	if (meta_inode_scan(f->meta, scan_hot, &s) || !s.n)
+		goto out_free;
+	qsort(s.r, s.n, sizeof(*s.r), restore_cmp);
+	for (size_t i = 0; i < s.n; i++) {
+		struct tfs_inode *ino;
+		bool fits, done = false;
+
+		if (fs_iget(f, s.r[i].ino, &ino))
+			continue;
+		used = atomic_load(&f->hot.bytes);
+		fits = s.r[i].size <= cfg->promote_max &&
+		       used + s.r[i].size <= budget;
+		inode_io_lock(ino);
+		inode_lock(ino);
+		done = ino->resident || ino->attr.tier != TFS_HOT;
+		if (!done && !fits) {
+			/* No room: say so rather than claim it is hot. */
+			ino->attr.tier = TFS_WARM;
+			fs_set_reason(ino, REASON_BUDGET, 0, 0);
+		}
+		inode_unlock(ino);
+		if (!done && fits && fs_make_resident(f, ino) == 0) {
+			inode_lock(ino);
+			fs_set_reason(ino, REASON_RESTORED, 0, 0);
+			inode_unlock(ino);
+			loaded++;
+		} else if (!done && !fits) {
+			fs_persist_attr(f, ino);
+			dropped++;
+		}
+		inode_io_unlock(ino);
+		fs_iput(f, ino);
+	}
+	if (loaded || dropped)
+		tfs_info("policy: hot set restored: %zu file(s) back in RAM, "
+			 "%zu left warm (hot_max)", loaded, dropped);
+out_free:
+	free(s.r);
+}
+
 /* Rule 5. */
 static void do_persist_access(struct policy *p)
 {
@@ -378,7 +463,11 @@ static void *policy_main(void *arg)
 {
 	struct policy *p = arg;
 	struct fs *f = p->fs;
+	struct tfs_config first;
 	tfs_ns next = 0;
+
+	fs_get_config(f, &first);
+	do_restore(p, &first);
 
 	for (;;) {
 		struct pollfd pfd[3];

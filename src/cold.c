@@ -264,6 +264,9 @@ struct dm_item {
 	struct tfs_inode *ino;
 	char *path;
 	uint64_t version;       /* data_version when its bytes were read */
+	uint64_t ext_gen;       /* ...and where they were (ext_gen) */
+	uint64_t src_arc;       /* compaction: the archive it must still be
+				   in (0: any place) */
 	uint64_t size;
 	uint64_t off;           /* where it starts in the archive stream */
 	bool ok;
@@ -300,7 +303,11 @@ static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
 		warm_left = ino->ext[k].seg != 0;
 	*already = !(flags & DM_FORCE) && ino->has_cold && !warm_left &&
 		   ino->ndirty == 0 && ino->cold.len == ino->attr.size;
+	if (!rc && it->src_arc && (!ino->has_cold ||
+				   ino->cold.archive != it->src_arc))
+		rc = -ESTALE;   /* compaction: it left that archive */
 	it->version = ino->data_version;
+	it->ext_gen = ino->ext_gen;
 	it->size = ino->attr.size;
 	inode_unlock(ino);
 	inode_io_unlock(ino);
@@ -345,8 +352,13 @@ static size_t dm_lock_unchanged(struct dm_item *items, size_t n)
 			continue;
 		}
 		inode_lock(ino);
+		/* Changed, or moved elsewhere (by a user or the policy) while
+		 * its bytes were being archived: it stays where it is now. */
 		if (ino->data_version != it->version ||
-		    ino->attr.nlink == 0 || ino->ndirty) {
+		    ino->ext_gen != it->ext_gen ||
+		    ino->attr.nlink == 0 || ino->ndirty ||
+		    (it->src_arc && (!ino->has_cold ||
+				     ino->cold.archive != it->src_arc))) {
 			it->ok = false;
 		} else {
 			it->attr = ino->attr;
@@ -540,7 +552,7 @@ out_free:
 }
 
 static int demote(struct cold *c, struct tfs_inode **inos, size_t n,
-		  int flags, size_t *moved, size_t *skipped)
+		  int flags, uint64_t src_arc, size_t *moved, size_t *skipped)
 {
 	struct fs *f = c->fs;
 	struct tfs_config cfg;
@@ -559,6 +571,7 @@ static int demote(struct cold *c, struct tfs_inode **inos, size_t n,
 
 		items[m].ino = inos[i];
 		items[m].flags = flags;
+		items[m].src_arc = src_arc;
 		prc = dm_prepare(f, &items[m], &already, flags);
 		if (prc || already) {
 			if (already)
@@ -601,7 +614,7 @@ static int demote(struct cold *c, struct tfs_inode **inos, size_t n,
 int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
 		size_t *moved, size_t *skipped)
 {
-	return demote(c, inos, n, 0, moved, skipped);
+	return demote(c, inos, n, 0, 0, moved, skipped);
 }
 
 /* ---- compaction ---- */
@@ -641,7 +654,8 @@ static int rewrite_archive(struct cold *c, uint64_t id)
 	for (size_t i = 0; i < n; i++)
 		if (fs_iget(f, nums[i], &inos[got]) == 0)
 			got++;
-	rc = demote(c, inos, got, DM_FORCE | DM_KEEP_RAM, &moved, &skipped);
+	rc = demote(c, inos, got, DM_FORCE | DM_KEEP_RAM, id, &moved,
+		    &skipped);
 	for (size_t i = 0; i < got; i++)
 		fs_iput(f, inos[i]);
 out_free:

@@ -698,7 +698,7 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 			rc = segstore_append(f->seg, ino->ino, items[i].k,
 					     items[i].copy, items[i].len,
 					     &items[i].loc);
-		if (!rc)
+		if (!rc && n)
 			fault_point("writeback-before-commit");
 		if (!rc)
 			rc = wb_commit(f, ino, items, n, last ? &attr : NULL,

@@ -67,9 +67,9 @@ done
 cp -r "$R/set" "$M/set"
 before=$(archives)
 set_tier "$M/set" cold
-arcs=$(new_archives "$before")
-[ -n "$arcs" ] || fail "no new archive in STORE/cold after setfattr cold on a directory"
-note "new archive(s): $(echo $arcs)"
+mapfile -t arcs < <(new_archives "$before")
+[ "${#arcs[@]}" -gt 0 ] || fail "no new archive in STORE/cold after setfattr cold on a directory"
+note "new archive(s): ${arcs[*]}"
 while IFS= read -r f; do
 	assert_eq cold "$(tier "$M/set/$f")" "tier of set/$f after directory setfattr cold"
 done < <(cd "$R/set" && find . -type f | sed 's|^\./||' | sort)
@@ -77,7 +77,7 @@ drop_caches
 diff -r "$R/set" "$M/set" || fail "cold files differ from the originals"
 xz_check_all
 # the archive's uncompressed stream is the files' bytes
-"$PY" - "$R/set" "$S/cold" $arcs <<'EOF' || fail "archive content check failed"
+"$PY" - "$R/set" "$S/cold" "${arcs[@]}" <<'EOF' || fail "archive content check failed"
 import os, subprocess, sys
 ref, cold, arcs = sys.argv[1], sys.argv[2], sys.argv[3:]
 streams = [subprocess.run(["xz", "-dc", os.path.join(cold, a)], check=True,
@@ -112,15 +112,15 @@ cp "$R/one.f32" "$M/one.f32"
 before=$(archives)
 set_tier "$M/one.f32" cold
 assert_eq cold "$(tier "$M/one.f32")" "tier of the single vector"
-arcs=$(new_archives "$before")
-assert_eq 1 "$(printf '%s\n' "$arcs" | sed '/^$/d' | wc -l)" "new archives for one vector"
-xz -t "$S/cold/$arcs" || fail "xz -t rejects the single vector's archive $arcs"
-xz -l "$S/cold/$arcs" >/dev/null || fail "xz -l rejects the single vector's archive $arcs"
-cmp <(xz -dc "$S/cold/$arcs") "$R/one.f32" ||
-	fail "xz -dc of $arcs is not exactly the vector"
+mapfile -t arcs < <(new_archives "$before")
+assert_eq 1 "${#arcs[@]}" "new archives for one vector"
+a=$S/cold/${arcs[0]}
+xz -t "$a" || fail "xz -t rejects the single vector's archive ${arcs[0]}"
+xz -l "$a" >/dev/null || fail "xz -l rejects the single vector's archive ${arcs[0]}"
+cmp <(xz -dc "$a") "$R/one.f32" || fail "xz -dc of ${arcs[0]} is not exactly the vector"
 drop_caches
 check_same "$R/one.f32" "$M/one.f32"
-note "single vector archive: $(stat -c %s "$S/cold/$arcs") bytes"
+note "single vector archive: $(stat -c %s "$a") bytes"
 
 # --- a big file ------------------------------------------------------------------------
 note "a $BIG_MB MiB file through cold"
@@ -148,11 +148,11 @@ t0=$(date +%s.%N)
 set_tier "$M/big" cold
 t1=$(date +%s.%N)
 assert_eq cold "$(tier "$M/big")" "tier of the big file"
-arcs=$(new_archives "$before")
-[ -n "$arcs" ] || fail "no archive written for the big file"
+mapfile -t arcs < <(new_archives "$before")
+[ "${#arcs[@]}" -gt 0 ] || fail "no archive written for the big file"
 note "demoted $BIG_MB MiB to cold in $(awk -v a="$t0" -v b="$t1" -v m="$BIG_MB" \
-	'BEGIN { printf "%.2f s (%.1f MB/s)", b - a, m * 1.048576 / (b - a) }'); archives: $(echo $arcs), $(du -cb $(printf "$S/cold/%s " $arcs) | tail -n1 | cut -f1) bytes"
-for a in $arcs; do
+	'BEGIN { printf "%.2f s (%.1f MB/s)", b - a, m * 1.048576 / (b - a) }'); archives: ${arcs[*]}, $(cd "$S/cold" && du -cb "${arcs[@]}" | tail -n1 | cut -f1) bytes"
+for a in "${arcs[@]}"; do
 	xz -t "$S/cold/$a" || fail "xz -t rejects the big file's archive $a"
 done
 drop_caches

@@ -352,9 +352,7 @@ static void walk_dir(struct ctx *c, const char *dir, dev_t dev, bool recurse)
 	}
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    asprintf(&path, "%s%s%s", dir,
-			     dir[strlen(dir) - 1] == '/' ? "" : "/",
-			     de->d_name) < 0)
+		    asprintf(&path, "%s/%s", dir, de->d_name) < 0)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
 			report(c, EXIT_FAILED, path, "%s", strerror(errno));
@@ -470,6 +468,8 @@ static int cmd_du(struct ctx *c, int n, char **paths)
 
 	memset(sum, 0, sizeof(sum));
 	collect(c, n, paths, true);
+	if (!c->nitem && c->status)	/* nothing to count */
+		return c->status;
 	if (c->nitem)		/* qsort(NULL, 0) is undefined */
 		qsort(c->items, c->nitem, sizeof(*c->items), item_cmp);
 	for (size_t i = 0; i < c->nitem; i++) {

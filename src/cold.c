@@ -287,7 +287,7 @@ static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
 		      int flags)
 {
 	struct tfs_inode *ino = it->ino;
-	bool warm_left = false;
+	bool warm_left = false, resident;
 	int rc;
 
 	*already = false;
@@ -303,6 +303,7 @@ static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
 		warm_left = ino->ext[k].seg != 0;
 	*already = !(flags & DM_FORCE) && ino->has_cold && !warm_left &&
 		   ino->ndirty == 0 && ino->cold.len == ino->attr.size;
+	resident = ino->resident;
 	if (!rc && it->src_arc && (!ino->has_cold ||
 				   ino->cold.archive != it->src_arc))
 		rc = -ESTALE;   /* compaction: it left that archive */
@@ -310,6 +311,12 @@ static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
 	it->ext_gen = ino->ext_gen;
 	it->size = ino->attr.size;
 	inode_unlock(ino);
+	/* In RAM over an up-to-date archive copy: leaving RAM is the move. */
+	if (!rc && *already && resident) {
+		rc = fs_drop_ram(f, ino);
+		if (!rc)
+			stats_add(&f->stats.demotions[TFS_COLD], 1);
+	}
 	inode_io_unlock(ino);
 	return rc;
 }

@@ -114,8 +114,9 @@ out_free:
 	return rc;
 }
 
-int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
-			  uint8_t *buf, uint32_t *len)
+/* One attempt; *gen gets the extent generation the location came from. */
+static int read_durable_once(struct fs *f, struct tfs_inode *ino, uint64_t k,
+			     uint8_t *buf, uint32_t *len, uint64_t *gen)
 {
 	struct ext_slot slot = { 0 };
 	struct meta_cold cold = { 0 };
@@ -123,9 +124,6 @@ int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 	uint32_t span;
 	int rc;
 
-	rc = fs_load_extents(f, ino);
-	if (rc)
-		return rc;
 	inode_lock(ino);
 	span = chunk_span(ino->attr.size, k);
 	if (k < ino->next)
@@ -133,6 +131,7 @@ int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 	has_cold = ino->has_cold;
 	if (has_cold)
 		cold = ino->cold;
+	*gen = ino->ext_gen;
 	inode_unlock(ino);
 
 	if (slot.seg) {
@@ -165,6 +164,33 @@ int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 	}
 	*len = span;
 	return 0;
+}
+
+/*
+ * A location copied under the inode lock may be released (by a migration
+ * or compaction that commits meanwhile) before it is read; the move bumps
+ * ext_gen first, so a failure with a moved generation is retried at the
+ * new place, and only a failure at an unchanged place is a real EIO.
+ */
+int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
+			  uint8_t *buf, uint32_t *len)
+{
+	uint64_t gen, now;
+	int rc;
+
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	for (int tries = 0;; tries++) {
+		rc = read_durable_once(f, ino, k, buf, len, &gen);
+		if (rc != -EIO || tries == 8)
+			return rc;
+		inode_lock(ino);
+		now = ino->ext_gen;
+		inode_unlock(ino);
+		if (now == gen)
+			return rc;
+	}
 }
 
 /* ---- open / create / release ---- */

@@ -15,7 +15,11 @@
  *
  * INODE LIFETIME. See inode.h. Everything here runs under itable->lock; the
  * final free (which may delete the inode's rows) runs after the inode left
- * the table, so no other thread can find it any more.
+ * the table, so no other thread can find it any more. When the kernel
+ * makes us forget a file that is not in RAM, what only memory knew of it
+ * (an open promotion window, why it is where it is) goes into a bounded,
+ * direct-mapped table of ghosts and comes back if the file is loaded again;
+ * its access counters are written to meta.
  */
 #include "fs_int.h"
 
@@ -158,6 +162,45 @@ int fs_iadd(struct fs *f, const struct meta_inode *attr,
 	return 0;
 }
 
+static struct fs_ghost *ghost_slot(struct fs *f, uint64_t ino)
+{
+	return &f->ghosts[(ino * 0x9e3779b97f4a7c15ull) >> 48 &
+			  (FS_GHOSTS - 1)];
+}
+
+/* Caller holds itable.lock and n->lock. */
+static void ghost_save(struct fs *f, const struct tfs_inode *n)
+{
+	struct fs_ghost *g;
+
+	if (!f->ghosts || (n->reason == REASON_MOUNT && !n->promo_reads))
+		return;
+	g = ghost_slot(f, n->ino);
+	*g = (struct fs_ghost){
+		.ino = n->ino, .promo_start = n->promo_start,
+		.promo_reads = n->promo_reads, .reason = n->reason,
+		.reason_arg = { n->reason_arg[0], n->reason_arg[1] },
+	};
+}
+
+/* Caller holds itable.lock; n is not visible to others yet. */
+static void ghost_restore(struct fs *f, struct tfs_inode *n)
+{
+	struct fs_ghost *g;
+
+	if (!f->ghosts)
+		return;
+	g = ghost_slot(f, n->ino);
+	if (g->ino != n->ino)
+		return;
+	n->promo_start = g->promo_start;
+	n->promo_reads = g->promo_reads;
+	n->reason = g->reason;
+	n->reason_arg[0] = g->reason_arg[0];
+	n->reason_arg[1] = g->reason_arg[1];
+	g->ino = 0;
+}
+
 int fs_iget(struct fs *f, uint64_t ino, struct tfs_inode **out)
 {
 	struct meta_inode attr;
@@ -193,6 +236,7 @@ int fs_iget(struct fs *f, uint64_t ino, struct tfs_inode **out)
 		return 0;
 	}
 	n->ref = 1;
+	ghost_restore(f, n);
 	itable_insert(&f->itable, n);
 	pthread_mutex_unlock(&f->itable.lock);
 	*out = n;
@@ -219,6 +263,8 @@ static bool release_if_unused(struct fs *f, struct tfs_inode *ino)
 	inode_lock(ino);
 	gone = ino->attr.nlink == 0;
 	ram = ino->resident || ino->ram_bytes > 0;
+	if (!ram && !gone)
+		ghost_save(f, ino);
 	inode_unlock(ino);
 	if (ram && !gone)
 		return false;   /* a hot file stays loaded */
@@ -241,6 +287,13 @@ static void free_inode(struct fs *f, struct tfs_inode *ino)
 			tfs_err("deleting inode %" PRIu64 ": %s (it will be "
 				"deleted at the next mount)", ino->ino,
 				strerror(-rc));
+	} else {
+		uint64_t count = atomic_load(&ino->access_count);
+		tfs_ns last = atomic_load(&ino->last_access);
+
+		if (count != ino->persisted_count ||
+		    last != ino->persisted_last)
+			meta_inode_set_access(f->meta, ino->ino, count, last);
 	}
 	inode_free(ino);
 }
@@ -498,7 +551,8 @@ int fs_mount(struct fs **out, const char *store_dir,
 	stats_init(&f->stats);
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->cfg_lock, NULL);
-	rc = itable_init(&f->itable);
+	f->ghosts = calloc(FS_GHOSTS, sizeof(*f->ghosts));
+	rc = f->ghosts ? itable_init(&f->itable) : -ENOMEM;
 	if (!rc)
 		rc = itable_init(&f->vtable);
 	if (!rc)
@@ -622,6 +676,7 @@ void fs_unmount(struct fs **fp)
 	store_close(&f->store);
 	hot_destroy(&f->hot);
 	free(f->overrides);
+	free(f->ghosts);
 	pthread_mutex_destroy(&f->ns_lock);
 	pthread_mutex_destroy(&f->cfg_lock);
 	free(f);

@@ -41,6 +41,16 @@ enum fs_reason {
 #define FS_VINO_METRICS (FS_VINO_BASE + 3)
 #define FS_TIERS_NAME ".tiers"
 
+/* What the daemon knew of a file the kernel made it forget (fs.c). */
+#define FS_GHOSTS 65536
+struct fs_ghost {
+	uint64_t ino;                   /* 0: empty slot */
+	tfs_ns promo_start;
+	uint32_t promo_reads;
+	uint8_t reason;
+	uint64_t reason_arg[2];
+};
+
 struct fs {
 	struct store store;
 	struct meta *meta;
@@ -57,6 +67,8 @@ struct fs {
 
 	pthread_mutex_t cfg_lock;
 	struct tfs_config cfg;          /* protected by cfg_lock */
+
+	struct fs_ghost *ghosts;        /* protected by itable.lock */
 
 	struct tfs_inode *root;         /* always loaded (own nlookup) */
 	struct tfs_inode *vtiers;       /* virtual, live until unmount */

@@ -454,6 +454,7 @@ static void tick(struct policy *p)
 	fs_hot_enforce(f, NULL);
 	do_warm_aging(p, &cfg, now);
 	do_persist_access(p);
+	segstore_unmap_pages(f->seg);
 	compact_run(f, &freed);
 	if (freed)
 		tfs_info("compaction freed %" PRIu64 " bytes", freed);

@@ -723,6 +723,16 @@ uint64_t segstore_active(struct segstore *s)
 	return atomic_load(&s->active_id);
 }
 
+void segstore_unmap_pages(struct segstore *s)
+{
+	pthread_rwlock_rdlock(&s->tab_lock);
+	for (size_t i = 0; i < s->ntab; i++)
+		if (s->tab[i]->map)
+			madvise((void *)s->tab[i]->map, s->tab[i]->map_len,
+				MADV_DONTNEED);
+	pthread_rwlock_unlock(&s->tab_lock);
+}
+
 uint64_t segstore_disk_bytes(struct segstore *s)
 {
 	uint64_t sum = 0;

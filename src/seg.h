@@ -93,6 +93,11 @@ int segstore_sync(struct segstore *s);
  * never deleted: -EBUSY. */
 int segstore_remove(struct segstore *s, uint64_t id);
 
+/* Drop this process's page mappings of all segments (the pages stay in
+ * the kernel's page cache; the next read faults them back). Keeps the
+ * daemon's RSS to its own memory after large warm reads. Safe while
+ * readers run. */
+void segstore_unmap_pages(struct segstore *s);
 /* The segment appends currently go to (0 if none yet). */
 uint64_t segstore_active(struct segstore *s);
 /* Bytes on disk of all segments. */

@@ -13,7 +13,7 @@
 tfs_init
 M=$TFS_MNT
 R=$TFS_REF
-OPTS=(-o hot_age=2s,warm_age=4s,interval=500ms)
+OPTS=(-o "hot_age=2s,warm_age=4s,interval=500ms")
 
 xa() { getfattr --absolute-names -n "user.tierfs.$2" --only-values "$1"; }
 tier() { xa "$1" tier; }

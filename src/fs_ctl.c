@@ -15,6 +15,7 @@
 #include "blkcache.h"
 #include "cold.h"
 #include "fs_int.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -270,6 +271,7 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  ",\n  \"writeback_bytes\": %" PRIu64
 		  ",\n  \"evictions\": %" PRIu64
 		  ",\n  \"migration_errors\": %" PRIu64
+		  ",\n  \"migration_backlog\": %" PRIu64
 		  ",\n  \"compactions\": %" PRIu64
 		  ",\n  \"compacted_bytes\": %" PRIu64
 		  ",\n  \"cold_cache\": {\"hits\": %" PRIu64
@@ -283,6 +285,7 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  atomic_load(&s->writeback_bytes),
 		  atomic_load(&s->evictions),
 		  atomic_load(&s->migration_errors),
+		  policy_backlog(f->policy),
 		  atomic_load(&s->compactions),
 		  atomic_load(&s->compacted_bytes), bc.hits, bc.misses,
 		  bc.decodes, bc.bytes, bc.capacity,
@@ -410,6 +413,10 @@ static void render_prom(struct fs *f, const struct tier_totals *t,
 		sb_printf(b, "tierfs_cold_cache_bytes %" PRIu64 "\n",
 			  bc.bytes);
 	}
+	prom_family(b, "migration_backlog", "gauge",
+		    "Moves waiting for the policy thread.");
+	sb_printf(b, "tierfs_migration_backlog %" PRIu64 "\n",
+		  policy_backlog(f->policy));
 	prom_family(b, "compacted_bytes_total", "counter",
 		    "Bytes of store files released by compaction.");
 	sb_printf(b, "tierfs_compacted_bytes_total %" PRIu64 "\n",

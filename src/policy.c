@@ -60,6 +60,18 @@ void policy_wake(struct policy *p)
 		tfs_debug("policy wake: %s", strerror(errno));
 }
 
+uint64_t policy_backlog(struct policy *p)
+{
+	uint64_t n;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	n = p->nqueue;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
 void policy_queue_promote(struct policy *p, uint64_t ino)
 {
 	if (!p)

@@ -30,6 +30,8 @@ void policy_stop(struct policy **p);
 /* Ask for file `ino` to be promoted to hot soon (reads within the window
  * reached promote_after). Never blocks. */
 void policy_queue_promote(struct policy *p, uint64_t ino);
+/* Moves waiting for the policy thread (queued promotions). */
+uint64_t policy_backlog(struct policy *p);
 /* Run a tick now. */
 void policy_wake(struct policy *p);
 

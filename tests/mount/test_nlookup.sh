@@ -33,7 +33,7 @@ total=$((N + ndirs + 1))   # the mount root, tree/ and the dirs under it, the fi
 # inodes_referenced (inodes with nlookup > 0) must fall to a handful. Files
 # with data in RAM stay loaded by design (a hot file stays hot when the
 # kernel forgets it), so inodes_loaded minus hot_resident_files must fall
-# too; after a remount nothing is hot and inodes_loaded itself must fall.
+# too; loaded inodes that hold no RAM must fall as well.
 find_and_forget()
 {
 	local what=$1 i loaded hot ref left=""
@@ -64,7 +64,8 @@ find_and_forget()
 find_and_forget "same mount"
 tfs_umount
 tfs_remount
-assert_eq 0 "$(tfs_stat_field hot_resident_files)" "hot files right after a remount"
+# The policy loads the hot set back in the background after a remount;
+# those inodes stay loaded for their RAM, not for kernel references.
 find_and_forget "after remount"
 
 # lookups after forget work and see the same tree

@@ -95,7 +95,7 @@ static void publish_moves(struct fs *f, const struct move *mv, size_t n)
 			ino->ext[k].off = mv[i].loc.off;
 			ino->ext[k].rec_len = mv[i].loc.rec_len;
 			ino->ext[k].raw_len = mv[i].loc.raw_len;
-			ino->ext_gen++;
+			ino->reloc_gen++;
 		}
 		inode_unlock(ino);
 		fs_iput(f, ino);

@@ -131,7 +131,7 @@ static int read_durable_once(struct fs *f, struct tfs_inode *ino, uint64_t k,
 	has_cold = ino->has_cold;
 	if (has_cold)
 		cold = ino->cold;
-	*gen = ino->ext_gen;
+	*gen = ino->ext_gen + ino->reloc_gen;
 	inode_unlock(ino);
 
 	if (slot.seg) {
@@ -168,9 +168,10 @@ static int read_durable_once(struct fs *f, struct tfs_inode *ino, uint64_t k,
 
 /*
  * A location copied under the inode lock may be released (by a migration
- * or compaction that commits meanwhile) before it is read; the move bumps
- * ext_gen first, so a failure with a moved generation is retried at the
- * new place, and only a failure at an unchanged place is a real EIO.
+ * or compaction that commits meanwhile) before it is read; both bump a
+ * generation (ext_gen, reloc_gen) before releasing, so a failure with a
+ * moved generation is retried at the new place, and only a failure at an
+ * unchanged place is a real EIO.
  */
 int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 			  uint8_t *buf, uint32_t *len)
@@ -186,7 +187,7 @@ int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 		if (rc != -EIO || tries == 8)
 			return rc;
 		inode_lock(ino);
-		now = ino->ext_gen;
+		now = ino->ext_gen + ino->reloc_gen;
 		inode_unlock(ino);
 		if (now == gen)
 			return rc;

@@ -136,6 +136,7 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 	a.rdev = rdev;
 	a.size = target ? strlen(target) : 0;
 	a.atime = a.mtime = a.ctime = now;
+	a.last_access = now;    /* creating a file is using it */
 	a.tier = S_ISREG(mode) ? TFS_HOT : TFS_WARM;
 	a.pin = TFS_PIN_NONE;
 

@@ -87,6 +87,8 @@ struct tfs_inode {
 	struct meta_inode attr;         /* attr.tier: durable tier, or HOT */
 	uint64_t data_version;          /* bumped by every write/truncate */
 	uint64_t ext_gen;               /* bumped when ext/cold change */
+	uint64_t reloc_gen;             /* bumped when compaction relocates a
+					   record (same bytes, new place) */
 	bool resident;                  /* every chunk is in RAM: a hot file */
 	struct hchunk **chunks;         /* [nchunks_cap], NULL = not in RAM
 					   (or a hole, when resident) */

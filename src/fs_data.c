@@ -693,7 +693,7 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 	struct meta_inode attr;
 	struct meta_cold cold;
 	uint64_t next = 0, version, trunc_from;
-	bool last = false, has_cold;
+	bool last = false, has_cold, idle;
 	int rc = 0;
 
 	if (ino->kind != INODE_REAL)
@@ -701,6 +701,12 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 	rc = fs_load_extents(f, ino);
 	if (rc)
 		return rc;
+	inode_lock(ino);
+	idle = ino->ndirty == 0 && !ino->meta_dirty &&
+	       ino->trunc_from == UINT64_MAX;
+	inode_unlock(ino);
+	if (idle)
+		return sync ? fs_sync_store(f) : 0;
 	items = calloc(WB_BATCH, sizeof(*items));
 	if (!items)
 		return -ENOMEM;
@@ -769,11 +775,8 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 			ino->meta_dirty = false;
 		inode_unlock(ino);
 	}
-	if (sync) {
-		rc = segstore_sync(f->seg);
-		if (!rc)
-			rc = meta_sync(f->meta);
-	}
+	if (sync)
+		rc = fs_sync_store(f);
 out_free:
 	free(items);
 	if (rc)
@@ -798,6 +801,13 @@ int fs_flush(struct fs *f, struct tfs_inode *ino)
 	rc = fs_writeback(f, ino, false);
 	inode_io_unlock(ino);
 	return rc;
+}
+
+int fs_sync_store(struct fs *f)
+{
+	int rc = segstore_sync(f->seg);
+
+	return rc ? rc : meta_sync(f->meta);
 }
 
 int fs_fsyncdir(struct fs *f, struct tfs_inode *dir)

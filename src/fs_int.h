@@ -122,6 +122,8 @@ int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 /* Write back dirty chunks and commit. Caller holds ino->io. sync: also
  * fdatasync segment and metadata. */
 int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync);
+/* fdatasync what was appended to the segments and the metadata log. */
+int fs_sync_store(struct fs *f);
 /* Truncate to `size`. Caller holds ino->io. */
 int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
 
@@ -132,6 +134,11 @@ int fs_make_resident(struct fs *f, struct tfs_inode *ino);
 /* Write back and drop the RAM copy (the file goes to its durable tier).
  * Caller holds ino->io. */
 int fs_drop_ram(struct fs *f, struct tfs_inode *ino);
+/* Move many files to warm with one sync and one commit (reason
+ * "setfattr"; the caller may set another). *moved counts the files moved.
+ * Returns 0 or the first error. */
+int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
+		  size_t *moved);
 /* Called after RAM grew: evict least recently used clean hot files until
  * under budget; `self` (may be NULL) is evicted last. */
 void fs_hot_enforce(struct fs *f, struct tfs_inode *self);

@@ -154,43 +154,139 @@ int fs_make_resident(struct fs *f, struct tfs_inode *ino)
 	return fs_persist_attr(f, ino);
 }
 
+/* Free the RAM copy of a file whose data is durable and clean. Caller
+ * holds ino->io. -EAGAIN if a chunk became dirty again. */
+static int release_ram(struct fs *f, struct tfs_inode *ino)
+{
+	inode_lock(ino);
+	if (ino->ndirty) {
+		inode_unlock(ino);
+		return -EAGAIN;
+	}
+	for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
+		if (!ino->chunks[k])
+			continue;
+		hot_chunk_free(&f->hot, ino->chunks[k]);
+		ino->chunks[k] = NULL;
+	}
+	ino->ram_bytes = 0;
+	ino->resident = false;
+	/* Clean chunks of a cold-backed file need no re-encoding: it falls
+	 * back to its archive. */
+	if (ino->attr.tier == TFS_HOT)
+		ino->attr.tier = ino->has_cold ? TFS_COLD : TFS_WARM;
+	inode_unlock(ino);
+	hot_list_remove(&f->hot, ino);
+	return 0;
+}
+
+static int persist_tier(struct fs *f, struct tfs_inode *ino)
+{
+	int tier;
+
+	inode_lock(ino);
+	tier = ino->attr.tier;
+	inode_unlock(ino);
+	return meta_inode_set_tier(f->meta, ino->ino, tier);
+}
+
 int fs_drop_ram(struct fs *f, struct tfs_inode *ino)
 {
-	bool dropped = false;
-	int rc = 0;
+	int rc = -EAGAIN;
 
-	for (int tries = 0; tries < 4 && !dropped; tries++) {
+	/* Write back and sync, then release: a writer racing us makes a
+	 * chunk dirty again and we go round once more. */
+	for (int tries = 0; tries < 4 && rc == -EAGAIN; tries++) {
 		rc = fs_writeback(f, ino, true);
-		if (rc)
-			return rc;
-		inode_lock(ino);
-		if (ino->ndirty == 0) {
-			for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
-				if (!ino->chunks[k])
-					continue;
-				hot_chunk_free(&f->hot, ino->chunks[k]);
-				ino->chunks[k] = NULL;
-			}
-			ino->ram_bytes = 0;
-			ino->resident = false;
-			/* Clean chunks of a cold-backed file need no
-			 * re-encoding: it falls back to its archive. */
-			if (ino->attr.tier == TFS_HOT)
-				ino->attr.tier = ino->has_cold ? TFS_COLD
-							       : TFS_WARM;
-			ino->meta_dirty = true;
-			dropped = true;
-		}
-		inode_unlock(ino);
+		if (!rc)
+			rc = release_ram(f, ino);
 	}
-	if (!dropped)
-		return -EAGAIN; /* written to faster than we can write back */
-	hot_list_remove(&f->hot, ino);
-	return fs_persist_attr(f, ino);
+	if (rc)
+		return rc;      /* -EAGAIN: written faster than written back */
+	return persist_tier(f, ino);
+}
+
+/*
+ * Many files to warm at once: write every one back (re-encoding the ones
+ * backed by cold data), sync once, then release their RAM and commit their
+ * new tier in one transaction. A file written to meanwhile takes the
+ * one-file path.
+ */
+static int cold_to_warm(struct fs *f, struct tfs_inode *ino, bool sync);
+
+int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
+		  size_t *moved)
+{
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	int rc = 0, first = 0;
+
+	if (!done)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bool simple;
+
+		if (fs_load_extents(f, inos[i]))
+			continue;
+		inode_lock(inos[i]);
+		simple = S_ISREG(inos[i]->attr.mode) &&
+			 inos[i]->attr.pin != TFS_HOT &&
+			 inos[i]->attr.pin != TFS_COLD;
+		inode_unlock(inos[i]);
+		if (!simple)
+			continue;
+		/* Cold-backed files are re-encoded into warm records. */
+		inode_io_lock(inos[i]);
+		done[i] = cold_to_warm(f, inos[i], false) == 0 &&
+			  fs_writeback(f, inos[i], false) == 0;
+		inode_io_unlock(inos[i]);
+	}
+	rc = fs_sync_store(f);
+	if (rc)
+		goto out_free;
+	for (size_t i = 0; i < n; i++) {
+		if (!done[i])
+			continue;
+		inode_io_lock(inos[i]);
+		done[i] = release_ram(f, inos[i]) == 0;
+		if (done[i]) {
+			inode_lock(inos[i]);
+			fs_set_reason(inos[i], REASON_SETFATTR, 0, 0);
+			inode_unlock(inos[i]);
+		}
+		inode_io_unlock(inos[i]);
+	}
+	rc = meta_begin(f->meta);
+	for (size_t i = 0; i < n && !rc; i++)
+		if (done[i])
+			rc = persist_tier(f, inos[i]);
+	if (!rc)
+		rc = meta_commit(f->meta);
+	else
+		meta_rollback(f->meta);
+	if (rc)
+		goto out_free;
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (done[i]) {
+			(*moved)++;
+			stats_add(&f->stats.demotions[TFS_WARM], 1);
+			continue;
+		}
+		r = fs_move(f, inos[i], TFS_WARM, REASON_SETFATTR, 0, 0);
+		if (!r)
+			(*moved)++;
+		else if (!first)
+			first = r;
+	}
+	rc = first;
+out_free:
+	free(done);
+	return rc;
 }
 
 /* Re-encode a cold-backed file's bytes into warm records (to warm). */
-static int cold_to_warm(struct fs *f, struct tfs_inode *ino)
+static int cold_to_warm(struct fs *f, struct tfs_inode *ino, bool sync)
 {
 	bool has_cold;
 	int rc;
@@ -223,7 +319,7 @@ static int cold_to_warm(struct fs *f, struct tfs_inode *ino)
 	ino->cold.len = 0;
 	ino->ext_gen++;
 	inode_unlock(ino);
-	rc = fs_writeback(f, ino, true);
+	rc = fs_writeback(f, ino, sync);
 	if (!rc) {
 		inode_lock(ino);
 		ino->has_cold = false;
@@ -255,7 +351,7 @@ static int set_tier_file(struct fs *f, struct tfs_inode *ino, int tier)
 		if (!rc)
 			rc = fs_make_resident(f, ino);
 	} else {
-		rc = cold_to_warm(f, ino);
+		rc = cold_to_warm(f, ino, true);
 		if (!rc)
 			rc = fs_drop_ram(f, ino);
 	}
@@ -266,10 +362,10 @@ static int set_tier_file(struct fs *f, struct tfs_inode *ino, int tier)
 		stats_add(&f->stats.promotions[tier], 1);
 	else if (tier > from)
 		stats_add(&f->stats.demotions[tier], 1);
+	/* Full chunks were unmapped as they were freed; the small ones go
+	 * back to the system at the policy's next tick (hot_trim). */
 	if (tier == TFS_HOT)
 		fs_hot_enforce(f, ino);
-	else
-		hot_trim();
 	return 0;
 }
 
@@ -340,6 +436,11 @@ static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
 				fs_set_reason(t.ino[i], REASON_SETFATTR, 0, 0);
 			inode_unlock(t.ino[i]);
 		}
+	} else if (tier == TFS_WARM) {
+		for (size_t i = 0; i < got; i++)
+			fs_load_extents(f, t.ino[i]);
+		rc = fs_warm_batch(f, t.ino, got, &moved);
+		hot_trim();
 	} else {
 		for (size_t i = 0; i < got; i++) {
 			int r = fs_move(f, t.ino[i], tier, REASON_SETFATTR, 0,

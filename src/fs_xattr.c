@@ -310,10 +310,12 @@ int fs_removexattr(struct fs *f, struct tfs_inode *ino, const char *name)
 	if (ino->kind != INODE_REAL)
 		return -EPERM;
 	if (is_tierfs_name(name)) {
-		/* Removing the pin unpins; the rest cannot be removed. */
+		/* Removing the pin unpins. The others are facts, not data:
+		 * removing them changes nothing and succeeds, because rsync -X
+		 * removes every attribute its source file does not have. */
 		if (xa_lookup(name) == XA_PIN && is_regular(ino))
 			return set_pin(f, ino, TFS_PIN_NONE);
-		return xa_lookup(name) < 0 ? -ENODATA : -EPERM;
+		return xa_lookup(name) < 0 ? -ENODATA : 0;
 	}
 	return meta_xattr_remove(f->meta, ino->ino, name);
 }

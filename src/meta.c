@@ -130,6 +130,7 @@ static const char *const meta_sql[ST_COUNT] = {
 		") WHERE ino = ?14",
 	[ST_INO_ACCESS] = "UPDATE inode SET access_count = ?2, last_access = ?3"
 			  " WHERE ino = ?1",
+	[ST_INO_TIER] = "UPDATE inode SET tier = ?2 WHERE ino = ?1",
 	[ST_INO_DEL] = "DELETE FROM inode WHERE ino = ?1",
 	[ST_INO_ORPHANS] = "SELECT ino FROM inode WHERE nlink = 0",
 	[ST_INO_SCAN] = "SELECT ino, " INODE_COLS " FROM inode WHERE "
@@ -582,6 +583,13 @@ int meta_inode_set_access(struct meta *m, uint64_t ino, uint64_t count,
 	uint64_t v[3] = { ino, count, (uint64_t)last };
 
 	return meta_write(m, meta_prep(m, ST_INO_ACCESS, 3, v), -ENOENT);
+}
+
+int meta_inode_set_tier(struct meta *m, uint64_t ino, int tier)
+{
+	uint64_t v[2] = { ino, (uint64_t)tier };
+
+	return meta_write(m, meta_prep(m, ST_INO_TIER, 2, v), -ENOENT);
 }
 
 int meta_inode_delete(struct meta *m, uint64_t ino)

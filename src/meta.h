@@ -127,6 +127,8 @@ int meta_inode_update(struct meta *m, const struct meta_inode *in);
  * the policy thread saves them in batches without touching the rest. */
 int meta_inode_set_access(struct meta *m, uint64_t ino, uint64_t count,
 			  tfs_ns last);
+/* Write only the tier of an inode (-ENOENT if it is gone). */
+int meta_inode_set_tier(struct meta *m, uint64_t ino, int tier);
 /* Delete the inode and everything hanging off it: xattrs, symlink target,
  * warm and cold extents (catalog live counts follow). Dentries pointing to
  * it must already be gone. */

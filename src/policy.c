@@ -158,8 +158,9 @@ static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
 {
 	struct fs *f = p->fs;
 	tfs_ns age = (tfs_ns)cfg->hot_age_ms * 1000000;
+	struct tfs_inode **inos;
 	struct idle *v = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, got = 0, moved = 0;
 
 	pthread_mutex_lock(&f->hot.lock);
 	for (struct tfs_inode *i = f->hot.head; i; i = i->hot_next) {
@@ -181,7 +182,8 @@ static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
 	pthread_mutex_unlock(&f->hot.lock);
 	if (n)
 		qsort(v, n, sizeof(*v), idle_cmp);
-	for (size_t i = 0; i < n; i++) {
+	inos = calloc(n ? n : 1, sizeof(*inos));
+	for (size_t i = 0; inos && i < n; i++) {
 		struct tfs_inode *ino = find_loaded(f, v[i].ino);
 		bool pinned;
 
@@ -190,12 +192,25 @@ static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
 		inode_lock(ino);
 		pinned = ino->attr.pin == TFS_HOT;
 		inode_unlock(ino);
-		if (!pinned)
-			fs_move(f, ino, TFS_WARM, REASON_IDLE,
-				(uint64_t)((now - v[i].last) / 1000000000),
-				cfg->hot_age_ms / 1000);
-		fs_iput(f, ino);
+		if (pinned) {
+			fs_iput(f, ino);
+			continue;
+		}
+		inos[got] = ino;
+		v[got++].last = v[i].last;
 	}
+	if (got)
+		fs_warm_batch(f, inos, got, &moved);
+	for (size_t i = 0; i < got; i++) {
+		inode_lock(inos[i]);
+		if (!inos[i]->resident)
+			fs_set_reason(inos[i], REASON_IDLE,
+				      (uint64_t)((now - v[i].last) / 1000000000),
+				      cfg->hot_age_ms / 1000);
+		inode_unlock(inos[i]);
+		fs_iput(f, inos[i]);
+	}
+	free(inos);
 	free(v);
 }
 
@@ -467,6 +482,7 @@ static void tick(struct policy *p)
 	do_warm_aging(p, &cfg, now);
 	do_persist_access(p);
 	segstore_unmap_pages(f->seg);
+	hot_trim();
 	compact_run(f, &freed);
 	if (freed)
 		tfs_info("compaction freed %" PRIu64 " bytes", freed);

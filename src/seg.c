@@ -550,6 +550,9 @@ static void seg_buf_put(struct segstore *s, struct seg_buf *b)
 	pthread_mutex_unlock(&s->pool_lock);
 }
 
+/* Bytes LZ4 tries first on a large chunk. */
+#define SEG_PROBE 8192
+
 int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
 		    const void *raw, uint32_t raw_len, struct seg_loc *loc)
 {
@@ -568,9 +571,20 @@ int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
 	if (b == NULL)
 		return -ENOMEM;
 	payload = b->data + SEG_RHDR;
-	/* Only a strictly smaller block is worth decoding later. */
-	if (raw_len > 1)
+	/* Only a strictly smaller block is worth decoding later. A large
+	 * chunk whose first 8 KiB LZ4 cannot shrink by 2% (random bytes,
+	 * float vectors) is stored raw without compressing the rest: on such
+	 * data LZ4 would run to the end only to give up. */
+	if (raw_len >= 4 * SEG_PROBE) {
+		int p = codec_lz4.compress(raw, SEG_PROBE, payload,
+					   SEG_PROBE - SEG_PROBE / 50);
+
+		if (p > 0)
+			c = codec_lz4.compress(raw, raw_len, payload,
+					       raw_len - 1);
+	} else if (raw_len > 1) {
 		c = codec_lz4.compress(raw, raw_len, payload, raw_len - 1);
+	}
 	if (c > 0) {
 		h.stored_len = (uint32_t)c;
 	} else {

@@ -53,12 +53,21 @@
 /* Writer                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Size of the blocks a stored (uncompressed) block is cut into. */
+#define XW_RAW_SUB (64u * 1024u)
+#define XW_RAW_MAXSUB 64
+
 struct xw_job {
 	uint8_t *in;            /* block_size bytes; owner fills, worker reads */
 	size_t in_len;
 	uint8_t *out;           /* lzma_block_buffer_bound(block_size) bytes */
 	size_t out_len;
 	lzma_vli unpadded;
+	/* A stored (raw) block goes out as up to XW_RAW_MAXSUB smaller xz
+	 * blocks: a cold read then checks and copies 64 KiB, not 256. */
+	uint32_t nsub;                  /* 0: one block, `unpadded` */
+	lzma_vli sub_unpadded[XW_RAW_MAXSUB];
+	size_t sub_in[XW_RAW_MAXSUB];
 	int err;
 	bool done;              /* protected by xzarc_writer.lock */
 };
@@ -198,16 +207,37 @@ static int xw_encode(const struct xzarc_writer *w, struct xw_job *job)
 			goto out_fail;
 		raw = (uint64_t)pos * 100 > (uint64_t)job->in_len * keep;
 	}
+	job->nsub = 0;
 	if (raw) {
-		memset(&b, 0, sizeof(b));
-		b.version = 1;
-		b.check = XZARC_CHECK;
-		b.filters = filters;
+		size_t sub = job->in_len > XW_RAW_SUB * XW_RAW_MAXSUB
+				     ? job->in_len / XW_RAW_MAXSUB + 1
+				     : XW_RAW_SUB;
+
 		pos = 0;
-		r = lzma_block_uncomp_encode(&b, job->in, job->in_len,
-					     job->out, &pos, w->out_cap);
-		if (r != LZMA_OK)
-			goto out_fail;
+		for (size_t at = 0; at < job->in_len || at == 0;) {
+			size_t n = job->in_len - at < sub ? job->in_len - at
+							  : sub;
+
+			memset(&b, 0, sizeof(b));
+			b.version = 1;
+			b.check = XZARC_CHECK;
+			b.filters = filters;
+			r = lzma_block_uncomp_encode(&b, job->in + at, n,
+						     job->out, &pos,
+						     w->out_cap);
+			if (r != LZMA_OK)
+				goto out_fail;
+			job->sub_unpadded[job->nsub] =
+				lzma_block_unpadded_size(&b);
+			job->sub_in[job->nsub] = n;
+			if (job->sub_unpadded[job->nsub++] == 0)
+				return -EIO;
+			at += n;
+			if (n == 0)
+				break;
+		}
+		job->out_len = pos;
+		return 0;
 	}
 	job->out_len = pos;
 	job->unpadded = lzma_block_unpadded_size(&b);
@@ -264,7 +294,15 @@ static int xw_write_oldest(struct xzarc_writer *w)
 		if (err)
 			tfs_err("xzarc %s: write: %s", w->path, strerror(-err));
 	}
-	if (!err) {
+	if (!err && job->nsub) {
+		for (uint32_t i = 0; i < job->nsub && !err; i++) {
+			r = lzma_index_append(w->idx, NULL,
+					      job->sub_unpadded[i],
+					      job->sub_in[i]);
+			if (r != LZMA_OK)
+				err = lzma_to_errno(r);
+		}
+	} else if (!err) {
 		r = lzma_index_append(w->idx, NULL, job->unpadded,
 				      job->in_len);
 		if (r != LZMA_OK)
@@ -386,7 +424,10 @@ int xzarc_writer_open(struct xzarc_writer **out, const char *path,
 	}
 	w->lzopt.dict_size = dict_for_block(p->block_size,
 					    w->lzopt.dict_size);
+	/* Room for the stored form cut into XW_RAW_MAXSUB blocks too. */
 	w->out_cap = lzma_block_buffer_bound((size_t)p->block_size);
+	if (w->out_cap)
+		w->out_cap += XW_RAW_MAXSUB * (LZMA_BLOCK_HEADER_SIZE_MAX + 64);
 	w->nslots = threads > 1 ? 2 * (size_t)threads : 1;
 	w->path = strdup(path);
 	w->idx = lzma_index_init(NULL);

@@ -1,0 +1,235 @@
+/*
+ * fs_wb.c - write-back: making a file's dirty RAM chunks durable as warm
+ * records (close, fsync, eviction, moves).
+ *
+ * Write-back runs under ino->io: it copies dirty chunks under ino->lock,
+ * appends them to the warm segments without any inode lock, commits all
+ * their extents and the attributes in one meta transaction, then marks
+ * clean each chunk whose generation did not move meanwhile. A chunk
+ * written again during the write-back stays dirty, so a move never
+ * publishes stale bytes over a newer write.
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault.h"
+#include "log.h"
+
+/* Chunks copied per write-back batch (bounds the extra memory). */
+#define WB_BATCH 256
+
+/* ---- write-back ---- */
+
+struct wb_item {
+	uint64_t k;
+	uint64_t gen;
+	struct seg_loc loc;
+	uint8_t *copy;
+	uint32_t len;
+};
+
+/* Copy up to WB_BATCH dirty chunks from chunk *next on. Caller holds
+ * ino->lock. */
+static size_t wb_collect(struct tfs_inode *ino, uint64_t *next,
+			 struct wb_item *items, int *err)
+{
+	size_t n = 0;
+
+	for (; *next < ino->nchunks_cap && n < WB_BATCH; (*next)++) {
+		struct hchunk *c = ino->chunks[*next];
+
+		if (!c || !c->dirty)
+			continue;
+		items[n].k = *next;
+		items[n].gen = c->gen;
+		items[n].len = c->len;
+		items[n].copy = malloc(c->len ? c->len : 1);
+		if (!items[n].copy) {
+			*err = -ENOMEM;
+			break;
+		}
+		memcpy(items[n].copy, c->data, c->len);
+		n++;
+	}
+	return n;
+}
+
+static int wb_commit(struct fs *f, struct tfs_inode *ino,
+		     const struct wb_item *items, size_t n,
+		     const struct meta_inode *attr, uint64_t trunc_from,
+		     const struct meta_cold *cold)
+{
+	int rc = meta_begin(f->meta);
+
+	if (rc)
+		return rc;
+	if (trunc_from != UINT64_MAX)
+		rc = meta_extent_truncate(f->meta, ino->ino, trunc_from);
+	if (!rc && cold)
+		rc = cold->len ? meta_cold_put(f->meta, ino->ino, cold)
+			       : meta_cold_clear(f->meta, ino->ino);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct meta_extent e = {
+			.chunk = items[i].k,
+			.seg = items[i].loc.seg,
+			.off = items[i].loc.off,
+			.rec_len = items[i].loc.rec_len,
+			.raw_len = items[i].loc.raw_len,
+		};
+
+		rc = meta_extent_put(f->meta, ino->ino, &e);
+		if (!rc)
+			rc = meta_seg_commit_len(f->meta, e.seg,
+						 e.off + e.rec_len);
+	}
+	if (!rc && attr)
+		rc = meta_inode_update(f->meta, attr);
+	if (!rc)
+		return meta_commit(f->meta);
+	meta_rollback(f->meta);
+	return rc;
+}
+
+int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
+{
+	struct wb_item *items;
+	struct meta_inode attr;
+	struct meta_cold cold;
+	uint64_t next = 0, version, trunc_from;
+	bool last = false, has_cold, idle;
+	int rc = 0;
+
+	if (ino->kind != INODE_REAL)
+		return 0;
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	inode_lock(ino);
+	idle = ino->ndirty == 0 && !ino->meta_dirty &&
+	       ino->trunc_from == UINT64_MAX;
+	inode_unlock(ino);
+	if (idle)
+		return sync ? fs_sync_store(f) : 0;
+	items = calloc(WB_BATCH, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+
+	while (!last) {
+		size_t n;
+
+		inode_lock(ino);
+		n = wb_collect(ino, &next, items, &rc);
+		last = next >= ino->nchunks_cap;
+		attr = ino->attr;
+		attr.last_access = atomic_load(&ino->last_access);
+		attr.access_count = atomic_load(&ino->access_count);
+		version = ino->data_version;
+		trunc_from = ino->trunc_from;
+		has_cold = ino->has_cold;
+		cold = ino->cold;
+		inode_unlock(ino);
+		if (rc)
+			goto out_free;
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = segstore_append(f->seg, ino->ino, items[i].k,
+					     items[i].copy, items[i].len,
+					     &items[i].loc);
+		if (!rc && n)
+			fault_point("writeback-before-commit");
+		if (!rc)
+			rc = wb_commit(f, ino, items, n, last ? &attr : NULL,
+				       trunc_from, has_cold ? &cold : NULL);
+		if (rc) {
+			for (size_t i = 0; i < n; i++)
+				free(items[i].copy);
+			goto out_free;
+		}
+		stats_add(&f->stats.writebacks, n);
+		inode_lock(ino);
+		if (trunc_from == ino->trunc_from)
+			ino->trunc_from = UINT64_MAX;
+		for (size_t i = 0; i < n; i++) {
+			struct hchunk *c = ino->chunks[items[i].k];
+
+			stats_add(&f->stats.writeback_bytes, items[i].len);
+			free(items[i].copy);
+			if (inode_reserve_ext(ino, items[i].k) == 0)
+				ino->ext[items[i].k] = (struct ext_slot){
+					.seg = items[i].loc.seg,
+					.off = items[i].loc.off,
+					.rec_len = items[i].loc.rec_len,
+					.raw_len = items[i].loc.raw_len,
+				};
+			else
+				ino->ext_loaded = false; /* reload later */
+			if (c && c->dirty && c->gen == items[i].gen) {
+				c->dirty = false;
+				ino->ndirty--;
+			}
+			/* A file that is not hot keeps no clean chunks. */
+			if (c && !c->dirty && !ino->resident) {
+				ino->ram_bytes -= c->cap;
+				hot_chunk_free(&f->hot, c);
+				ino->chunks[items[i].k] = NULL;
+			}
+		}
+		ino->ext_gen++;
+		if (last && ino->data_version == version)
+			ino->meta_dirty = false;
+		inode_unlock(ino);
+	}
+	if (sync)
+		rc = fs_sync_store(f);
+out_free:
+	free(items);
+	if (rc)
+		tfs_err("write-back of inode %" PRIu64 " failed: %s", ino->ino,
+			strerror(-rc));
+	return rc;
+}
+
+int fs_flush(struct fs *f, struct tfs_inode *ino)
+{
+	bool dirty;
+	int rc;
+
+	if (ino->kind != INODE_REAL)
+		return 0;
+	inode_lock(ino);
+	dirty = ino->ndirty > 0 || ino->meta_dirty;
+	inode_unlock(ino);
+	if (!dirty)
+		return 0;
+	inode_io_lock(ino);
+	rc = fs_writeback(f, ino, false);
+	inode_io_unlock(ino);
+	return rc;
+}
+
+int fs_sync_store(struct fs *f)
+{
+	int rc = segstore_sync(f->seg);
+
+	return rc ? rc : meta_sync(f->meta);
+}
+
+int fs_fsyncdir(struct fs *f, struct tfs_inode *dir)
+{
+	return dir->kind == INODE_REAL ? meta_sync(f->meta) : 0;
+}
+
+int fs_fsync(struct fs *f, struct tfs_inode *ino, bool datasync)
+{
+	int rc;
+
+	if (ino->kind != INODE_REAL)
+		return 0;
+	inode_io_lock(ino);
+	rc = fs_writeback(f, ino, true);
+	inode_io_unlock(ino);
+	return rc;
+}

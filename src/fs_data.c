@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "cold.h"
-#include "fault.h"
 #include "log.h"
 
 /* Largest file: 2^46 bytes (64 TiB) keeps chunk indices small. */

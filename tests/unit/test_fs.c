@@ -999,7 +999,9 @@ START_TEST(test_xattr_pin)
 	ck_assert_int_eq(fs_removexattr(f, ino, "user.tierfs.pin"), 0);
 	ck_assert_str_eq((getx(ino, "user.tierfs.pin", buf, sizeof(buf)), buf),
 			 "none");
-	ck_assert_int_eq(fs_removexattr(f, ino, "user.tierfs.tier"), -EPERM);
+	/* Removing the tier (rsync -X does) succeeds and moves nothing. */
+	ck_assert_int_eq(fs_removexattr(f, ino, "user.tierfs.tier"), 0);
+	ck_assert_int_eq(fs_get_tier(f, ino), TFS_WARM);
 
 	/* Read-only facts: a set is accepted and ignored. */
 	n = getx(ino, "user.tierfs.stored", buf, sizeof(buf));

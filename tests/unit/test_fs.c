@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,26 +25,10 @@
 #include "meta.h"
 #include "tierfs.h"
 
-#define KiB (UINT64_C(1) << 10)
-#define MiB (UINT64_C(1) << 20)
-#define CH TFS_CHUNK_SIZE
+#define FS_TESTLIB_SEED 88172645463325252ull
+#include "fs_testlib.h"
 
 /* ---- fixture ---- */
-
-static char basedir[64];         /* made by main(), removed at exit */
-static char tmpdir[128];          /* one per test, inside basedir */
-static char storedir[160];
-static struct tfs_config cfg;
-static struct fs *f;
-static const struct fs_caller caller = { .uid = 0, .gid = 0, .umask = 022 };
-
-static void do_mount(void)
-{
-	char err[512] = "";
-	int rc = fs_mount(&f, storedir, &cfg, err, sizeof(err));
-
-	ck_assert_msg(rc == 0, "fs_mount: %d %s", rc, err);
-}
 
 static void remount(void)
 {
@@ -56,101 +39,12 @@ static void remount(void)
 
 static void setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "%s/t_XXXXXX", basedir);
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	snprintf(storedir, sizeof(storedir), "%s/store", tmpdir);
-	config_defaults(&cfg);
-	cfg.hot_max = 64 * MiB;
-	cfg.cold_level = 0;
+	fixture_start();
 	cfg.cache_size = 4 * MiB;
 	do_mount();
 }
 
-static int rm_one(const char *p, const struct stat *st, int type,
-		  struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static void teardown(void)
-{
-	fs_unmount(&f);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 88172645463325252ull;
-
-static void fill_random(uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		rng_state ^= rng_state << 13;
-		rng_state ^= rng_state >> 7;
-		rng_state ^= rng_state << 17;
-		b[i] = (uint8_t)(rng_state >> 24);
-	}
-}
-
-static uint8_t *random_buf(size_t n)
-{
-	uint8_t *b = malloc(n ? n : 1);
-
-	ck_assert_ptr_nonnull(b);
-	fill_random(b, n);
-	return b;
-}
-
-static struct tfs_inode *lookup(struct tfs_inode *dir, const char *name)
-{
-	struct tfs_inode *ino = NULL;
-	struct stat st;
-	int rc = fs_lookup(f, dir, name, &ino, &st);
-
-	ck_assert_msg(rc == 0, "lookup %s: %d", name, rc);
-	return ino;
-}
-
-static void put(struct tfs_inode *ino)
-{
-	fs_forget(f, ino, 1);
-}
-
-static void write_at(struct tfs_inode *ino, const void *buf, size_t len,
-		     uint64_t off)
-{
-	ssize_t n = fs_write(f, ino, NULL, buf, len, (off_t)off);
-
-	ck_assert_msg(n == (ssize_t)len, "write %zu at %" PRIu64 ": %zd", len,
-		      off, n);
-}
-
-/* A new file with `len` bytes of `data`, flushed and closed; the lookup
- * reference is the caller's. */
-static struct tfs_inode *new_file(struct tfs_inode *dir, const char *name,
-				  const void *data, size_t len)
-{
-	struct tfs_inode *ino = NULL;
-	struct fs_file *fh = NULL;
-	struct stat st;
-	int rc;
-
-	rc = fs_create(f, &caller, dir, name, 0644, O_RDWR, &ino, &st, &fh);
-	ck_assert_msg(rc == 0, "create %s: %d", name, rc);
-	if (len)
-		write_at(ino, data, len, 0);
-	ck_assert_int_eq(fs_flush(f, ino), 0);
-	ck_assert_int_eq(fs_release(f, ino, fh), 0);
-	return ino;
-}
-
-static uint64_t size_of(struct tfs_inode *ino)
-{
-	struct stat st;
-
-	ck_assert_int_eq(fs_getattr(f, ino, &st), 0);
-	return (uint64_t)st.st_size;
-}
 
 /* The file holds exactly want[0..len): size, every byte, EOF. */
 static void expect_content(struct tfs_inode *ino, const uint8_t *want,
@@ -1059,9 +953,7 @@ static Suite *fs_suite(void)
 	Suite *s = suite_create("fs");
 	TCase *tc;
 
-	tc = tcase_create("data");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tc = fixture_tcase("data", setup);
 	tcase_add_loop_test(tc, test_rw_edges, TFS_HOT, TFS_NTIERS);
 	tcase_add_loop_test(tc, test_truncate_tail_zero, TFS_HOT, TFS_NTIERS);
 	tcase_add_loop_test(tc, test_truncate_zero_and_grow, TFS_HOT,
@@ -1071,9 +963,7 @@ static Suite *fs_suite(void)
 	tcase_add_test(tc, test_release_writes_back);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("namespace");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tc = fixture_tcase("namespace", setup);
 	tcase_add_test(tc, test_rename_replace);
 	tcase_add_test(tc, test_rename_exchange_and_loops);
 	tcase_add_test(tc, test_rmdir_and_links);
@@ -1083,9 +973,7 @@ static Suite *fs_suite(void)
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("xattr");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tc = fixture_tcase("xattr", setup);
 	tcase_add_test(tc, test_xattr_user);
 	tcase_add_test(tc, test_xattr_tier);
 	tcase_add_test(tc, test_xattr_pin);
@@ -1096,18 +984,5 @@ static Suite *fs_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	/* Tests that fail skip their teardown: everything lives under one
-	 * base directory that goes away here. */
-	strcpy(basedir, "/tmp/tfs_fs_XXXXXX");
-	if (!mkdtemp(basedir))
-		return EXIT_FAILURE;
-	sr = srunner_create(fs_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	nftw(basedir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite("/tmp/tfs_fs_XXXXXX", fs_suite);
 }

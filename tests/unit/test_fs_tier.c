@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,26 +28,10 @@
 #include "meta.h"
 #include "tierfs.h"
 
-#define KiB (UINT64_C(1) << 10)
-#define MiB (UINT64_C(1) << 20)
-#define CH TFS_CHUNK_SIZE
+#define FS_TESTLIB_SEED 0x9E3779B97F4A7C15ull
+#include "fs_testlib.h"
 
 /* ---- fixture ---- */
-
-static char basedir[64];         /* made by main(), removed at exit */
-static char tmpdir[128];          /* one per test, inside basedir */
-static char storedir[160];
-static struct tfs_config cfg;
-static struct fs *f;
-static const struct fs_caller caller = { .uid = 0, .gid = 0, .umask = 022 };
-
-static void do_mount(void)
-{
-	char err[512] = "";
-	int rc = fs_mount(&f, storedir, &cfg, err, sizeof(err));
-
-	ck_assert_msg(rc == 0, "fs_mount: %d %s", rc, err);
-}
 
 static void remount(void)
 {
@@ -58,115 +41,14 @@ static void remount(void)
 
 static void setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "%s/t_XXXXXX", basedir);
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	snprintf(storedir, sizeof(storedir), "%s/store", tmpdir);
-	config_defaults(&cfg);
-	cfg.hot_max = 64 * MiB;
-	cfg.cold_level = 0;
+	fixture_start();
 	cfg.cold_block = 64 * KiB;
 	cfg.cache_size = 1 * MiB;
 	cfg.seg_max = 1 * MiB;
 	do_mount();
 }
 
-static int rm_one(const char *p, const struct stat *st, int type,
-		  struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static void teardown(void)
-{
-	fs_unmount(&f);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- helpers ---- */
-
-static void fill_random_r(uint64_t *st, uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		*st ^= *st << 13;
-		*st ^= *st >> 7;
-		*st ^= *st << 17;
-		b[i] = (uint8_t)(*st >> 24);
-	}
-}
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static void fill_random(uint8_t *b, size_t n)
-{
-	fill_random_r(&rng_state, b, n);
-}
-
-static uint8_t *random_buf(size_t n)
-{
-	uint8_t *b = malloc(n ? n : 1);
-
-	ck_assert_ptr_nonnull(b);
-	fill_random(b, n);
-	return b;
-}
-
-static struct tfs_inode *lookup(struct tfs_inode *dir, const char *name)
-{
-	struct tfs_inode *ino = NULL;
-	struct stat st;
-	int rc = fs_lookup(f, dir, name, &ino, &st);
-
-	ck_assert_msg(rc == 0, "lookup %s: %d", name, rc);
-	return ino;
-}
-
-static void put(struct tfs_inode *ino)
-{
-	fs_forget(f, ino, 1);
-}
-
-static void write_at(struct tfs_inode *ino, const void *buf, size_t len,
-		     uint64_t off)
-{
-	ssize_t n = fs_write(f, ino, NULL, buf, len, (off_t)off);
-
-	ck_assert_msg(n == (ssize_t)len, "write %zu at %" PRIu64 ": %zd", len,
-		      off, n);
-}
-
-static struct tfs_inode *new_file(struct tfs_inode *dir, const char *name,
-				  const void *data, size_t len)
-{
-	struct tfs_inode *ino = NULL;
-	struct fs_file *fh = NULL;
-	struct stat st;
-	int rc;
-
-	rc = fs_create(f, &caller, dir, name, 0644, O_RDWR, &ino, &st, &fh);
-	ck_assert_msg(rc == 0, "create %s: %d", name, rc);
-	if (len)
-		write_at(ino, data, len, 0);
-	ck_assert_int_eq(fs_flush(f, ino), 0);
-	ck_assert_int_eq(fs_release(f, ino, fh), 0);
-	return ino;
-}
-
-static struct tfs_inode *new_dir(struct tfs_inode *dir, const char *name)
-{
-	struct tfs_inode *ino = NULL;
-	struct stat st;
-
-	ck_assert_int_eq(fs_mkdir(f, &caller, dir, name, 0755, &ino, &st), 0);
-	return ino;
-}
-
-static uint64_t size_of(struct tfs_inode *ino)
-{
-	struct stat st;
-
-	ck_assert_int_eq(fs_getattr(f, ino, &st), 0);
-	return (uint64_t)st.st_size;
-}
 
 /* Compare without asserting (usable from threads): 0 or the first bad
  * offset + 1; -1 on a read error. */
@@ -1063,9 +945,7 @@ static Suite *fs_tier_suite(void)
 	Suite *s = suite_create("fs_tier");
 	TCase *tc;
 
-	tc = tcase_create("moves");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tc = fixture_tcase("moves", setup);
 	tcase_add_test(tc, test_transitions);
 	tcase_add_test(tc, test_cold_hot_cold);
 	tcase_add_test(tc, test_cold_hot_warm);
@@ -1075,18 +955,14 @@ static Suite *fs_tier_suite(void)
 	tcase_add_test(tc, test_dir_move_one_batch);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("concurrency");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tc = fixture_tcase("concurrency", setup);
 	tcase_add_test(tc, test_moves_race_writer);
 	tcase_add_test(tc, test_concurrent_cold_reads);
 	tcase_add_loop_test(tc, test_reads_race_compaction, TFS_WARM,
 			    TFS_COLD + 1);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("compaction");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tc = fixture_tcase("compaction", setup);
 	tcase_add_test(tc, test_compact_cold);
 	tcase_add_test(tc, test_compact_warm);
 	suite_add_tcase(s, tc);
@@ -1095,18 +971,5 @@ static Suite *fs_tier_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	/* Tests that fail skip their teardown: everything lives under one
-	 * base directory that goes away here. */
-	strcpy(basedir, "/tmp/tfs_fst_XXXXXX");
-	if (!mkdtemp(basedir))
-		return EXIT_FAILURE;
-	sr = srunner_create(fs_tier_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	nftw(basedir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite("/tmp/tfs_fst_XXXXXX", fs_tier_suite);
 }

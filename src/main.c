@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -285,13 +286,27 @@ out_free:
 
 static int run(struct cmdline *clp);
 
+/* Every open cold archive and warm segment holds a descriptor: take as
+ * many as the hard limit allows (the default soft limit is 1024). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline cl = { 0 };
 	int ret = parse_cmdline(argc, argv, &cl);
 
-	if (!ret)
+	if (!ret) {
+		raise_fd_limit();
 		ret = run(&cl);
+	}
 	free(cl.our_opts);
 	free(cl.fuse_opts);
 	return ret;

@@ -424,7 +424,25 @@ static int cmd_set(struct ctx *c, int n, char **paths, const char *what,
 	uint64_t bytes = 0, total = 0;
 	bool bar;
 	char name[64];
+	int left = 0;
 
+	/* `mv -r --to cold DIR`: one setxattr on the directory moves its
+	 * whole tree in one batch inside the daemon, so the files share
+	 * archives instead of getting one archive each (no progress bar: it
+	 * is one request). Files named directly, and moves to hot or warm,
+	 * go one by one. */
+	if (c->recursive && !strcmp(what, "tier") && !strcmp(value, "cold")) {
+		for (int i = 0; i < n; i++) {
+			struct stat st;
+
+			if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+			    setxattr(paths[i], XA_PREFIX "tier", value,
+				     strlen(value), 0) == 0)
+				continue;       /* done, whole tree */
+			paths[left++] = paths[i];
+		}
+		n = left;
+	}
 	collect(c, n, paths, false);
 	snprintf(name, sizeof(name), XA_PREFIX "%s", what);
 	bar = c->nitem >= PROGRESS_MIN_FILES && isatty(STDERR_FILENO);

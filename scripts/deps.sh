@@ -1,9 +1,10 @@
 #!/bin/sh
 # Install what tierfs needs to build, run and test on Debian 12 (as root,
-# or through sudo). Does nothing when everything is already there.
+# or through sudo), plus any extra packages named as arguments. Does nothing
+# when everything is already there.
 set -eu
 PKGS="gcc pkg-config meson ninja-build libfuse3-dev fuse3 liblz4-dev
-liblzma-dev libsqlite3-dev check attr xz-utils lz4 python3 rsync mandoc"
+liblzma-dev libsqlite3-dev check attr xz-utils lz4 python3 rsync mandoc $*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -436,3 +436,30 @@ tfs__cleanup()
 	fi
 	exit "$rc"
 }
+
+# ---- tier helpers shared by the tests ----
+# xa FILE NAME: the value of user.tierfs.NAME
+xa() { getfattr --absolute-names -n "user.tierfs.$2" --only-values "$1"; }
+# tier FILE: the tier FILE is in
+tier() { xa "$1" tier; }
+# wait_tier FILE TIER SECONDS: poll until FILE is on TIER
+wait_tier()
+{
+	local end=$((SECONDS + $3)) t
+	while :; do
+		t=$(tier "$1")
+		[ "$t" != "$2" ] || return 0
+		[ "$SECONDS" -lt "$end" ] || fail "${1##*/} is $t, not $2, after $3s"
+		sleep 0.2
+	done
+}
+# stays FILE TIER SECONDS: FILE is on TIER at every poll for SECONDS
+stays()
+{
+	local end=$((SECONDS + $3)) t
+	while [ "$SECONDS" -lt "$end" ]; do
+		t=$(tier "$1")
+		[ "$t" = "$2" ] || fail "${1##*/} moved to $t (should stay $2)"
+		sleep 0.2
+	done
+}

@@ -19,8 +19,6 @@ M=$TFS_MNT
 HOT_MAX=$((64 << 20))
 RSS_LIMIT_KB=$(((64 + 100) * 1024))
 
-xa() { getfattr --absolute-names -n "user.tierfs.$2" --only-values "$1"; }
-tier() { xa "$1" tier; }
 rss_check()
 {
 	# rss_check PEAK_KB WHAT [FIELD]

@@ -34,7 +34,6 @@ if [ ! -d "$VEC" ] || [ ! -d "$MOD" ]; then
 fi
 command -v xz >/dev/null || fail "xz not found (install xz-utils)"
 
-tier() { getfattr --absolute-names -n user.tierfs.tier --only-values "$1"; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
 archives() { find "$S/cold" -maxdepth 1 -name '*.xz' -printf '%f\n' 2>/dev/null | sort; }
 # new_archives BEFORE: archives not in the list BEFORE (one name per line)

@@ -28,7 +28,6 @@ CORP=$(cd "$TFS_DIR/../../.." && pwd)/shared/corpora
 [ -d "$CORP" ] || CORP=/work/shared/corpora
 command -v xz >/dev/null || fail "xz not found (install xz-utils)"
 
-tier() { getfattr --absolute-names -n user.tierfs.tier --only-values "$1"; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
 archives() { find "$S/cold" -maxdepth 1 -name '*.xz' -printf '%f\n' 2>/dev/null | sort; }
 

@@ -26,7 +26,6 @@ COMPACT=hot_age=1d,warm_age=1d,interval=1s,compact_threshold=50
 FSCK=${TIERFS_FSCK:-$(cd "$(dirname "$TIERFS_BIN")/.." && pwd)/tools/tierfs-fsck}
 command -v xz >/dev/null || fail "xz not found (install xz-utils)"
 
-tier() { getfattr --absolute-names -n user.tierfs.tier --only-values "$1"; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
 dusize() { du -sb "$1" | cut -f1; }
 

@@ -22,7 +22,6 @@ mkdir "$H"
 ROOT=0
 [ "$(id -u)" != 0 ] || ROOT=1
 
-tier() { getfattr --absolute-names -n user.tierfs.tier --only-values "$1"; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
 
 # --- the original tree, on the host ----------------------------------------------------

@@ -28,7 +28,6 @@ fi
 BLOCK=65536
 OPTS=hot_age=1d,warm_age=1d,interval=1h,cold_block=64K
 
-tier() { getfattr --absolute-names -n user.tierfs.tier --only-values "$1"; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
 archives() { find "$S/cold" -maxdepth 1 -name '*.xz' -printf '%f\n' 2>/dev/null | sort; }
 # demote DIR: setfattr cold on MNT/DIR; prints the one new archive's name

@@ -15,8 +15,6 @@ M=$TFS_MNT
 R=$TFS_REF
 OPTS=(-o "hot_age=2s,warm_age=4s,interval=500ms")
 
-xa() { getfattr --absolute-names -n "user.tierfs.$2" --only-values "$1"; }
-tier() { xa "$1" tier; }
 # "TIER|REASON" of a file in one getfattr call (one lookup, one instant)
 tier_reason()
 {

@@ -23,30 +23,7 @@ tfs_init
 M=$TFS_MNT
 R=$TFS_REF
 
-xa() { getfattr --absolute-names -n "user.tierfs.$2" --only-values "$1"; }
-tier() { xa "$1" tier; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
-# wait_tier FILE TIER SECONDS: poll until FILE is on TIER
-wait_tier()
-{
-	local end=$((SECONDS + $3)) t
-	while :; do
-		t=$(tier "$1")
-		[ "$t" != "$2" ] || return 0
-		[ "$SECONDS" -lt "$end" ] || fail "${1##*/} is $t, not $2, after $3s"
-		sleep 0.2
-	done
-}
-# stays FILE TIER SECONDS: FILE is on TIER at every poll for SECONDS
-stays()
-{
-	local end=$((SECONDS + $3)) t
-	while [ "$SECONDS" -lt "$end" ]; do
-		t=$(tier "$1")
-		[ "$t" = "$2" ] || fail "${1##*/} moved to $t (should stay $2)"
-		sleep 0.2
-	done
-}
 readit() { cat "$1" >/dev/null; }
 # gen FILE SIZE SEED: deterministic random bytes
 gen() { "$PY" -c 'import random, sys

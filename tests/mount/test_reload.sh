@@ -17,27 +17,6 @@ tfs_init
 M=$TFS_MNT
 CONF=$TFS_STORE/tierfs.conf
 
-xa() { getfattr --absolute-names -n "user.tierfs.$2" --only-values "$1"; }
-tier() { xa "$1" tier; }
-wait_tier()
-{
-	local end=$((SECONDS + $3)) t
-	while :; do
-		t=$(tier "$1")
-		[ "$t" != "$2" ] || return 0
-		[ "$SECONDS" -lt "$end" ] || fail "${1##*/} is $t, not $2, after $3s"
-		sleep 0.2
-	done
-}
-stays()
-{
-	local end=$((SECONDS + $3)) t
-	while [ "$SECONDS" -lt "$end" ]; do
-		t=$(tier "$1")
-		[ "$t" = "$2" ] || fail "${1##*/} moved to $t (should stay $2)"
-		sleep 0.2
-	done
-}
 # count_log REGEX: lines of the current log matching REGEX
 count_log() { grep -cE -- "$1" "$TFS_LOG" || true; }
 # wait_log REGEX N SECONDS: poll until the log has more than N matching lines

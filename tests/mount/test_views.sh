@@ -22,7 +22,6 @@ M=$TFS_MNT
 R=$TFS_REF
 V=$M/.tiers
 
-tier() { getfattr --absolute-names -n user.tierfs.tier --only-values "$1"; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
 
 # views.py: list the views, compare them with the tiers, watch them.

@@ -32,7 +32,6 @@ rss_check()
 	fail "$2"
 }
 
-tier() { getfattr --absolute-names -n user.tierfs.tier --only-values "$1"; }
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }
 
 # --- tier xattr on 10 files ------------------------------------------------------

@@ -10,7 +10,8 @@
  * The numbers: per-tier file counts and logical bytes come from meta's
  * inode rows, corrected by the in-memory state of loaded inodes (a hot file
  * is hot only while it is in RAM); stored bytes are RAM held for hot, live
- * record bytes for warm, and the live share of archive bytes for cold.
+ * record bytes for warm, and the live share of archive bytes for cold, in
+ * both cases without the durable copies of hot files.
  */
 #include "blkcache.h"
 #include "cold.h"
@@ -129,7 +130,9 @@ static int gather(struct fs *f, struct tier_totals *t, struct icounts *ic)
 	struct rows rs = { 0 };
 	struct meta_seg *segs = NULL;
 	struct meta_arc *arcs = NULL;
-	size_t nseg = 0, narc = 0;
+	struct meta_cold *hot_cold = NULL;      /* archive copies of hot files */
+	size_t nseg = 0, narc = 0, nhc = 0, caphc = 0;
+	uint64_t hot_warm = 0;                  /* warm records of hot files */
 	int rc;
 
 	memset(t, 0, sizeof(*t));
@@ -138,6 +141,12 @@ static int gather(struct fs *f, struct tier_totals *t, struct icounts *ic)
 		rc = rs.rc;
 	if (rc)
 		goto out_free;
+	pthread_mutex_lock(&f->hot.lock);
+	caphc = f->hot.nresident + 16;
+	pthread_mutex_unlock(&f->hot.lock);
+	hot_cold = calloc(caphc, sizeof(*hot_cold));
+	if (!hot_cold)
+		caphc = 0;
 	pthread_mutex_lock(&f->itable.lock);
 	ic->loaded = f->itable.count;
 	ic->referenced = 0;
@@ -152,6 +161,14 @@ static int gather(struct fs *f, struct tier_totals *t, struct icounts *ic)
 			inode_lock(ino);
 			rs.r[i].tier = ino->resident ? TFS_HOT : ino->attr.tier;
 			rs.r[i].size = ino->attr.size;
+			/* A hot file's durable copy is not the lower tier's. */
+			if (ino->resident && ino->ext_loaded) {
+				for (uint64_t k = 0; k < ino->next; k++)
+					if (ino->ext[k].seg)
+						hot_warm += ino->ext[k].rec_len;
+				if (ino->has_cold && nhc < caphc)
+					hot_cold[nhc++] = ino->cold;
+			}
 			inode_unlock(ino);
 		}
 		if (rs.r[i].tier >= 0 && rs.r[i].tier < TFS_NTIERS) {
@@ -167,6 +184,8 @@ static int gather(struct fs *f, struct tier_totals *t, struct icounts *ic)
 		goto out_free;
 	for (size_t i = 0; i < nseg; i++)
 		t->stored[TFS_WARM] += segs[i].live;
+	t->stored[TFS_WARM] -= hot_warm < t->stored[TFS_WARM]
+				       ? hot_warm : t->stored[TFS_WARM];
 	rc = meta_arc_list(f->meta, &arcs, &narc);
 	if (rc)
 		goto out_free;
@@ -174,7 +193,14 @@ static int gather(struct fs *f, struct tier_totals *t, struct icounts *ic)
 		if (arcs[i].total)
 			t->stored[TFS_COLD] += (uint64_t)((double)arcs[i].size *
 				(double)arcs[i].live / (double)arcs[i].total);
+	for (size_t i = 0; i < nhc; i++) {
+		uint64_t b = cold_stored_bytes(f->cold, &hot_cold[i]);
+
+		t->stored[TFS_COLD] -= b < t->stored[TFS_COLD]
+					       ? b : t->stored[TFS_COLD];
+	}
 out_free:
+	free(hot_cold);
 	free(rs.r);
 	free(segs);
 	free(arcs);

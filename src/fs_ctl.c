@@ -326,6 +326,13 @@ static void prom_family(struct sbuf *b, const char *name, const char *type,
 		  name, type);
 }
 
+static void prom_scalar(struct sbuf *b, const char *name, const char *type,
+			const char *help, uint64_t v)
+{
+	prom_family(b, name, type, help);
+	sb_printf(b, "tierfs_%s %" PRIu64 "\n", name, v);
+}
+
 static void prom_per_tier(struct sbuf *b, const char *name, const char *type,
 			  const char *help, _Atomic uint64_t *v)
 {
@@ -394,63 +401,53 @@ static void render_prom(struct fs *f, const struct tier_totals *t,
 			  PRIu64 "\n", tfs_tier_name(i),
 			  atomic_load(&h->count));
 	}
-	prom_family(b, "hot_bytes", "gauge", "RAM held by file data.");
-	sb_printf(b, "tierfs_hot_bytes %" PRIu64 "\n",
-		  atomic_load(&f->hot.bytes));
-	prom_family(b, "hot_max_bytes", "gauge", "The hot tier's RAM budget.");
-	sb_printf(b, "tierfs_hot_max_bytes %" PRIu64 "\n",
-		  atomic_load(&f->hot.max));
-	prom_family(b, "inodes_loaded", "gauge", "Inodes held in memory.");
-	sb_printf(b, "tierfs_inodes_loaded %" PRIu64 "\n", ic->loaded);
-	prom_family(b, "inodes_referenced", "gauge",
-		    "Loaded inodes the kernel holds references to.");
-	sb_printf(b, "tierfs_inodes_referenced %" PRIu64 "\n",
-		  ic->referenced);
-	prom_family(b, "writeback_bytes_total", "counter",
-		    "Bytes written back to warm segments.");
-	sb_printf(b, "tierfs_writeback_bytes_total %" PRIu64 "\n",
-		  atomic_load(&s->writeback_bytes));
-	prom_family(b, "evictions_total", "counter",
-		    "Files dropped from RAM to keep the budget.");
-	sb_printf(b, "tierfs_evictions_total %" PRIu64 "\n",
-		  atomic_load(&s->evictions));
-	prom_family(b, "migration_errors_total", "counter",
-		    "Tier moves that failed.");
-	sb_printf(b, "tierfs_migration_errors_total %" PRIu64 "\n",
-		  atomic_load(&s->migration_errors));
+	prom_scalar(b, "hot_bytes", "gauge",
+		    "RAM held by file data.",
+		    atomic_load(&f->hot.bytes));
+	prom_scalar(b, "hot_max_bytes", "gauge",
+		    "The hot tier's RAM budget.",
+		    atomic_load(&f->hot.max));
+	prom_scalar(b, "inodes_loaded", "gauge",
+		    "Inodes held in memory.",
+		    ic->loaded);
+	prom_scalar(b, "inodes_referenced", "gauge",
+		    "Loaded inodes the kernel holds references to.",
+		    ic->referenced);
+	prom_scalar(b, "writeback_bytes_total", "counter",
+		    "Bytes written back to warm segments.",
+		    atomic_load(&s->writeback_bytes));
+	prom_scalar(b, "evictions_total", "counter",
+		    "Files dropped from RAM to keep the budget.",
+		    atomic_load(&s->evictions));
+	prom_scalar(b, "migration_errors_total", "counter",
+		    "Tier moves that failed.",
+		    atomic_load(&s->migration_errors));
 	{
 		struct blkcache_stats bc;
 
 		cold_cache_stats(f->cold, &bc);
-		prom_family(b, "cold_cache_hits_total", "counter",
-			    "Cold reads served from the decoded block cache.");
-		sb_printf(b, "tierfs_cold_cache_hits_total %" PRIu64 "\n",
-			  bc.hits);
-		prom_family(b, "cold_cache_misses_total", "counter",
-			    "Cold reads that had to decode a block.");
-		sb_printf(b, "tierfs_cold_cache_misses_total %" PRIu64 "\n",
-			  bc.misses);
-		prom_family(b, "cold_block_decodes_total", "counter",
-			    "xz blocks decoded.");
-		sb_printf(b, "tierfs_cold_block_decodes_total %" PRIu64 "\n",
-			  bc.decodes);
-		prom_family(b, "cold_cache_bytes", "gauge",
-			    "Bytes of decoded blocks cached.");
-		sb_printf(b, "tierfs_cold_cache_bytes %" PRIu64 "\n",
-			  bc.bytes);
+		prom_scalar(b, "cold_cache_hits_total", "counter",
+			    "Cold reads served from the decoded block cache.",
+			    bc.hits);
+		prom_scalar(b, "cold_cache_misses_total", "counter",
+			    "Cold reads that had to decode a block.",
+			    bc.misses);
+		prom_scalar(b, "cold_block_decodes_total", "counter",
+			    "xz blocks decoded.",
+			    bc.decodes);
+		prom_scalar(b, "cold_cache_bytes", "gauge",
+			    "Bytes of decoded blocks cached.",
+			    bc.bytes);
 	}
-	prom_family(b, "migration_backlog", "gauge",
-		    "Moves waiting for the policy thread.");
-	sb_printf(b, "tierfs_migration_backlog %" PRIu64 "\n",
-		  policy_backlog(f->policy));
-	prom_family(b, "compacted_bytes_total", "counter",
-		    "Bytes of store files released by compaction.");
-	sb_printf(b, "tierfs_compacted_bytes_total %" PRIu64 "\n",
-		  atomic_load(&s->compacted_bytes));
-	prom_family(b, "compactions_total", "counter",
-		    "Segments and archives rewritten by compaction.");
-	sb_printf(b, "tierfs_compactions_total %" PRIu64 "\n",
-		  atomic_load(&s->compactions));
+	prom_scalar(b, "migration_backlog", "gauge",
+		    "Moves waiting for the policy thread.",
+		    policy_backlog(f->policy));
+	prom_scalar(b, "compacted_bytes_total", "counter",
+		    "Bytes of store files released by compaction.",
+		    atomic_load(&s->compacted_bytes));
+	prom_scalar(b, "compactions_total", "counter",
+		    "Segments and archives rewritten by compaction.",
+		    atomic_load(&s->compactions));
 }
 
 int fs_ctl_render(struct fs *f, struct tfs_inode *ino, char **buf,

@@ -313,7 +313,7 @@ static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
 	inode_unlock(ino);
 	/* In RAM over an up-to-date archive copy: leaving RAM is the move. */
 	if (!rc && *already && resident) {
-		rc = fs_drop_ram(f, ino);
+		rc = fs_drop_ram(f, ino, true);
 		if (!rc)
 			stats_add(&f->stats.demotions[TFS_COLD], 1);
 	}
@@ -408,10 +408,7 @@ static int dm_commit(struct fs *f, const struct meta_arc *arc,
 		if (!rc)
 			rc = meta_inode_update(f->meta, &items[i].attr);
 	}
-	if (!rc)
-		return meta_commit(f->meta);
-	meta_rollback(f->meta);
-	return rc;
+	return meta_finish(f->meta, rc);
 }
 
 /* After the commit: the file's bytes now come from the archive. */

@@ -66,10 +66,7 @@ static int commit_moves(struct fs *f, struct move *mv, size_t n)
 			rc = meta_seg_commit_len(f->meta, e.seg,
 						 e.off + e.rec_len);
 	}
-	if (!rc)
-		return meta_commit(f->meta);
-	meta_rollback(f->meta);
-	return rc;
+	return meta_finish(f->meta, rc);
 }
 
 static void publish_moves(struct fs *f, const struct move *mv, size_t n)

@@ -421,10 +421,6 @@ int fs_persist_attr(struct fs *f, struct tfs_inode *ino)
 
 int fs_getattr(struct fs *f, struct tfs_inode *ino, struct stat *st)
 {
-	if (ino->kind != INODE_REAL) {
-		fs_stat_of(f, ino, st);
-		return 0;
-	}
 	fs_stat_of(f, ino, st);
 	return 0;
 }

@@ -131,9 +131,9 @@ int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
 /* Bring every chunk into RAM and mark the file resident. Caller holds
  * ino->io. */
 int fs_make_resident(struct fs *f, struct tfs_inode *ino);
-/* Write back and drop the RAM copy (the file goes to its durable tier).
- * Caller holds ino->io. */
-int fs_drop_ram(struct fs *f, struct tfs_inode *ino);
+/* Write back and drop the RAM copy (the file goes to its durable tier);
+ * sync: also make it survive a power loss first. Caller holds ino->io. */
+int fs_drop_ram(struct fs *f, struct tfs_inode *ino, bool sync);
 /* Move many files to warm with one sync and one commit (reason
  * "setfattr"; the caller may set another). *moved counts the files moved.
  * Returns 0 or the first error. */

@@ -170,10 +170,7 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 		rc = meta_symlink_set(f->meta, a.ino, target);
 	if (!rc)
 		rc = meta_inode_update(f->meta, &p);
-	if (!rc)
-		rc = meta_commit(f->meta);
-	else
-		meta_rollback(f->meta);
+	rc = meta_finish(f->meta, rc);
 	if (rc)
 		goto out_unlock;
 	apply_ns(parent, &p);
@@ -285,10 +282,7 @@ int fs_link(struct fs *f, struct tfs_inode *ino, struct tfs_inode *newparent,
 		rc = meta_inode_update(f->meta, &a);
 	if (!rc)
 		rc = meta_inode_update(f->meta, &p);
-	if (!rc)
-		rc = meta_commit(f->meta);
-	else
-		meta_rollback(f->meta);
+	rc = meta_finish(f->meta, rc);
 	if (!rc) {
 		apply_ns(ino, &a);
 		apply_ns(newparent, &p);
@@ -363,10 +357,7 @@ static int ns_remove(struct fs *f, struct tfs_inode *parent, const char *name,
 		rc = meta_inode_update(f->meta, &a);
 	if (!rc)
 		rc = meta_inode_update(f->meta, &p);
-	if (!rc)
-		rc = meta_commit(f->meta);
-	else
-		meta_rollback(f->meta);
+	rc = meta_finish(f->meta, rc);
 	if (!rc) {
 		apply_ns(child, &a);
 		apply_ns(parent, &p);
@@ -540,10 +531,7 @@ static int rename_locked(struct fs *f, struct tfs_inode *parent,
 	npa->mtime = npa->ctime = now;
 	for (int i = 0; !rc && i < s.n; i++)
 		rc = meta_inode_update(f->meta, &s.a[i]);
-	if (!rc)
-		rc = meta_commit(f->meta);
-	else
-		meta_rollback(f->meta);
+	rc = meta_finish(f->meta, rc);
 	if (!rc)
 		for (int i = 0; i < s.n; i++)
 			apply_ns(s.ino[i], &s.a[i]);

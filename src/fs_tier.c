@@ -190,14 +190,16 @@ static int persist_tier(struct fs *f, struct tfs_inode *ino)
 	return meta_inode_set_tier(f->meta, ino->ino, tier);
 }
 
-int fs_drop_ram(struct fs *f, struct tfs_inode *ino)
+int fs_drop_ram(struct fs *f, struct tfs_inode *ino, bool sync)
 {
 	int rc = -EAGAIN;
 
-	/* Write back and sync, then release: a writer racing us makes a
-	 * chunk dirty again and we go round once more. */
+	/* Write back (and sync, for a move that promises durability), then
+	 * release: a writer racing us makes a chunk dirty again and we go
+	 * round once more. Budget eviction does not sync: the RAM copy it
+	 * drops was never more durable than the written-back one. */
 	for (int tries = 0; tries < 4 && rc == -EAGAIN; tries++) {
-		rc = fs_writeback(f, ino, true);
+		rc = fs_writeback(f, ino, sync);
 		if (!rc)
 			rc = release_ram(f, ino);
 	}
@@ -256,13 +258,12 @@ int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
 		inode_io_unlock(inos[i]);
 	}
 	rc = meta_begin(f->meta);
+	if (rc)
+		goto out_free;
 	for (size_t i = 0; i < n && !rc; i++)
 		if (done[i])
 			rc = persist_tier(f, inos[i]);
-	if (!rc)
-		rc = meta_commit(f->meta);
-	else
-		meta_rollback(f->meta);
+	rc = meta_finish(f->meta, rc);
 	if (rc)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
@@ -353,7 +354,7 @@ static int set_tier_file(struct fs *f, struct tfs_inode *ino, int tier)
 	} else {
 		rc = cold_to_warm(f, ino, true);
 		if (!rc)
-			rc = fs_drop_ram(f, ino);
+			rc = fs_drop_ram(f, ino, true);
 	}
 	inode_io_unlock(ino);
 	if (rc)
@@ -544,7 +545,7 @@ void fs_hot_enforce(struct fs *f, struct tfs_inode *self)
 			inode_lock(ino);
 			pinned = ino->attr.pin == TFS_HOT;
 			inode_unlock(ino);
-			if (!pinned && fs_drop_ram(f, ino) == 0) {
+			if (!pinned && fs_drop_ram(f, ino, false) == 0) {
 				inode_lock(ino);
 				fs_set_reason(ino, REASON_BUDGET, 0, 0);
 				inode_unlock(ino);
@@ -559,7 +560,7 @@ void fs_hot_enforce(struct fs *f, struct tfs_inode *self)
 	if (hot_excess_low(&f->hot) && self && self->kind == INODE_REAL) {
 		/* Still over: the writer's own data goes to warm. */
 		inode_io_lock(self);
-		if (fs_drop_ram(f, self) == 0) {
+		if (fs_drop_ram(f, self, false) == 0) {
 			inode_lock(self);
 			fs_set_reason(self, REASON_BUDGET, 0, 0);
 			inode_unlock(self);

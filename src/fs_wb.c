@@ -88,10 +88,7 @@ static int wb_commit(struct fs *f, struct tfs_inode *ino,
 	}
 	if (!rc && attr)
 		rc = meta_inode_update(f->meta, attr);
-	if (!rc)
-		return meta_commit(f->meta);
-	meta_rollback(f->meta);
-	return rc;
+	return meta_finish(f->meta, rc);
 }
 
 int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)

@@ -516,6 +516,15 @@ void meta_rollback(struct meta *m)
 	meta_end(m, false);
 }
 
+int meta_finish(struct meta *m, int rc)
+{
+	if (rc) {
+		meta_end(m, false);
+		return rc;
+	}
+	return meta_end(m, true);
+}
+
 int meta_sync(struct meta *m)
 {
 	const char *path = m->wal_path;

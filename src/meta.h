@@ -109,6 +109,9 @@ void meta_close(struct meta **m);
 int meta_begin(struct meta *m);
 int meta_commit(struct meta *m);
 void meta_rollback(struct meta *m);
+/* End a group begun by a successful meta_begin(): commit when rc is 0,
+ * roll back otherwise. Returns rc, or the commit's own error. */
+int meta_finish(struct meta *m, int rc);
 /* fdatasync the WAL so that every committed transaction survives power loss. */
 int meta_sync(struct meta *m);
 

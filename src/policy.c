@@ -423,16 +423,15 @@ out_unlock:
 	if (!n)
 		goto out_free;
 	rc = meta_begin(f->meta);
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = meta_inode_set_access(f->meta, v[i].ino, v[i].count,
-					   v[i].last);
-		if (rc == -ENOENT)
-			rc = 0;         /* deleted meanwhile */
+	if (!rc) {
+		for (size_t i = 0; i < n && !rc; i++) {
+			rc = meta_inode_set_access(f->meta, v[i].ino,
+						   v[i].count, v[i].last);
+			if (rc == -ENOENT)
+				rc = 0;         /* deleted meanwhile */
+		}
+		rc = meta_finish(f->meta, rc);
 	}
-	if (!rc)
-		rc = meta_commit(f->meta);
-	else
-		meta_rollback(f->meta);
 	if (rc)
 		tfs_err("policy: saving access times: %s", strerror(-rc));
 out_free:

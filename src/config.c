@@ -2,7 +2,7 @@
  * config.c - see config.h.
  *
  * Every key is one row of a const table: its name, its kind (size,
- * duration, integer, tierdirs), where it lives in struct tfs_config and
+ * duration, integer, tierdirs, yes/no), where it lives in struct tfs_config and
  * its bounds. config_set() parses the value into a 64-bit number, checks
  * the bounds and only then stores it, so a refused value never touches the
  * struct. The one rule that ties two keys together (archive_max must hold
@@ -40,6 +40,7 @@ enum config_kind {
 	CONFIG_UINT,    /* plain decimal integer */
 	CONFIG_PERCENT, /* integer 0..100, optional trailing '%' */
 	CONFIG_TIERDIRS,
+	CONFIG_BOOL,    /* yes/no, 1/0, true/false, on/off */
 };
 
 struct config_key {
@@ -72,6 +73,7 @@ static const struct config_key config_keys[] = {
 	  100 },
 	{ "seg_max", CONFIG_SIZE, FIELD(seg_max), MiB, UINT64_MAX },
 	{ "tierdirs", CONFIG_TIERDIRS, FIELD(tierdirs_visible), 0, 1 },
+	{ "list_tier_xattrs", CONFIG_BOOL, FIELD(list_tier_xattrs), 0, 1 },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -82,6 +84,7 @@ static const char *const config_hint[] = {
 	[CONFIG_UINT] = "",
 	[CONFIG_PERCENT] = "",
 	[CONFIG_TIERDIRS] = "",
+	[CONFIG_BOOL] = "",
 };
 
 static const char *const config_what[] = {
@@ -90,6 +93,7 @@ static const char *const config_what[] = {
 	[CONFIG_UINT] = "number",
 	[CONFIG_PERCENT] = "percentage",
 	[CONFIG_TIERDIRS] = "value",
+	[CONFIG_BOOL] = "value",
 };
 
 void config_defaults(struct tfs_config *c)
@@ -116,6 +120,7 @@ void config_defaults(struct tfs_config *c)
 		.compact_threshold = 50,
 		.seg_max = 64 * MiB,
 		.tierdirs_visible = false,
+		.list_tier_xattrs = false,
 	};
 }
 
@@ -236,6 +241,28 @@ bool config_is_key(const char *key)
 	return config_find(key) != NULL;
 }
 
+bool config_is_flag(const char *key)
+{
+	const struct config_key *k = config_find(key);
+
+	return k && k->kind == CONFIG_BOOL;
+}
+
+/* yes/no and friends: 1 or 0, -1 if neither. */
+static int config_parse_bool(const char *s)
+{
+	static const char *const yes[] = { "yes", "1", "true", "on" };
+	static const char *const no[] = { "no", "0", "false", "off" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 static uint64_t config_get(const struct tfs_config *c,
 			   const struct config_key *k)
 {
@@ -297,6 +324,9 @@ static void config_format(const struct config_key *k, uint64_t v,
 		return;
 	case CONFIG_TIERDIRS:
 		snprintf(buf, len, "%s", v ? "visible" : "hidden");
+		return;
+	case CONFIG_BOOL:
+		snprintf(buf, len, "%s", v ? "yes" : "no");
 		return;
 	case CONFIG_PERCENT:
 	case CONFIG_UINT:
@@ -360,6 +390,17 @@ int config_set(struct tfs_config *c, const char *key, const char *value,
 				   k->name, value);
 			return -EINVAL;
 		}
+		break;
+	case CONFIG_BOOL:
+		rc = config_parse_bool(value);
+		if (rc < 0) {
+			config_err(err, errlen,
+				   "%s: must be yes or no, got '%s'",
+				   k->name, value);
+			return -EINVAL;
+		}
+		v = (uint64_t)rc;
+		rc = 0;
 		break;
 	}
 	if (rc < 0) {

@@ -33,6 +33,7 @@ struct tfs_config {
 				       archive is rewritten */
 	uint64_t seg_max;         /* warm segment size */
 	bool tierdirs_visible;    /* show .tiers in the root's readdir */
+	bool list_tier_xattrs;    /* listxattr lists the user.tierfs.* names */
 };
 
 /* Fill with defaults; hot_max defaults to 1/4 of physical RAM. */
@@ -43,12 +44,16 @@ void config_defaults(struct tfs_config *c);
  * "hot_max: bad size 'abc'" or "unknown option 'foo'"). Keys: hot_max,
  * hot_age, warm_age, promote_after, promote_window, promote_max, cold_level,
  * cold_block, cold_min_saving, archive_max, cache_size, interval,
- * compact_threshold, seg_max, tierdirs (hidden|visible).
+ * compact_threshold, seg_max, tierdirs (hidden|visible), list_tier_xattrs
+ * (yes|no; also 1/0, true/false, on/off).
  */
 int config_set(struct tfs_config *c, const char *key, const char *value,
 	       char *err, size_t errlen);
 /* true if `key` is one of ours. */
 bool config_is_key(const char *key);
+/* true if `key` is a yes/no key that may be given bare (`-o key` means
+ * `-o key=yes`). */
+bool config_is_flag(const char *key);
 
 /*
  * Read a tierfs.conf: lines "key = value", '#' comments, blank lines.

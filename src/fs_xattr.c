@@ -2,11 +2,14 @@
  * fs_xattr.c - extended attributes: the user's own (stored in meta) and
  * tierfs's virtual user.tierfs.* ones, which show and steer a file's tier.
  *
- * The virtual names are computed on every get and never stored. Copy tools
- * (cp -a, rsync -X) read them from one tierfs file and write them to
- * another: setting `tier` or `pin` moves the file (a valid move), and
- * setting a read-only fact is ignored rather than failed, so those copies
- * succeed. system.* names (POSIX ACLs) are not supported: -EOPNOTSUPP.
+ * The virtual names are computed on every get and never stored. They are
+ * readable and writable by name but not listed by listxattr (unless
+ * list_tier_xattrs is set), so cp -a, rsync -X and tar --xattrs copy only
+ * the user's own attributes (the Linux AFS client unlisted its synthetic
+ * names for the same reason). Old copies that do carry them still go back
+ * in: setting `tier` or `pin` moves the file (a valid move), and setting
+ * a read-only fact is ignored rather than failed. system.* names (POSIX
+ * ACLs) are not supported: -EOPNOTSUPP.
  */
 #include "cold.h"
 #include "fs_int.h"
@@ -274,12 +277,16 @@ int fs_getxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 
 int fs_listxattr(struct fs *f, struct tfs_inode *ino, char *buf, size_t size)
 {
+	struct tfs_config cfg;
 	size_t vlen = 0;
 	int n;
 
 	if (ino->kind != INODE_REAL)
 		return 0;
-	if (is_regular(ino))
+	fs_get_config(f, &cfg);
+	/* Synthetic names are unlisted unless asked for: copy tools would
+	 * carry them to other filesystems as real attributes. */
+	if (cfg.list_tier_xattrs && is_regular(ino))
 		for (int i = 0; i < XA_N; i++)
 			vlen += strlen(xa_names[i]) + 1;
 	n = meta_xattr_list(f->meta, ino->ino, NULL, 0);

@@ -59,7 +59,8 @@ static void usage(FILE *out)
 		"  -s            single-threaded\n"
 		"  -o hot_max=SIZE, hot_age=DUR, warm_age=DUR, promote_after=N,\n"
 		"     cold_level=0..9, cold_block=SIZE, interval=DUR,\n"
-		"     tierdirs=hidden|visible, cache_size=SIZE, ...\n"
+		"     tierdirs=hidden|visible, list_tier_xattrs, cache_size=SIZE,\n"
+		"     ...\n"
 		"     plus libfuse's options (allow_other, ro, ...)\n"
 		"  -h, --help    this help\n"
 		"  -V, --version the version\n"
@@ -118,10 +119,17 @@ static int split_opts(struct cmdline *cl, const char *arg)
 		key[klen] = 0;
 		if (ignored_opt(o))
 			continue;
-		if (config_is_key(key))
+		if (config_is_flag(key) && !eq) {
+			/* a bare yes/no key: -o list_tier_xattrs */
+			char kv[80];
+
+			snprintf(kv, sizeof(kv), "%s=yes", key);
+			rc = append_opt(&cl->our_opts, kv);
+		} else if (config_is_key(key)) {
 			rc = append_opt(&cl->our_opts, o);
-		else
+		} else {
 			rc = append_opt(&cl->fuse_opts, o);
+		}
 	}
 	free(copy);
 	return rc;

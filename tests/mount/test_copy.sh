@@ -1,15 +1,18 @@
 #!/bin/bash
 # cp -a, rsync -aXH and tar with tierfs on either side:
 #  - from the host into tierfs, from tierfs to the host, within tierfs, and
-#    a host copy (with inert user.tierfs.* attributes) back into tierfs: all
-#    exit 0, and the copy has the same names, types, contents (also with the
-#    kernel cache dropped), modes, owners, mtimes (ns), symlink targets, hard
-#    links and the user's own user.* attributes (user.tierfs.* aside) as the
-#    original tree.
-#  - a copy within tierfs lands on its original's tier (cp -a and rsync -X
-#    set user.tierfs.tier on it); on the host the user.tierfs.* values are
-#    plain attributes.
-#  - an rsync run again on an unchanged tree succeeds and changes nothing.
+#    a host copy back into tierfs: all exit 0, and the copy has the same
+#    names, types, contents (also with the kernel cache dropped), modes,
+#    owners, mtimes (ns), symlink targets, hard links and exactly the user's
+#    own user.* attributes as the original tree.
+#  - the synthetic user.tierfs.* names are not listed, so no copy carries
+#    them: a host copy has none, a copy within tierfs is new data (hot).
+#  - an rsync run again on an unchanged tree succeeds and changes nothing,
+#    attributes included; an rsync -aX round trip (out to the host and back
+#    in) compared with rsync -n --checksum -aX reports no difference.
+#  - a host file that does carry user.tierfs.* (copied by an older tierfs
+#    that listed them) still goes back in: tier and pin take effect, the
+#    read-only facts are ignored.
 # The tree: files of 0 B, 1 B, 3 KiB, 200 KiB, a 1536-byte minilm vector
 # with user.model=minilm and user.dim=384, a binary attribute, a subdir with
 # an attribute, symlinks and a hard link.
@@ -93,7 +96,9 @@ def walk(top):
 def uxattrs(p):
     out = {}
     for n in os.listxattr(p, follow_symlinks=False):
-        if n.startswith("user.") and not n.startswith("user.tierfs."):
+        if n.startswith("user.tierfs."):
+            bad.append("%s lists the synthetic %s" % (p, n))
+        if n.startswith("user."):
             out[n] = os.getxattr(p, n, follow_symlinks=False)
     return out
 
@@ -154,16 +159,23 @@ run()
 	[ "$rc" = 0 ] && [ -z "$err" ] ||
 		fail "exit $rc: $*: $(head -n 4 <<<"$err")$([ "$(wc -l <<<"$err")" -le 4 ] || echo " ...")"
 }
-# unchanged CMD...: an rsync re-run that must succeed and transfer nothing.
-# Only attribute updates are allowed: user.tierfs.atime and accesses of a
-# file on tierfs change whenever it is read, so -X syncs them again.
+# unchanged CMD...: an rsync re-run that must succeed and transfer nothing,
+# not even attributes.
 unchanged()
 {
-	local out rc=0 other
+	local out rc=0
 	out=$("$@" --itemize-changes 2>&1) || rc=$?
 	[ "$rc" = 0 ] || fail "exit $rc: $*: $(head -n 4 <<<"$out")"
-	other=$(grep -vE '^[.h][fdL]\.{8}x ' <<<"$out" || true)
-	[ -z "$other" ] || fail "rsync of an unchanged tree changed something: $*: $other"
+	[ -z "$out" ] || fail "rsync of an unchanged tree changed something: $*: $out"
+}
+# nodiff A/ B/: rsync -n --checksum -aXH finds no difference (contents by
+# checksum, metadata, user attributes)
+nodiff()
+{
+	local out rc=0
+	out=$(rsync -n --checksum -aXH --itemize-changes "$1" "$2" 2>&1) || rc=$?
+	[ "$rc" = 0 ] || fail "exit $rc: rsync -n --checksum -aXH $1 $2: $(head -n 4 <<<"$out")"
+	[ -z "$out" ] || fail "rsync -n --checksum -aXH $1 $2 reports differences: $out"
 }
 "$PY" "$TFS_TMP/compare.py" "$S" "$S"
 
@@ -201,17 +213,28 @@ same "$S" "$M/rs_in"
 note "tierfs -> host: cp -a"
 run cp -a "$M/cp_in" "$H/out_cp"
 same "$S" "$H/out_cp"
-assert_eq cold "$(getfattr --absolute-names -n user.tierfs.tier --only-values "$H/out_cp/big")" \
-	"inert user.tierfs.tier on the host copy"
+! getfattr --absolute-names -R -d -m - "$H/out_cp" 2>/dev/null | grep -q 'user\.tierfs\.' ||
+	fail "cp -a carried user.tierfs.* to the host: $(getfattr -R -d -m - "$H/out_cp" 2>&1 | grep tierfs | head -3)"
 note "tierfs -> host: rsync -aXH"
 run rsync -aXH "$M/rs_in/" "$H/out_rs/"
 same "$S" "$H/out_rs"
 unchanged rsync -aXH "$M/rs_in/" "$H/out_rs/"
+nodiff "$M/rs_in/" "$H/out_rs/"
+! getfattr --absolute-names -R -d -m - "$H/out_rs" 2>/dev/null | grep -q 'user\.tierfs\.' ||
+	fail "rsync -aX carried user.tierfs.* to the host"
 note "tierfs -> host: tar"
 mkdir "$H/out_tar"
 (cd "$M/cp_in" && tar --xattrs -cf - .) |
 	(cd "$H/out_tar" && tar --xattrs --xattrs-include='user.*' -xf -)
 same "$S" "$H/out_tar" noroot secs
+! getfattr --absolute-names -R -d -m - "$H/out_tar" 2>/dev/null | grep -q 'user\.tierfs\.' ||
+	fail "tar --xattrs carried user.tierfs.* to the host"
+(cd "$M/cp_in" && tar --xattrs -cf "$TFS_TMP/x.tar" .)
+grep -aq 'SCHILY.xattr.user.model' "$TFS_TMP/x.tar" ||
+	fail "the tar --xattrs archive lacks the user's own user.model"
+if grep -aq 'user\.tierfs\.' "$TFS_TMP/x.tar"; then
+	fail "the tar --xattrs archive of a tierfs tree names user.tierfs.*"
+fi
 
 # --- within tierfs --------------------------------------------------------------------------------
 note "within tierfs: cp -a, rsync -aXH, tar"
@@ -223,15 +246,13 @@ unchanged rsync -aXH "$M/rs_in/" "$M/rs_within/"
 mkdir "$M/tar_within"
 (cd "$M/cp_in" && tar cf - .) | (cd "$M/tar_within" && tar xf -)
 same "$S" "$M/tar_within" noxattr noroot secs
+# a copy is new data: hot and unpinned, whatever its original's tier
 for d in cp_within rs_within; do
-	for p in big vec.f32 big.hardlink; do
-		assert_eq cold "$(tier "$M/$d/$p")" "tier of $d/$p (its original is cold)"
+	for p in big vec.f32 big.hardlink three_k sub/nested.txt; do
+		assert_eq hot "$(tier "$M/$d/$p")" "tier of $d/$p (a copy is new data)"
 	done
-	assert_eq warm "$(tier "$M/$d/three_k")" "tier of $d/three_k"
-	assert_eq warm "$(tier "$M/$d/sub/nested.txt")" "tier of $d/sub/nested.txt"
-	assert_eq hot "$(tier "$M/$d/sub/deeper/leaf")" "tier of $d/sub/deeper/leaf"
-	assert_eq warm "$(getfattr --absolute-names -n user.tierfs.pin --only-values "$M/$d/one")" \
-		"pin of $d/one"
+	assert_eq none "$(getfattr --absolute-names -n user.tierfs.pin --only-values "$M/$d/one")" \
+		"pin of $d/one (pins are not copied)"
 done
 # the originals did not move
 assert_eq cold "$(tier "$M/cp_in/big")" "tier of the original cp_in/big"
@@ -241,10 +262,25 @@ assert_eq warm "$(tier "$M/cp_in/three_k")" "tier of the original cp_in/three_k"
 note "host copies back into tierfs"
 run rsync -aXH "$H/out_rs/" "$M/back_rs/"
 same "$S" "$M/back_rs"
+nodiff "$M/rs_in/" "$M/back_rs/"
+nodiff "$S/" "$M/back_rs/"
 run cp -a "$H/out_cp" "$M/back_cp"
 same "$S" "$M/back_cp"
-assert_eq cold "$(tier "$M/back_rs/big")" "tier of back_rs/big"
-assert_eq cold "$(tier "$M/back_cp/big")" "tier of back_cp/big"
+assert_eq hot "$(tier "$M/back_rs/big")" "tier of back_rs/big"
+assert_eq hot "$(tier "$M/back_cp/big")" "tier of back_cp/big"
+
+note "a host copy that carries user.tierfs.* (from an older tierfs) goes back in"
+mkdir "$H/legacy"
+cp "$S/big" "$S/one" "$H/legacy/"
+setfattr -n user.tierfs.tier -v cold "$H/legacy/big"
+setfattr -n user.tierfs.stored -v 12 "$H/legacy/big"
+setfattr -n user.tierfs.reason -v "idle 1s > age 0s" "$H/legacy/big"
+setfattr -n user.tierfs.pin -v warm "$H/legacy/one"
+run rsync -aXH "$H/legacy/" "$M/legacy/"
+assert_eq cold "$(tier "$M/legacy/big")" "tier of legacy/big (its user.tierfs.tier was cold)"
+assert_eq warm "$(getfattr --absolute-names -n user.tierfs.pin --only-values "$M/legacy/one")" \
+	"pin of legacy/one"
+check_same "$S/big" "$M/legacy/big"
 
 # --- all of it again after a remount ----------------------------------------------------------------
 tfs_umount

@@ -15,13 +15,14 @@ M=$TFS_MNT
 R=$TFS_REF
 OPTS=(-o "hot_age=2s,warm_age=4s,interval=500ms")
 
-# "TIER|REASON" of a file in one getfattr call (one lookup, one instant)
+# "TIER|REASON" of a file, read by name in one process (one instant; the
+# names are not listed, so getfattr -d cannot show them)
 tier_reason()
 {
-	getfattr --absolute-names -d -m '^user\.tierfs\.(tier|reason)$' "$1" |
-		awk -F'"' '/^user.tierfs.tier=/ { t = $2 }
-			   /^user.tierfs.reason=/ { r = $2 }
-			   END { print t "|" r }'
+	"$PY" -c 'import os, sys
+p = sys.argv[1]
+print("%s|%s" % (os.getxattr(p, "user.tierfs.tier").decode(),
+                 os.getxattr(p, "user.tierfs.reason").decode()))' "$1"
 }
 # pinned_stays FILE TIER REASON_REGEX: fail unless FILE is on TIER with a
 # reason matching REASON_REGEX now

@@ -58,8 +58,8 @@ done
 for f in "${files[@]}"; do
 	assert_eq hot "$(tier "$M/$f")" "tier of $f after writing it"
 done
-grep -q '^user.tierfs.tier="hot"$' <<<"$(getfattr --absolute-names -d "$M/t3")" ||
-	fail "getfattr -d does not show user.tierfs.tier: $(getfattr -d "$M/t3")"
+grep -q '^user.tierfs.tier="hot"$' <<<"$(getfattr --absolute-names -n user.tierfs.tier "$M/t3")" ||
+	fail "getfattr -n does not show user.tierfs.tier: $(getfattr -n user.tierfs.tier "$M/t3")"
 for f in "${files[@]}"; do
 	set_tier "$M/$f" warm
 	assert_eq warm "$(tier "$M/$f")" "tier of $f after setfattr warm"

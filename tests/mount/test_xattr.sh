@@ -11,7 +11,9 @@
 #    open for reading.  reason: "written", "setfattr", "pinned".
 #  - writing a read-only one succeeds and changes nothing, removing one
 #    changes nothing; unknown
-#    user.tierfs.foo: set EINVAL, get ENODATA; getfattr -d shows them.
+#    user.tierfs.foo: set EINVAL, get ENODATA.
+#  - listxattr (getfattr -d) does not list them by default, only the user's
+#    own names; with -o list_tier_xattrs it lists all seven.
 #  - directories: none of them, but setting tier on a directory moves every
 #    file below it.
 #  - the user's own user.* attributes: set/get/list/remove, binary values,
@@ -214,13 +216,10 @@ note "unknown user.tierfs.* and getfattr -d"
 expect_errno "Invalid argument" setfattr -n user.tierfs.foo -v 1 "$M/h"
 expect_errno "No such attribute" getfattr -n user.tierfs.foo "$M/h"
 expect_errno "No such attribute" getfattr -n user.tierfs. "$M/h"
-dump=$(getfattr --absolute-names -d "$M/h")
-for a in tier pin stored ratio atime accesses reason; do
-	grep -qE "^user\.tierfs\.$a=\"[^\"]+\"\$" <<<"$dump" ||
-		fail "getfattr -d does not show user.tierfs.$a: $dump"
-done
-grep -q '^user.tierfs.tier="hot"$' <<<"$dump" || fail "getfattr -d: tier is not hot: $dump"
-! grep -q 'user.tierfs.foo' <<<"$dump" || fail "getfattr -d shows user.tierfs.foo"
+# not listed by default: getfattr -d shows nothing of tierfs's own
+dump=$(getfattr --absolute-names -d -m - "$M/h")
+! grep -q 'user\.tierfs\.' <<<"$dump" ||
+	fail "getfattr -d lists user.tierfs.* without list_tier_xattrs: $dump"
 
 # --- directories ---------------------------------------------------------------------
 note "directories"
@@ -257,8 +256,9 @@ assert_eq "on a dir" "$(getfattr --absolute-names -n user.note --only-values "$M
 import errno, os, sys
 p, d = sys.argv[1], sys.argv[2]
 names = set(os.listxattr(p))
-for n in ("user.model", "user.dim", "user.tierfs.tier", "user.tierfs.pin"):
+for n in ("user.model", "user.dim"):
     assert n in names, (n, names)
+assert not any(n.startswith("user.tierfs.") for n in names), names
 assert "user.note" in os.listxattr(d), os.listxattr(d)
 assert not any(n.startswith("user.tierfs.") for n in os.listxattr(d)), os.listxattr(d)
 # binary values: NULs, high bytes, every byte value
@@ -316,7 +316,7 @@ try:
     raise SystemExit("removing a missing attribute succeeded")
 except OSError as e:
     assert e.errno == errno.ENODATA, e
-left = sorted(n for n in os.listxattr(p) if not n.startswith("user.tierfs."))
+left = sorted(os.listxattr(p))
 assert left == ["user.dim", "user.model"], left
 EOF
 assert_eq "on a dir" "$(getfattr --absolute-names -n user.note --only-values "$M/d")"
@@ -346,4 +346,17 @@ except OSError as e:
     assert e.errno in (errno.EOPNOTSUPP, errno.ENODATA), "get: %s" % e
 assert not any(n.startswith("system.") for n in os.listxattr(p)), os.listxattr(p)
 EOF
+tfs_umount
+
+# --- -o list_tier_xattrs: getfattr -d shows them ------------------------------------
+note "-o list_tier_xattrs"
+tfs_mount -o hot_max=256M,list_tier_xattrs
+dump=$(getfattr --absolute-names -d "$M/h")
+for a in tier pin stored ratio atime accesses reason; do
+	grep -qE "^user\.tierfs\.$a=\"[^\"]+\"\$" <<<"$dump" ||
+		fail "getfattr -d with list_tier_xattrs does not show user.tierfs.$a: $dump"
+done
+grep -q '^user.model="minilm"$' <<<"$dump" || fail "getfattr -d: user.model missing: $dump"
+! getfattr --absolute-names -d "$M/d" 2>/dev/null | grep -q user.tierfs ||
+	fail "getfattr -d on a directory shows user.tierfs.*"
 tfs_umount

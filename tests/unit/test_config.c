@@ -191,6 +191,13 @@ START_TEST(test_set_every_key)
 	ck_assert(c.tierdirs_visible);
 	SET_OK("tierdirs", "hidden");
 	ck_assert(!c.tierdirs_visible);
+	ck_assert(!c.list_tier_xattrs);
+	SET_OK("list_tier_xattrs", "yes");
+	ck_assert(c.list_tier_xattrs);
+	SET_OK("list_tier_xattrs", "off");
+	ck_assert(!c.list_tier_xattrs);
+	SET_OK("list_tier_xattrs", "1");
+	ck_assert(c.list_tier_xattrs);
 #undef SET_OK
 }
 END_TEST
@@ -220,6 +227,8 @@ START_TEST(test_set_ranges)
 		{ "tierdirs", "shown",
 		  "tierdirs: must be hidden or visible, got 'shown'" },
 		{ "tierdirs", "", "tierdirs: missing value" },
+		{ "list_tier_xattrs", "maybe",
+		  "list_tier_xattrs: must be yes or no, got 'maybe'" },
 		{ "foo", "1", "unknown option 'foo'" },
 		{ "cold_level", NULL, "cold_level: missing value" },
 	};
@@ -267,6 +276,9 @@ START_TEST(test_is_key)
 	ck_assert(config_is_key("hot_max"));
 	ck_assert(config_is_key("tierdirs"));
 	ck_assert(config_is_key("compact_threshold"));
+	ck_assert(config_is_key("list_tier_xattrs"));
+	ck_assert(config_is_flag("list_tier_xattrs"));
+	ck_assert(!config_is_flag("tierdirs"));
 	ck_assert(!config_is_key("hot_max "));
 	ck_assert(!config_is_key("HOT_MAX"));
 	ck_assert(!config_is_key("allow_other"));

@@ -796,8 +796,10 @@ START_TEST(test_xattr_user)
 	ck_assert(list_has(list, n, "user.model"));
 	ck_assert(list_has(list, n, "user.dim"));
 	ck_assert(list_has(list, n, "user.empty"));
-	ck_assert(list_has(list, n, "user.tierfs.tier"));
-	ck_assert(list_has(list, n, "user.tierfs.pin"));
+	/* Synthetic names are readable by name but unlisted by default. */
+	ck_assert(!list_has(list, n, "user.tierfs.tier"));
+	ck_assert(!list_has(list, n, "user.tierfs.pin"));
+	ck_assert_int_eq(getx(ino, "user.tierfs.tier", buf, sizeof(buf)), 3);
 
 	ck_assert_int_eq(fs_removexattr(f, ino, "user.dim"), 0);
 	ck_assert_int_eq(fs_removexattr(f, ino, "user.dim"), -ENODATA);
@@ -813,6 +815,17 @@ START_TEST(test_xattr_user)
 	ck_assert_str_eq(buf, "e5");
 	ck_assert_int_eq(fs_getxattr(f, ino, "user.dim", buf, sizeof(buf)),
 			 -ENODATA);
+	put(ino);
+
+	/* list_tier_xattrs lists them. */
+	cfg.list_tier_xattrs = true;
+	remount();
+	ino = lookup(fs_root(f), "x");
+	n = fs_listxattr(f, ino, list, sizeof(list));
+	ck_assert_int_gt(n, 0);
+	ck_assert(list_has(list, n, "user.model"));
+	ck_assert(list_has(list, n, "user.tierfs.tier"));
+	ck_assert(list_has(list, n, "user.tierfs.reason"));
 	put(ino);
 }
 END_TEST
@@ -914,11 +927,11 @@ START_TEST(test_xattr_pin)
 	ck_assert_int_eq(fs_get_tier(f, ino), TFS_WARM);
 	expect_content(ino, data, len);
 
-	/* The list names the tier, and the user's own attributes. */
+	/* The list names the user's own attributes only. */
 	ck_assert_int_eq(fs_setxattr(f, ino, "user.a", "1", 1, 0), 0);
 	n = fs_listxattr(f, ino, list, sizeof(list));
 	ck_assert_int_gt(n, 0);
-	ck_assert(list_has(list, n, "user.tierfs.tier"));
+	ck_assert(!list_has(list, n, "user.tierfs.tier"));
 	ck_assert(list_has(list, n, "user.a"));
 	put(ino);
 	free(data);

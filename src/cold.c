@@ -669,7 +669,22 @@ out_free:
 	return rc;
 }
 
-int cold_compact(struct cold *c, uint32_t threshold, uint64_t *freed)
+/* Delete a dead archive and count it. */
+static int drop_dead_archive(struct cold *c, const struct meta_arc *a,
+			     uint64_t *freed)
+{
+	int rc = delete_archive(c, a->id);
+
+	if (!rc) {
+		*freed += a->size;
+		stats_add(&c->fs->stats.compactions, 1);
+		stats_add(&c->fs->stats.compacted_bytes, a->size);
+	}
+	return rc;
+}
+
+int cold_compact(struct cold *c, uint32_t threshold, bool rewrite,
+		 uint64_t *freed)
 {
 	struct fs *f = c->fs;
 	struct meta_arc *arcs = NULL;
@@ -680,34 +695,30 @@ int cold_compact(struct cold *c, uint32_t threshold, uint64_t *freed)
 	rc = meta_arc_list(f->meta, &arcs, &n);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < n && !rc; i++) {
+	/* Dead archives first: deleting needs no space, rewriting does. */
+	for (size_t i = 0; i < n && !rc; i++)
+		if (arcs[i].live == 0)
+			rc = drop_dead_archive(c, &arcs[i], freed);
+	for (size_t i = 0; i < n && !rc && rewrite; i++) {
 		struct meta_arc a = arcs[i];
 
-		if (a.live && a.total &&
-		    a.live * 100 < (uint64_t)threshold * a.total) {
-			rc = rewrite_archive(c, a.id);
-			if (rc)
-				break;
-			/* Files changed meanwhile keep it alive a while. */
-			struct meta_arc *now = NULL;
-			size_t m = 0;
+		if (!a.live || !a.total ||
+		    a.live * 100 >= (uint64_t)threshold * a.total)
+			continue;
+		rc = rewrite_archive(c, a.id);
+		if (rc)
+			break;
+		/* Files changed meanwhile keep it alive a while. */
+		struct meta_arc *now = NULL;
+		size_t m = 0;
 
-			rc = meta_arc_list(f->meta, &now, &m);
-			for (size_t j = 0; j < m; j++)
-				if (now[j].id == a.id)
-					a.live = now[j].live;
-			free(now);
-			if (rc)
-				break;
-		}
-		if (a.live == 0) {
-			rc = delete_archive(c, a.id);
-			if (!rc) {
-				*freed += a.size;
-				stats_add(&f->stats.compactions, 1);
-				stats_add(&f->stats.compacted_bytes, a.size);
-			}
-		}
+		rc = meta_arc_list(f->meta, &now, &m);
+		for (size_t j = 0; j < m; j++)
+			if (now[j].id == a.id)
+				a.live = now[j].live;
+		free(now);
+		if (!rc && a.live == 0)
+			rc = drop_dead_archive(c, &a, freed);
 	}
 	free(arcs);
 	return rc;

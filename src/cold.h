@@ -13,6 +13,7 @@
 #ifndef TIERFS_COLD_H
 #define TIERFS_COLD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -48,10 +49,12 @@ struct tfs_inode;
 int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
 		size_t *moved, size_t *skipped);
 
-/* Rewrite archives whose live fraction is under threshold percent (their
- * live files go to a new archive; hot files stay hot), and delete
- * archives nothing points at any more. *freed gets the bytes released. */
-int cold_compact(struct cold *c, uint32_t threshold, uint64_t *freed);
+/* Delete archives nothing points at any more (first: that needs no
+ * space), then, if `rewrite`, rewrite archives whose live fraction is under
+ * threshold percent (their live files go to a new archive; hot files stay
+ * hot). *freed gets the bytes released. */
+int cold_compact(struct cold *c, uint32_t threshold, bool rewrite,
+		 uint64_t *freed);
 
 /* The bytes an archived file occupies in its archive (its share of the
  * archive's size). */

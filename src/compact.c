@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,7 +159,32 @@ out_free:
 	return rc;
 }
 
-static int compact_warm(struct fs *f, uint32_t threshold, uint64_t *freed)
+/* Delete one segment nothing points at: no space is needed for that. */
+static int drop_dead_segment(struct fs *f, const struct meta_seg *s,
+			     uint64_t *freed)
+{
+	int rc;
+
+	fault_point("compact-before-delete");
+	rc = meta_seg_delete(f->meta, s->id);
+	if (!rc)
+		rc = segstore_remove(f->seg, s->id);
+	if (!rc) {
+		*freed += s->len;
+		stats_add(&f->stats.compactions, 1);
+		stats_add(&f->stats.compacted_bytes, s->len);
+	}
+	return rc;
+}
+
+/*
+ * Two passes over the catalog: first every dead segment is deleted outright
+ * (on a full disk that is what gives space back, so it must not wait behind
+ * a rewrite that needs space); then segments under the threshold are
+ * rewritten, unless `rewrite` is false (backing off after ENOSPC).
+ */
+static int compact_warm(struct fs *f, uint32_t threshold, bool rewrite,
+			uint64_t *freed)
 {
 	struct meta_seg *segs = NULL;
 	uint64_t active = segstore_active(f->seg);
@@ -168,56 +194,69 @@ static int compact_warm(struct fs *f, uint32_t threshold, uint64_t *freed)
 	rc = meta_seg_list(f->meta, &segs, &n);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < n && !rc; i++) {
+	for (size_t i = 0; i < n && !rc; i++)
+		if (segs[i].id != active && segs[i].live == 0)
+			rc = drop_dead_segment(f, &segs[i], freed);
+	for (size_t i = 0; i < n && !rc && rewrite; i++) {
 		struct meta_seg s = segs[i];
 
-		if (s.id == active)
+		if (s.id == active || s.live == 0 ||
+		    s.live * 100 >= (uint64_t)threshold * s.len)
 			continue;
-		if (s.live && s.live * 100 < (uint64_t)threshold * s.len) {
-			rc = rewrite_segment(f, s.id);
-			if (rc)
-				break;
-			/* What is still live after the rewrite? */
-			struct meta_seg *now = NULL;
-			size_t m = 0;
+		rc = rewrite_segment(f, s.id);
+		if (rc)
+			break;
+		/* What is still live after the rewrite? */
+		struct meta_seg *now = NULL;
+		size_t m = 0;
 
-			rc = meta_seg_list(f->meta, &now, &m);
-			for (size_t j = 0; j < m; j++)
-				if (now[j].id == s.id)
-					s.live = now[j].live;
-			free(now);
-			if (rc)
-				break;
-		}
-		if (s.live == 0) {
-			fault_point("compact-before-delete");
-			rc = meta_seg_delete(f->meta, s.id);
-			if (!rc)
-				rc = segstore_remove(f->seg, s.id);
-			if (!rc) {
-				*freed += s.len;
-				stats_add(&f->stats.compactions, 1);
-				stats_add(&f->stats.compacted_bytes, s.len);
-			}
-		}
+		rc = meta_seg_list(f->meta, &now, &m);
+		for (size_t j = 0; j < m; j++)
+			if (now[j].id == s.id)
+				s.live = now[j].live;
+		free(now);
+		if (!rc && s.live == 0)
+			rc = drop_dead_segment(f, &s, freed);
 	}
 	free(segs);
 	return rc;
 }
 
+/* Longest wait between rewrite attempts on a full store. */
+#define BACKOFF_MAX_S 300
+
 int compact_run(struct fs *f, uint64_t *freed)
 {
 	struct tfs_config cfg;
 	uint64_t cold_freed = 0;
+	tfs_ns now = fs_now();
+	bool rewrite = now >= f->compact_retry_at;
 	int rc;
 
 	*freed = 0;
 	fs_get_config(f, &cfg);
-	rc = compact_warm(f, cfg.compact_threshold, freed);
+	rc = compact_warm(f, cfg.compact_threshold, rewrite, freed);
 	if (!rc)
-		rc = cold_compact(f->cold, cfg.compact_threshold, &cold_freed);
+		rc = cold_compact(f->cold, cfg.compact_threshold, rewrite,
+				  &cold_freed);
 	*freed += cold_freed;
+	if (rc == -ENOSPC) {
+		/* Deleting dead files goes on every pass; rewrites wait,
+		 * longer each time, and say so once per wait. */
+		f->compact_backoff = f->compact_backoff ?
+			f->compact_backoff * 2 : 10;
+		if (f->compact_backoff > BACKOFF_MAX_S)
+			f->compact_backoff = BACKOFF_MAX_S;
+		f->compact_retry_at = now +
+			(tfs_ns)f->compact_backoff * 1000000000;
+		tfs_warn("compaction: store disk full; rewrites paused for "
+			 "%us (dead segments and archives are still deleted)",
+			 f->compact_backoff);
+		return rc;
+	}
 	if (rc)
 		tfs_err("compaction: %s", strerror(-rc));
+	else if (rewrite)
+		f->compact_backoff = 0;
 	return rc;
 }

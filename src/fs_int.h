@@ -76,6 +76,10 @@ struct fs {
 	struct tfs_inode *vmetrics;
 
 	tfs_ns mount_time;
+
+	/* compaction's back-off after ENOSPC (compact.c); policy thread only */
+	tfs_ns compact_retry_at;        /* no rewrite before this time */
+	uint32_t compact_backoff;       /* current wait, seconds; 0: none */
 };
 
 /* Wall clock now, in ns. */

@@ -394,6 +394,14 @@ static int meta_setup(struct meta *m)
 	}
 	if (ver == 0 && (err = meta_create_schema(m)))
 		return err;
+	/* Mount-time recovery looks for unlinked inodes; without an index
+	 * that is a scan of every inode (0.7 s for a million). A partial
+	 * index holds only those rows; added to older stores too (it changes
+	 * nothing any version reads). */
+	err = meta_exec(m, "CREATE INDEX IF NOT EXISTS inode_unlinked"
+			" ON inode(nlink) WHERE nlink = 0");
+	if (err)
+		return err;
 	for (i = 0; i < ST_COUNT; i++) {
 		rc = sqlite3_prepare_v3(m->db, meta_sql[i], -1,
 					SQLITE_PREPARE_PERSISTENT, &m->st[i],

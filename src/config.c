@@ -13,6 +13,7 @@
  * it back only when every line was accepted.
  */
 #include "config.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,6 +42,7 @@ enum config_kind {
 	CONFIG_PERCENT, /* integer 0..100, optional trailing '%' */
 	CONFIG_TIERDIRS,
 	CONFIG_BOOL,    /* yes/no, 1/0, true/false, on/off */
+	CONFIG_LOGLEVEL, /* error|warn|info|debug */
 };
 
 struct config_key {
@@ -74,6 +76,8 @@ static const struct config_key config_keys[] = {
 	{ "seg_max", CONFIG_SIZE, FIELD(seg_max), MiB, UINT64_MAX },
 	{ "tierdirs", CONFIG_TIERDIRS, FIELD(tierdirs_visible), 0, 1 },
 	{ "list_tier_xattrs", CONFIG_BOOL, FIELD(list_tier_xattrs), 0, 1 },
+	/* ops: daemon settings */
+	{ "log_level", CONFIG_LOGLEVEL, FIELD(log_level), LOG_ERR, LOG_DEBUG },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -85,6 +89,7 @@ static const char *const config_hint[] = {
 	[CONFIG_PERCENT] = "",
 	[CONFIG_TIERDIRS] = "",
 	[CONFIG_BOOL] = "",
+	[CONFIG_LOGLEVEL] = "",
 };
 
 static const char *const config_what[] = {
@@ -94,6 +99,7 @@ static const char *const config_what[] = {
 	[CONFIG_PERCENT] = "percentage",
 	[CONFIG_TIERDIRS] = "value",
 	[CONFIG_BOOL] = "value",
+	[CONFIG_LOGLEVEL] = "value",
 };
 
 void config_defaults(struct tfs_config *c)
@@ -121,6 +127,7 @@ void config_defaults(struct tfs_config *c)
 		.seg_max = 64 * MiB,
 		.tierdirs_visible = false,
 		.list_tier_xattrs = false,
+		.log_level = LOG_INFO,
 	};
 }
 
@@ -328,6 +335,9 @@ static void config_format(const struct config_key *k, uint64_t v,
 	case CONFIG_BOOL:
 		snprintf(buf, len, "%s", v ? "yes" : "no");
 		return;
+	case CONFIG_LOGLEVEL:
+		snprintf(buf, len, "%s", log_level_name((int)v));
+		return;
 	case CONFIG_PERCENT:
 	case CONFIG_UINT:
 		break;
@@ -402,6 +412,19 @@ int config_set(struct tfs_config *c, const char *key, const char *value,
 		v = (uint64_t)rc;
 		rc = 0;
 		break;
+	case CONFIG_LOGLEVEL: {
+		int lv;
+
+		if (log_parse_level(value, &lv)) {
+			config_err(err, errlen,
+				   "%s: must be error, warn, info or debug, "
+				   "got '%s'", k->name, value);
+			return -EINVAL;
+		}
+		v = (uint64_t)lv;
+		rc = 0;
+		break;
+	}
 	}
 	if (rc < 0) {
 		config_err(err, errlen, "%s: bad %s '%s'%s", k->name,
@@ -560,4 +583,17 @@ int config_diff(const struct tfs_config *a, const struct tfs_config *b,
 		n++;
 	}
 	return n;
+}
+
+void config_each(const struct tfs_config *c,
+		 void (*fn)(void *ctx, const char *key, const char *value),
+		 void *ctx)
+{
+	char v[32];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		config_format(&config_keys[i], config_get(c, &config_keys[i]),
+			      v, sizeof(v));
+		fn(ctx, config_keys[i].name, v);
+	}
 }

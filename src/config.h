@@ -34,6 +34,8 @@ struct tfs_config {
 	uint64_t seg_max;         /* warm segment size */
 	bool tierdirs_visible;    /* show .tiers in the root's readdir */
 	bool list_tier_xattrs;    /* listxattr lists the user.tierfs.* names */
+	/* ops: daemon settings */
+	uint32_t log_level;       /* LOG_ERR..LOG_DEBUG (log.h) */
 };
 
 /* Fill with defaults; hot_max defaults to 1/4 of physical RAM. */
@@ -45,7 +47,7 @@ void config_defaults(struct tfs_config *c);
  * hot_age, warm_age, promote_after, promote_window, promote_max, cold_level,
  * cold_block, cold_min_saving, archive_max, cache_size, interval,
  * compact_threshold, seg_max, tierdirs (hidden|visible), list_tier_xattrs
- * (yes|no; also 1/0, true/false, on/off).
+ * (yes|no; also 1/0, true/false, on/off), log_level (error|warn|info|debug).
  */
 int config_set(struct tfs_config *c, const char *key, const char *value,
 	       char *err, size_t errlen);
@@ -66,6 +68,12 @@ int config_load_file(struct tfs_config *c, const char *path, char *err,
 /* Parsers, exposed for tests and tools. 0 or -EINVAL. */
 int config_parse_size(const char *s, uint64_t *out);
 int config_parse_duration_ms(const char *s, uint64_t *out);
+
+/* Call fn once per key, in a fixed order, with its value in the form
+ * config_set() accepts back ("256M", "7d", "hidden", "info"). */
+void config_each(const struct tfs_config *c,
+		 void (*fn)(void *ctx, const char *key, const char *value),
+		 void *ctx);
 
 /* Write a human-readable "key=value" line per key differing between a and
  * b into buf (for "config changed" logs); returns the number of keys that

@@ -100,6 +100,8 @@ int fs_reload_config(struct fs *f)
 	char path[4200], err[512], diff[1024];
 	int rc, n;
 
+	/* SIGHUP lands here: a log file moved by logrotate is reopened. */
+	log_reopen();
 	rc = store_path(&f->store, path, sizeof(path), "tierfs.conf");
 	if (rc)
 		return rc;
@@ -107,12 +109,14 @@ int fs_reload_config(struct fs *f)
 	rc = config_load_file(&cfg, path, err, sizeof(err));
 	if (rc && rc != -ENOENT) {
 		tfs_err("config not reloaded, old settings kept: %s", err);
+		stats_add(&f->stats.config_reload_failures, 1);
 		return rc;
 	}
 	file_cfg = cfg;
 	rc = apply_overrides(&cfg, f->overrides, err, sizeof(err));
 	if (rc) {
 		tfs_err("config not reloaded: %s", err);
+		stats_add(&f->stats.config_reload_failures, 1);
 		return rc;
 	}
 	pthread_mutex_lock(&f->cfg_lock);
@@ -121,6 +125,8 @@ int fs_reload_config(struct fs *f)
 	pthread_mutex_unlock(&f->cfg_lock);
 	atomic_store(&f->hot.max, cfg.hot_max);
 	cold_set_cache_size(f->cold, cfg.cache_size);
+	log_set_level((int)cfg.log_level);
+	stats_add(&f->stats.config_reloads, 1);
 	n = config_diff(&old, &cfg, diff, sizeof(diff));
 	if (n)
 		tfs_info("config reloaded: %s", diff);
@@ -397,6 +403,8 @@ void fs_stat_of(struct fs *f, struct tfs_inode *ino, struct stat *st)
 	inode_lock(ino);
 	fs_fill_stat(f, ino, st);
 	inode_unlock(ino);
+	if (fs_ctl_is_file(ino))
+		fs_ctl_stat(f, ino, st);
 }
 
 int fs_persist_attr(struct fs *f, struct tfs_inode *ino)
@@ -666,8 +674,7 @@ void fs_unmount(struct fs **fp)
 	if (f->vtable.buckets)
 		itable_destroy(&f->vtable);
 	inode_free(f->vtiers);
-	inode_free(f->vstats);
-	inode_free(f->vmetrics);
+	fs_ctl_destroy(f);
 	meta_close(&f->meta);
 	store_close(&f->store);
 	hot_destroy(&f->hot);

@@ -90,6 +90,12 @@ int fs_reload_config(struct fs *f);
 void fs_note_pid(struct fs *f);
 /* The settings in force (a copy). */
 void fs_get_config(struct fs *f, struct tfs_config *out);
+/* Settings that only the command line gives (log, metrics_listen, ...),
+ * as "key = value" lines: shown at the end of MNT/.tiers/config. */
+int fs_set_mount_info(struct fs *f, const char *text);
+/* MNT/.tiers/metrics rendered now (Prometheus text format; malloc'd,
+ * caller frees): what the daemon's HTTP endpoint serves. */
+int fs_metrics_text(struct fs *f, char **buf, size_t *len);
 
 /* ---- namespace (fs_ns.c) ---- */
 int fs_lookup(struct fs *f, struct tfs_inode *parent, const char *name,

@@ -1,29 +1,46 @@
 /*
- * fs_ctl.c - the virtual .tiers control tree: MNT/.tiers/stats (JSON) and
- * MNT/.tiers/metrics (Prometheus text exposition format), generated on each
- * open.
+ * fs_ctl.c - the virtual .tiers control tree: the directory itself, its
+ * files stats, metrics and config (contents in fs_ctl_render.c) and the
+ * tier views under it (fs_view.c).
  *
  * .tiers is not in meta and not in the root's listing (unless
  * tierdirs=visible) but is found by name, like ZFS's .zfs. Its inodes live
  * from mount to unmount and ignore lookup counts.
  *
- * The numbers: per-tier file counts and logical bytes come from meta's
- * inode rows, corrected by the in-memory state of loaded inodes (a hot file
- * is hot only while it is in RAM); stored bytes are RAM held for hot, live
- * record bytes for warm, and the live share of archive bytes for cold, in
- * both cases without the durable copies of hot files.
+ * SIZE AND FRESHNESS. A control file is rendered whenever its attributes
+ * are asked for (lookup, getattr, readdirplus): the size reported is the
+ * true length of that rendering and its mtime the moment it was made, and
+ * the rendering is kept as the file's current contents. An open takes a
+ * private copy of the current rendering if it is younger than
+ * FS_CTL_FRESH_MS (the lookup that resolved the path just made it), else
+ * renders anew; reads of that open see exactly those bytes. Reads without
+ * an open (fs_ctl_read) serve the current rendering, so what cp, rsync and
+ * cat get matches the size stat reported. The kernel asks again every time
+ * (zero attribute and entry timeouts under .tiers), so numbers are never
+ * older than the last stat.
  */
-#include "blkcache.h"
-#include "cold.h"
 #include "fs_int.h"
-#include "policy.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* An open reuses a rendering this recent instead of rendering again. */
+#define FS_CTL_FRESH_MS 1000
+
+enum { CTL_STATS, CTL_METRICS, CTL_CONFIG, CTL_NFILES };
+
+struct ctl_file {
+	char *buf;              /* current rendering (malloc'd), or NULL */
+	size_t len;
+	tfs_ns at;              /* wall clock when it was made */
+	uint64_t mono_ns;       /* stats_now_ns() when it was made */
+};
+
+struct fs_ctl {
+	pthread_mutex_t lock;   /* leaf lock: nothing is taken under it */
+	struct ctl_file file[CTL_NFILES];       /* protected by lock */
+};
 
 static struct tfs_inode *vnode(uint64_t ino, mode_t mode, enum inode_kind k,
 			       tfs_ns t)
@@ -44,18 +61,57 @@ static struct tfs_inode *vnode(uint64_t ino, mode_t mode, enum inode_kind k,
 
 int fs_ctl_init(struct fs *f)
 {
+	struct tfs_inode **files[] = { &f->vstats, &f->vmetrics, &f->vconfig };
+
 	f->vtiers = vnode(FS_VINO_TIERS, S_IFDIR | 0555, INODE_TIERS_DIR,
 			  f->mount_time);
 	f->vstats = vnode(FS_VINO_STATS, S_IFREG | 0444, INODE_STATS,
 			  f->mount_time);
 	f->vmetrics = vnode(FS_VINO_METRICS, S_IFREG | 0444, INODE_METRICS,
 			    f->mount_time);
-	if (!f->vtiers || !f->vstats || !f->vmetrics)
+	f->vconfig = vnode(FS_VINO_CONFIG, S_IFREG | 0444, INODE_CONFIG,
+			   f->mount_time);
+	f->ctl = calloc(1, sizeof(*f->ctl));
+	if (!f->vtiers || !f->vstats || !f->vmetrics || !f->vconfig ||
+	    !f->ctl)
 		return -ENOMEM;
-	f->vtiers->attr.uid = f->vstats->attr.uid = f->vmetrics->attr.uid =
-		f->root->attr.uid;
-	f->vtiers->attr.gid = f->vstats->attr.gid = f->vmetrics->attr.gid =
-		f->root->attr.gid;
+	pthread_mutex_init(&f->ctl->lock, NULL);
+	f->vtiers->attr.uid = f->root->attr.uid;
+	f->vtiers->attr.gid = f->root->attr.gid;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		(*files[i])->attr.uid = f->root->attr.uid;
+		(*files[i])->attr.gid = f->root->attr.gid;
+	}
+	return 0;
+}
+
+void fs_ctl_destroy(struct fs *f)
+{
+	inode_free(f->vstats);
+	inode_free(f->vmetrics);
+	inode_free(f->vconfig);
+	f->vstats = f->vmetrics = f->vconfig = NULL;
+	if (f->ctl) {
+		for (int i = 0; i < CTL_NFILES; i++)
+			free(f->ctl->file[i].buf);
+		pthread_mutex_destroy(&f->ctl->lock);
+		free(f->ctl);
+		f->ctl = NULL;
+	}
+	free(f->mount_info);
+	f->mount_info = NULL;
+}
+
+int fs_set_mount_info(struct fs *f, const char *text)
+{
+	char *copy = text ? strdup(text) : NULL;
+
+	if (text && !copy)
+		return -ENOMEM;
+	pthread_mutex_lock(&f->cfg_lock);
+	free(f->mount_info);
+	f->mount_info = copy;
+	pthread_mutex_unlock(&f->cfg_lock);
 	return 0;
 }
 
@@ -73,6 +129,8 @@ int fs_ctl_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
 			*out = f->vstats;
 		else if (!strcmp(name, "metrics"))
 			*out = f->vmetrics;
+		else if (!strcmp(name, "config"))
+			*out = f->vconfig;
 		else if (!strcmp(name, "hot"))
 			rc = fs_view_get(f, TFS_HOT, TFS_ROOT_INO, out);
 		else if (!strcmp(name, "warm"))
@@ -91,385 +149,124 @@ int fs_ctl_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
 	return 0;
 }
 
-/* ---- gathering ---- */
-
-struct tier_totals {
-	uint64_t files[TFS_NTIERS];
-	uint64_t bytes[TFS_NTIERS];
-	uint64_t stored[TFS_NTIERS];
-};
-
-struct row { uint64_t ino, size; int tier; };
-struct rows { struct row *r; size_t n, cap; int rc; };
-
-static void collect_row(void *ctx, const struct meta_inode *in)
+bool fs_ctl_is_file(const struct tfs_inode *ino)
 {
-	struct rows *rs = ctx;
-
-	if (!S_ISREG(in->mode) || in->nlink == 0)
-		return;
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 256;
-		struct row *r = realloc(rs->r, cap * sizeof(*r));
-
-		if (!r) {
-			rs->rc = -ENOMEM;
-			return;
-		}
-		rs->r = r;
-		rs->cap = cap;
-	}
-	rs->r[rs->n++] = (struct row){ in->ino, in->size, in->tier };
+	return ino->kind == INODE_STATS || ino->kind == INODE_METRICS ||
+	       ino->kind == INODE_CONFIG;
 }
 
-/* Loaded inodes, and those of them the kernel holds references to. */
-struct icounts { uint64_t loaded, referenced; };
-
-static int gather(struct fs *f, struct tier_totals *t, struct icounts *ic)
+static struct ctl_file *ctl_slot(struct fs *f, const struct tfs_inode *ino)
 {
-	struct rows rs = { 0 };
-	struct meta_seg *segs = NULL;
-	struct meta_arc *arcs = NULL;
-	struct meta_cold *hot_cold = NULL;      /* archive copies of hot files */
-	size_t nseg = 0, narc = 0, nhc = 0, caphc = 0;
-	uint64_t hot_warm = 0;                  /* warm records of hot files */
+	switch (ino->kind) {
+	case INODE_STATS: return &f->ctl->file[CTL_STATS];
+	case INODE_METRICS: return &f->ctl->file[CTL_METRICS];
+	default: return &f->ctl->file[CTL_CONFIG];
+	}
+}
+
+/* Render now and make it the current contents; with copy, also hand back
+ * a private copy. The rendering itself runs without ctl->lock. */
+static int ctl_refresh(struct fs *f, struct tfs_inode *ino, char **copy,
+		       size_t *copy_len, size_t *len, tfs_ns *at)
+{
+	struct ctl_file *cf = ctl_slot(f, ino);
+	char *buf = NULL, *dup = NULL;
+	size_t n = 0;
 	int rc;
 
-	memset(t, 0, sizeof(*t));
-	rc = meta_inode_scan(f->meta, collect_row, &rs);
-	if (!rc)
-		rc = rs.rc;
-	if (rc)
-		goto out_free;
-	pthread_mutex_lock(&f->hot.lock);
-	caphc = f->hot.nresident + 16;
-	pthread_mutex_unlock(&f->hot.lock);
-	hot_cold = calloc(caphc, sizeof(*hot_cold));
-	if (!hot_cold)
-		caphc = 0;
-	pthread_mutex_lock(&f->itable.lock);
-	ic->loaded = f->itable.count;
-	ic->referenced = 0;
-	for (uint64_t b = 0; b < f->itable.nbuckets; b++)
-		for (struct tfs_inode *n = f->itable.buckets[b]; n;
-		     n = n->hnext)
-			ic->referenced += n->nlookup > 0;
-	for (size_t i = 0; i < rs.n; i++) {
-		struct tfs_inode *ino = itable_find(&f->itable, rs.r[i].ino);
-
-		if (ino) {
-			inode_lock(ino);
-			rs.r[i].tier = ino->resident ? TFS_HOT : ino->attr.tier;
-			rs.r[i].size = ino->attr.size;
-			/* A hot file's durable copy is not the lower tier's. */
-			if (ino->resident && ino->ext_loaded) {
-				for (uint64_t k = 0; k < ino->next; k++)
-					if (ino->ext[k].seg)
-						hot_warm += ino->ext[k].rec_len;
-				if (ino->has_cold && nhc < caphc)
-					hot_cold[nhc++] = ino->cold;
-			}
-			inode_unlock(ino);
-		}
-		if (rs.r[i].tier >= 0 && rs.r[i].tier < TFS_NTIERS) {
-			t->files[rs.r[i].tier]++;
-			t->bytes[rs.r[i].tier] += rs.r[i].size;
-		}
-	}
-	pthread_mutex_unlock(&f->itable.lock);
-
-	t->stored[TFS_HOT] = atomic_load(&f->hot.bytes);
-	rc = meta_seg_list(f->meta, &segs, &nseg);
-	if (rc)
-		goto out_free;
-	for (size_t i = 0; i < nseg; i++)
-		t->stored[TFS_WARM] += segs[i].live;
-	t->stored[TFS_WARM] -= hot_warm < t->stored[TFS_WARM]
-				       ? hot_warm : t->stored[TFS_WARM];
-	rc = meta_arc_list(f->meta, &arcs, &narc);
-	if (rc)
-		goto out_free;
-	for (size_t i = 0; i < narc; i++)
-		if (arcs[i].total)
-			t->stored[TFS_COLD] += (uint64_t)((double)arcs[i].size *
-				(double)arcs[i].live / (double)arcs[i].total);
-	for (size_t i = 0; i < nhc; i++) {
-		uint64_t b = cold_stored_bytes(f->cold, &hot_cold[i]);
-
-		t->stored[TFS_COLD] -= b < t->stored[TFS_COLD]
-					       ? b : t->stored[TFS_COLD];
-	}
-out_free:
-	free(hot_cold);
-	free(rs.r);
-	free(segs);
-	free(arcs);
-	return rc;
-}
-
-/* ---- a growing text buffer ---- */
-
-struct sbuf { char *p; size_t len, cap; int rc; };
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->rc)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->rc = -EINVAL;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = (b->cap + (size_t)n + 1) * 2;
-		char *p = realloc(b->p, cap);
-
-		if (!p) {
-			b->rc = -ENOMEM;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-}
-
-static double ratio(uint64_t logical, uint64_t stored)
-{
-	return stored ? (double)logical / (double)stored : 0.0;
-}
-
-static void render_json(struct fs *f, const struct tier_totals *t,
-			const struct icounts *ic, struct sbuf *b)
-{
-	struct stats *s = &f->stats;
-	struct blkcache_stats bc;
-
-	cold_cache_stats(f->cold, &bc);
-	sb_printf(b, "{\n  \"tiers\": {\n");
-	for (int i = 0; i < TFS_NTIERS; i++) {
-		const struct stats_hist *h = &s->lat[i];
-
-		sb_printf(b,
-			  "    \"%s\": {\"files\": %" PRIu64
-			  ", \"logical_bytes\": %" PRIu64
-			  ", \"stored_bytes\": %" PRIu64
-			  ", \"ratio\": %.3f, \"reads\": %" PRIu64
-			  ", \"read_bytes\": %" PRIu64 ", \"hits\": %" PRIu64
-			  ", \"misses\": %" PRIu64
-			  ", \"promotions\": %" PRIu64
-			  ", \"demotions\": %" PRIu64 ", \"errors\": %" PRIu64
-			  ", \"read_latency_us\": {\"p50\": %.1f, \"p95\": %.1f"
-			  ", \"p99\": %.1f}}%s\n",
-			  tfs_tier_name(i), t->files[i], t->bytes[i],
-			  t->stored[i], ratio(t->bytes[i], t->stored[i]),
-			  atomic_load(&s->reads[i]),
-			  atomic_load(&s->read_bytes[i]),
-			  atomic_load(&s->hits[i]), atomic_load(&s->misses[i]),
-			  atomic_load(&s->promotions[i]),
-			  atomic_load(&s->demotions[i]),
-			  atomic_load(&s->errors[i]),
-			  (double)stats_quantile(h, 0.50) / 1000.0,
-			  (double)stats_quantile(h, 0.95) / 1000.0,
-			  (double)stats_quantile(h, 0.99) / 1000.0,
-			  i + 1 < TFS_NTIERS ? "," : "");
-	}
-	sb_printf(b,
-		  "  },\n  \"hot_bytes\": %" PRIu64 ",\n  \"hot_max\": %" PRIu64
-		  ",\n  \"hot_resident_files\": %" PRIu64
-		  ",\n  \"inodes_loaded\": %" PRIu64
-		  ",\n  \"inodes_referenced\": %" PRIu64
-		  ",\n  \"writes\": %" PRIu64 ",\n  \"write_bytes\": %" PRIu64
-		  ",\n  \"writeback_chunks\": %" PRIu64
-		  ",\n  \"writeback_bytes\": %" PRIu64
-		  ",\n  \"evictions\": %" PRIu64
-		  ",\n  \"migration_errors\": %" PRIu64
-		  ",\n  \"migration_backlog\": %" PRIu64
-		  ",\n  \"compactions\": %" PRIu64
-		  ",\n  \"compacted_bytes\": %" PRIu64
-		  ",\n  \"cold_cache\": {\"hits\": %" PRIu64
-		  ", \"misses\": %" PRIu64 ", \"decodes\": %" PRIu64
-		  ", \"bytes\": %" PRIu64 ", \"capacity\": %" PRIu64
-		  ", \"hit_rate\": %.3f}\n}\n",
-		  atomic_load(&f->hot.bytes), atomic_load(&f->hot.max),
-		  f->hot.nresident, ic->loaded, ic->referenced,
-		  atomic_load(&s->writes),
-		  atomic_load(&s->write_bytes), atomic_load(&s->writebacks),
-		  atomic_load(&s->writeback_bytes),
-		  atomic_load(&s->evictions),
-		  atomic_load(&s->migration_errors),
-		  policy_backlog(f->policy),
-		  atomic_load(&s->compactions),
-		  atomic_load(&s->compacted_bytes), bc.hits, bc.misses,
-		  bc.decodes, bc.bytes, bc.capacity,
-		  bc.hits + bc.misses ? (double)bc.hits /
-			  (double)(bc.hits + bc.misses) : 0.0);
-}
-
-static void prom_family(struct sbuf *b, const char *name, const char *type,
-			const char *help)
-{
-	sb_printf(b, "# HELP tierfs_%s %s\n# TYPE tierfs_%s %s\n", name, help,
-		  name, type);
-}
-
-static void prom_scalar(struct sbuf *b, const char *name, const char *type,
-			const char *help, uint64_t v)
-{
-	prom_family(b, name, type, help);
-	sb_printf(b, "tierfs_%s %" PRIu64 "\n", name, v);
-}
-
-static void prom_per_tier(struct sbuf *b, const char *name, const char *type,
-			  const char *help, _Atomic uint64_t *v)
-{
-	prom_family(b, name, type, help);
-	for (int i = 0; i < TFS_NTIERS; i++)
-		sb_printf(b, "tierfs_%s{tier=\"%s\"} %" PRIu64 "\n", name,
-			  tfs_tier_name(i), atomic_load(&v[i]));
-}
-
-static void render_prom(struct fs *f, const struct tier_totals *t,
-			const struct icounts *ic, struct sbuf *b)
-{
-	struct stats *s = &f->stats;
-
-	prom_family(b, "files", "gauge", "Files resident in each tier.");
-	for (int i = 0; i < TFS_NTIERS; i++)
-		sb_printf(b, "tierfs_files{tier=\"%s\"} %" PRIu64 "\n",
-			  tfs_tier_name(i), t->files[i]);
-	prom_family(b, "logical_bytes", "gauge",
-		    "Logical bytes of the files in each tier.");
-	for (int i = 0; i < TFS_NTIERS; i++)
-		sb_printf(b, "tierfs_logical_bytes{tier=\"%s\"} %" PRIu64 "\n",
-			  tfs_tier_name(i), t->bytes[i]);
-	prom_family(b, "stored_bytes", "gauge",
-		    "Bytes the files of each tier occupy there.");
-	for (int i = 0; i < TFS_NTIERS; i++)
-		sb_printf(b, "tierfs_stored_bytes{tier=\"%s\"} %" PRIu64 "\n",
-			  tfs_tier_name(i), t->stored[i]);
-	prom_per_tier(b, "reads_total", "counter", "Read requests served.",
-		      s->reads);
-	prom_per_tier(b, "read_bytes_total", "counter", "Bytes read.",
-		      s->read_bytes);
-	prom_per_tier(b, "hits_total", "counter",
-		      "Reads served without decoding.", s->hits);
-	prom_per_tier(b, "misses_total", "counter",
-		      "Reads that needed a decode.", s->misses);
-	prom_per_tier(b, "promotions_total", "counter",
-		      "Files moved up into the tier.", s->promotions);
-	prom_per_tier(b, "demotions_total", "counter",
-		      "Files moved down into the tier.", s->demotions);
-	prom_per_tier(b, "errors_total", "counter",
-		      "Reads that failed with EIO.", s->errors);
-
-	prom_family(b, "read_latency_seconds", "histogram",
-		    "Latency of read requests inside the daemon.");
-	for (int i = 0; i < TFS_NTIERS; i++) {
-		const struct stats_hist *h = &s->lat[i];
-		uint64_t cum = 0;
-
-		for (int k = 0; k < STATS_LAT_BUCKETS - 1; k++) {
-			cum += atomic_load(&h->bucket[k]);
-			sb_printf(b,
-				  "tierfs_read_latency_seconds_bucket{tier=\"%s\","
-				  "le=\"%g\"} %" PRIu64 "\n",
-				  tfs_tier_name(i),
-				  (double)stats_bucket_le_ns(k) / 1e9, cum);
-		}
-		sb_printf(b,
-			  "tierfs_read_latency_seconds_bucket{tier=\"%s\","
-			  "le=\"+Inf\"} %" PRIu64 "\n",
-			  tfs_tier_name(i), atomic_load(&h->count));
-		sb_printf(b, "tierfs_read_latency_seconds_sum{tier=\"%s\"} %.9f\n",
-			  tfs_tier_name(i),
-			  (double)atomic_load(&h->sum_ns) / 1e9);
-		sb_printf(b, "tierfs_read_latency_seconds_count{tier=\"%s\"} %"
-			  PRIu64 "\n", tfs_tier_name(i),
-			  atomic_load(&h->count));
-	}
-	prom_scalar(b, "hot_bytes", "gauge",
-		    "RAM held by file data.",
-		    atomic_load(&f->hot.bytes));
-	prom_scalar(b, "hot_max_bytes", "gauge",
-		    "The hot tier's RAM budget.",
-		    atomic_load(&f->hot.max));
-	prom_scalar(b, "inodes_loaded", "gauge",
-		    "Inodes held in memory.",
-		    ic->loaded);
-	prom_scalar(b, "inodes_referenced", "gauge",
-		    "Loaded inodes the kernel holds references to.",
-		    ic->referenced);
-	prom_scalar(b, "writeback_bytes_total", "counter",
-		    "Bytes written back to warm segments.",
-		    atomic_load(&s->writeback_bytes));
-	prom_scalar(b, "evictions_total", "counter",
-		    "Files dropped from RAM to keep the budget.",
-		    atomic_load(&s->evictions));
-	prom_scalar(b, "migration_errors_total", "counter",
-		    "Tier moves that failed.",
-		    atomic_load(&s->migration_errors));
-	{
-		struct blkcache_stats bc;
-
-		cold_cache_stats(f->cold, &bc);
-		prom_scalar(b, "cold_cache_hits_total", "counter",
-			    "Cold reads served from the decoded block cache.",
-			    bc.hits);
-		prom_scalar(b, "cold_cache_misses_total", "counter",
-			    "Cold reads that had to decode a block.",
-			    bc.misses);
-		prom_scalar(b, "cold_block_decodes_total", "counter",
-			    "xz blocks decoded.",
-			    bc.decodes);
-		prom_scalar(b, "cold_cache_bytes", "gauge",
-			    "Bytes of decoded blocks cached.",
-			    bc.bytes);
-	}
-	prom_scalar(b, "migration_backlog", "gauge",
-		    "Moves waiting for the policy thread.",
-		    policy_backlog(f->policy));
-	prom_scalar(b, "compacted_bytes_total", "counter",
-		    "Bytes of store files released by compaction.",
-		    atomic_load(&s->compacted_bytes));
-	prom_scalar(b, "compactions_total", "counter",
-		    "Segments and archives rewritten by compaction.",
-		    atomic_load(&s->compactions));
-}
-
-int fs_ctl_render(struct fs *f, struct tfs_inode *ino, char **buf,
-		  size_t *len)
-{
-	struct tier_totals t;
-	struct sbuf b = { 0 };
-	struct icounts ic = { 0, 0 };
-	int rc;
-
-	rc = gather(f, &t, &ic);
+	rc = fs_ctl_render(f, ino, &buf, &n);
 	if (rc)
 		return rc;
-	if (ino->kind == INODE_STATS)
-		render_json(f, &t, &ic, &b);
-	else
-		render_prom(f, &t, &ic, &b);
-	if (b.rc) {
-		free(b.p);
-		return b.rc;
+	if (copy) {
+		dup = malloc(n ? n : 1);
+		if (!dup) {
+			free(buf);
+			return -ENOMEM;
+		}
+		memcpy(dup, buf, n);
+		*copy = dup;
+		*copy_len = n;
 	}
-	*buf = b.p;
-	*len = b.len;
+	pthread_mutex_lock(&f->ctl->lock);
+	free(cf->buf);
+	cf->buf = buf;
+	cf->len = n;
+	cf->at = fs_now();
+	cf->mono_ns = stats_now_ns();
+	if (len)
+		*len = n;
+	if (at)
+		*at = cf->at;
+	pthread_mutex_unlock(&f->ctl->lock);
 	return 0;
+}
+
+void fs_ctl_stat(struct fs *f, struct tfs_inode *ino, struct stat *st)
+{
+	size_t len;
+	tfs_ns at;
+
+	/* Without memory for a rendering the size stays 0 (reads still
+	 * work: they render on their own). */
+	if (ctl_refresh(f, ino, NULL, NULL, &len, &at))
+		return;
+	st->st_size = (off_t)len;
+	st->st_blocks = (blkcnt_t)((len + 511) / 512);
+	st->st_mtim.tv_sec = (time_t)(at / 1000000000);
+	st->st_mtim.tv_nsec = (long)(at % 1000000000);
+	st->st_ctim = st->st_mtim;
+}
+
+int fs_ctl_snapshot(struct fs *f, struct tfs_inode *ino, char **buf,
+		    size_t *len)
+{
+	struct ctl_file *cf = ctl_slot(f, ino);
+	uint64_t now = stats_now_ns();
+	char *copy = NULL;
+
+	pthread_mutex_lock(&f->ctl->lock);
+	if (cf->buf && now - cf->mono_ns < FS_CTL_FRESH_MS * UINT64_C(1000000)) {
+		copy = malloc(cf->len ? cf->len : 1);
+		if (copy) {
+			memcpy(copy, cf->buf, cf->len);
+			*len = cf->len;
+		}
+	}
+	pthread_mutex_unlock(&f->ctl->lock);
+	if (copy) {
+		*buf = copy;
+		return 0;
+	}
+	return ctl_refresh(f, ino, buf, len, NULL, NULL);
+}
+
+ssize_t fs_ctl_read(struct fs *f, struct tfs_inode *ino, void *buf,
+		    size_t size, off_t off)
+{
+	struct ctl_file *cf = ctl_slot(f, ino);
+	ssize_t n = 0;
+	int rc;
+
+	if (off < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&f->ctl->lock);
+	if (!cf->buf) {
+		pthread_mutex_unlock(&f->ctl->lock);
+		rc = ctl_refresh(f, ino, NULL, NULL, NULL, NULL);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&f->ctl->lock);
+	}
+	if (cf->buf && (uint64_t)off < cf->len) {
+		n = (ssize_t)(cf->len - (size_t)off < size ?
+			      cf->len - (size_t)off : size);
+		memcpy(buf, cf->buf + off, (size_t)n);
+	}
+	pthread_mutex_unlock(&f->ctl->lock);
+	return n;
+}
+
+int fs_metrics_text(struct fs *f, char **buf, size_t *len)
+{
+	return fs_ctl_render(f, f->vmetrics, buf, len);
 }

@@ -197,7 +197,7 @@ int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
 
 	*fh = NULL;
 	*direct = false;
-	if (ino->kind == INODE_STATS || ino->kind == INODE_METRICS) {
+	if (fs_ctl_is_file(ino)) {
 		struct fs_file *vf;
 
 		if ((flags & O_ACCMODE) != O_RDONLY)
@@ -205,7 +205,7 @@ int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
 		vf = calloc(1, sizeof(*vf));
 		if (!vf)
 			return -ENOMEM;
-		rc = fs_ctl_render(f, ino, &vf->buf, &vf->len);
+		rc = fs_ctl_snapshot(f, ino, &vf->buf, &vf->len);
 		if (rc) {
 			free(vf);
 			return rc;

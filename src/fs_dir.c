@@ -110,6 +110,8 @@ int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
 			rc = dir_push(d, "stats", FS_VINO_STATS, S_IFREG);
 		if (!rc)
 			rc = dir_push(d, "metrics", FS_VINO_METRICS, S_IFREG);
+		if (!rc)
+			rc = dir_push(d, "config", FS_VINO_CONFIG, S_IFREG);
 		for (int t = 0; !rc && t < TFS_NTIERS; t++) {
 			struct tfs_inode *v;
 

@@ -39,6 +39,7 @@ enum fs_reason {
 #define FS_VINO_TIERS (FS_VINO_BASE + 1)
 #define FS_VINO_STATS (FS_VINO_BASE + 2)
 #define FS_VINO_METRICS (FS_VINO_BASE + 3)
+#define FS_VINO_CONFIG (FS_VINO_BASE + 4)
 #define FS_TIERS_NAME ".tiers"
 
 /* What the daemon knew of a file the kernel made it forget (fs.c). */
@@ -74,6 +75,10 @@ struct fs {
 	struct tfs_inode *vtiers;       /* virtual, live until unmount */
 	struct tfs_inode *vstats;
 	struct tfs_inode *vmetrics;
+	struct tfs_inode *vconfig;
+	struct fs_ctl *ctl;             /* renderings of the files (fs_ctl.c) */
+	char *mount_info;               /* protected by cfg_lock: -o-only
+					   settings shown in .tiers/config */
 
 	tfs_ns mount_time;
 
@@ -172,13 +177,29 @@ int fs_view_rename(struct fs *f, struct tfs_inode *parent, const char *name,
 		   struct tfs_inode *newparent, const char *newname,
 		   unsigned int flags);
 
-/* ---- control tree (fs_ctl.c) ---- */
+/* ---- control tree (fs_ctl.c, contents in fs_ctl_render.c) ---- */
 int fs_ctl_init(struct fs *f);
+/* Free the control files and their renderings (tolerates a half-built
+ * tree). */
+void fs_ctl_destroy(struct fs *f);
 /* Lookup in a virtual directory, or of ".tiers" in the root. Returns 1 if
  * handled (with *out referenced), 0 if not virtual. */
 int fs_ctl_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
 		  struct tfs_inode **out);
-/* Render the contents of a virtual file (malloc'd, caller frees). */
+/* true for .tiers/stats, metrics and config. */
+bool fs_ctl_is_file(const struct tfs_inode *ino);
+/* Render a control file now (it becomes the current contents) and set
+ * st's size, blocks, mtime and ctime from it. Caller holds no lock. */
+void fs_ctl_stat(struct fs *f, struct tfs_inode *ino, struct stat *st);
+/* For an open: a private copy (malloc'd, caller frees) of the current
+ * contents if made within the last second, else of a new rendering. */
+int fs_ctl_snapshot(struct fs *f, struct tfs_inode *ino, char **buf,
+		    size_t *len);
+/* A read without an open file: bytes of the current contents (rendered
+ * if there are none yet); returns the count or -errno. */
+ssize_t fs_ctl_read(struct fs *f, struct tfs_inode *ino, void *buf,
+		    size_t size, off_t off);
+/* Render the contents of a control file (malloc'd, caller frees). */
 int fs_ctl_render(struct fs *f, struct tfs_inode *ino, char **buf,
 		  size_t *len);
 

@@ -43,6 +43,7 @@ enum inode_kind {
 	INODE_STATS,            /* MNT/.tiers/stats (JSON) */
 	INODE_METRICS,          /* MNT/.tiers/metrics (Prometheus) */
 	INODE_VIEW,             /* MNT/.tiers/<tier>[/...]: a directory view */
+	INODE_CONFIG,           /* MNT/.tiers/config (settings in force) */
 };
 
 /* One chunk's bytes in RAM. Bytes of the chunk past `len` (up to the

@@ -7,6 +7,7 @@
 void stats_init(struct stats *s)
 {
 	memset(s, 0, sizeof(*s));
+	s->started_ns = stats_now_ns();
 }
 
 void stats_add(_Atomic uint64_t *c, uint64_t n)

@@ -42,6 +42,9 @@ struct stats {
 	_Atomic uint64_t migration_errors;
 	_Atomic uint64_t compactions;
 	_Atomic uint64_t compacted_bytes;
+	_Atomic uint64_t config_reloads;           /* tierfs.conf applied */
+	_Atomic uint64_t config_reload_failures;   /* refused, old kept */
+	uint64_t started_ns;                       /* stats_now_ns() at init */
 	struct stats_hist lat[TFS_NTIERS];         /* read latency */
 };
 

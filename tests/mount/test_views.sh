@@ -175,7 +175,7 @@ if grep -qF /.tiers <<<"$(find "$M")"; then
 	fail "find $M descends into .tiers: $(find "$M" | grep -F /.tiers | head -3)"
 fi
 assert_eq 311 "$(find "$M" | wc -l)" "entries find sees"
-assert_eq "cold hot metrics stats warm" "$(ls "$V" | tr '\n' ' ' | sed 's/ $//')" "ls $V"
+assert_eq "cold config hot metrics stats warm" "$(ls "$V" | tr '\n' ' ' | sed 's/ $//')" "ls $V"
 [ -d "$V" ] && [ -d "$V/hot" ] && [ -f "$V/stats" ] || fail "$V not reachable by name"
 
 note "views list the files of their tier"

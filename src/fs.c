@@ -391,8 +391,17 @@ void fs_fill_stat(struct fs *f, const struct tfs_inode *ino, struct stat *st)
 	st->st_gid = a->gid;
 	st->st_rdev = a->rdev;
 	st->st_size = (off_t)a->size;
-	st->st_blksize = TFS_CHUNK_SIZE;
+	/* The page size: what tools expect, and what the kernel reads and
+	 * writes in anyway (64 KiB made stdio and cp use odd buffers). */
+	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	if (S_ISDIR(a->mode) && ino->kind == INODE_REAL) {
+		/* tmpfs-like: 20 bytes per entry, "." and ".." included. */
+		uint64_t n = ino->dir_count ? ino->dir_count - 1 : 0;
+
+		st->st_size = (off_t)((n + 2) * FS_DIRENT_BYTES);
+		st->st_blocks = (blkcnt_t)((st->st_size + 511) / 512);
+	}
 	st->st_atim = ts_of(a->atime);
 	st->st_mtim = ts_of(a->mtime);
 	st->st_ctim = ts_of(a->ctime);
@@ -400,6 +409,7 @@ void fs_fill_stat(struct fs *f, const struct tfs_inode *ino, struct stat *st)
 
 void fs_stat_of(struct fs *f, struct tfs_inode *ino, struct stat *st)
 {
+	fs_dir_count(f, ino);
 	inode_lock(ino);
 	fs_fill_stat(f, ino, st);
 	inode_unlock(ino);

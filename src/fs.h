@@ -124,7 +124,8 @@ int fs_rename(struct fs *f, struct tfs_inode *parent, const char *name,
 int fs_readlink(struct fs *f, struct tfs_inode *ino, char *buf, size_t size);
 int fs_statfs(struct fs *f, struct statvfs *st);
 
-/* A directory listing, snapshotted at opendir. */
+/* A directory listing, snapshotted at opendir and again at
+ * fs_dir_rewind(). */
 struct fs_dir;
 struct fs_dirent {
 	const char *name;
@@ -132,6 +133,10 @@ struct fs_dirent {
 	mode_t mode;            /* type bits */
 };
 int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out);
+/* Take a fresh snapshot if entries were read from this one (call it for
+ * a readdir at offset 0: rewinddir(3) shows names created since opendir).
+ * On failure the listing is empty. */
+int fs_dir_rewind(struct fs *f, struct fs_dir *d);
 /* Entry number `idx` (0 = "."), or NULL past the end. */
 const struct fs_dirent *fs_dir_entry(struct fs_dir *d, uint64_t idx);
 /* For readdirplus: a reference (nlookup+1) and attributes for entry idx

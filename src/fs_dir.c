@@ -1,7 +1,17 @@
 /*
- * fs_dir.c - reading the tree: directory listings (snapshotted at opendir,
- * so a listing is consistent however the directory changes while it is
- * read) and the path of an inode (for archive ordering and reports).
+ * fs_dir.c - reading the tree: directory listings, directory sizes and the
+ * path of an inode (for archive ordering and reports).
+ *
+ * A listing is a snapshot, so the offsets handed to the kernel stay stable
+ * however the directory changes while it is read. It is taken at opendir
+ * and taken again by fs_dir_rewind() (a readdir at offset 0 after entries
+ * were read: rewinddir(3)), so names created since opendir appear after a
+ * rewind, as POSIX asks.
+ *
+ * A directory's size counts its entries (FS_DIRENT_BYTES each, like
+ * tmpfs). The count is taken from meta once per load and then kept by
+ * fs_dir_changed() from the namespace operations; a generation keeps a
+ * count taken while an entry changed from being stored.
  */
 #include "fs_int.h"
 
@@ -49,7 +59,44 @@ struct fs_dir {
 	int *tiers;             /* the row's tier of each entry */
 	size_t n, cap;
 	int rc;
+	bool read;              /* entries handed out since the snapshot */
 };
+
+static int count_one(void *ctx, const char *name, const struct meta_inode *in)
+{
+	(void)name;
+	(void)in;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+void fs_dir_count(struct fs *f, struct tfs_inode *dir)
+{
+	uint64_t n = 0, gen;
+	bool need;
+
+	if (dir->kind != INODE_REAL)
+		return;
+	inode_lock(dir);
+	need = S_ISDIR(dir->attr.mode) && dir->dir_count == 0;
+	gen = dir->dir_gen;
+	inode_unlock(dir);
+	if (!need || meta_dir_list(f->meta, dir->ino, count_one, &n))
+		return;
+	inode_lock(dir);
+	if (dir->dir_gen == gen && dir->dir_count == 0)
+		dir->dir_count = n + 1;
+	inode_unlock(dir);
+}
+
+void fs_dir_changed(struct tfs_inode *dir, int delta)
+{
+	inode_lock(dir);
+	dir->dir_gen++;
+	if (dir->dir_count && (delta > 0 || dir->dir_count > 1))
+		dir->dir_count += (uint64_t)(int64_t)delta;
+	inode_unlock(dir);
+}
 
 static int dir_push(struct fs_dir *d, const char *name, uint64_t ino,
 		    mode_t mode)
@@ -88,20 +135,23 @@ static int dir_collect(void *ctx, const char *name, const struct meta_inode *in)
 	return rc;
 }
 
-int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
+/* Drop the snapshot's entries (keeps the arrays). */
+static void dir_clear(struct fs_dir *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free((char *)d->ents[i].name);
+	d->n = 0;
+	d->read = false;
+}
+
+/* Take the snapshot of d->dir. */
+static int dir_fill(struct fs *f, struct fs_dir *d)
 {
 	char name[TFS_NAME_MAX + 1];
-	struct fs_dir *d;
+	struct tfs_inode *dir = d->dir;
 	uint64_t up = dir->ino;
 	int rc;
 
-	if (dir->kind != INODE_REAL && dir->kind != INODE_TIERS_DIR &&
-	    dir->kind != INODE_VIEW)
-		return -ENOTDIR;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->dir = dir;
 	if (dir->kind == INODE_TIERS_DIR) {
 		rc = dir_push(d, ".", dir->ino, S_IFDIR);
 		if (!rc)
@@ -120,7 +170,7 @@ int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
 				rc = dir_push(d, tfs_tier_name(t), v->ino,
 					      S_IFDIR);
 		}
-		goto out_done;
+		return rc;
 	}
 	if (dir->kind == INODE_VIEW) {
 		struct tfs_inode *vup = f->vtiers;
@@ -142,14 +192,14 @@ int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
 					    d->tiers + 2, &kept);
 		if (!rc)
 			d->n = kept + 2;
-		goto out_done;
+		return rc;
 	}
 	if (dir->ino != TFS_ROOT_INO) {
 		rc = meta_dentry_parent(f->meta, dir->ino, &up, name);
 		if (rc == -ENOENT)
 			up = dir->ino;
 		else if (rc)
-			goto out_done;
+			return rc;
 	}
 	rc = dir_push(d, ".", dir->ino, S_IFDIR);
 	if (!rc)
@@ -164,7 +214,22 @@ int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
 	}
 	if (!rc)
 		rc = meta_dir_list(f->meta, dir->ino, dir_collect, d);
-out_done:
+	return rc;
+}
+
+int fs_opendir(struct fs *f, struct tfs_inode *dir, struct fs_dir **out)
+{
+	struct fs_dir *d;
+	int rc;
+
+	if (dir->kind != INODE_REAL && dir->kind != INODE_TIERS_DIR &&
+	    dir->kind != INODE_VIEW)
+		return -ENOTDIR;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->dir = dir;
+	rc = dir_fill(f, d);
 	if (rc) {
 		fs_closedir(f, d);
 		return rc;
@@ -173,8 +238,22 @@ out_done:
 	return 0;
 }
 
+int fs_dir_rewind(struct fs *f, struct fs_dir *d)
+{
+	int rc;
+
+	if (!d->read)
+		return 0;       /* the snapshot is fresh: opendir's own */
+	dir_clear(d);
+	rc = dir_fill(f, d);
+	if (rc)
+		dir_clear(d);   /* an empty listing, and the error */
+	return rc;
+}
+
 const struct fs_dirent *fs_dir_entry(struct fs_dir *d, uint64_t idx)
 {
+	d->read = true;
 	return idx < d->n ? &d->ents[idx] : NULL;
 }
 
@@ -207,8 +286,7 @@ void fs_closedir(struct fs *f, struct fs_dir *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->n; i++)
-		free((char *)d->ents[i].name);
+	dir_clear(d);
 	free(d->ents);
 	free(d->tiers);
 	free(d);

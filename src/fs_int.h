@@ -42,6 +42,10 @@ enum fs_reason {
 #define FS_VINO_CONFIG (FS_VINO_BASE + 4)
 #define FS_TIERS_NAME ".tiers"
 
+/* A directory's st_size is this many bytes per entry ("." and ".."
+ * included), as tmpfs does. */
+#define FS_DIRENT_BYTES 20
+
 /* What the daemon knew of a file the kernel made it forget (fs.c). */
 #define FS_GHOSTS 65536
 struct fs_ghost {
@@ -114,6 +118,13 @@ void fs_fill_stat(struct fs *f, const struct tfs_inode *ino,
 void fs_stat_of(struct fs *f, struct tfs_inode *ino, struct stat *st);
 /* Write ino's attributes to meta (caller holds ino->io, not ino->lock). */
 int fs_persist_attr(struct fs *f, struct tfs_inode *ino);
+
+/* Directories: count the entries of `dir` (for st_size) if not known
+ * since it was loaded; caller holds no lock of it. (fs_dir.c) */
+void fs_dir_count(struct fs *f, struct tfs_inode *dir);
+/* An entry was added (+1) or removed (-1) in `dir`; caller holds no
+ * lock of it. (fs_dir.c) */
+void fs_dir_changed(struct tfs_inode *dir, int delta);
 
 /* The path of `ino` relative to the root ("a/b/c"; "" for the root),
  * through one of its links. -ENOENT if unlinked. (fs_ns.c) */

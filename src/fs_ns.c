@@ -174,10 +174,16 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 	if (rc)
 		goto out_unlock;
 	apply_ns(parent, &p);
+	fs_dir_changed(parent, 1);
 
 	rc = fs_iadd(f, &a, &child);
 	if (rc)
 		goto out_unlock;        /* exists on disk; a lookup finds it */
+	if (S_ISDIR(a.mode)) {
+		inode_lock(child);
+		child->dir_count = 1;   /* empty */
+		inode_unlock(child);
+	}
 	if (S_ISREG(a.mode)) {
 		/* A new file is hot: all of its (zero) chunks are in RAM. */
 		inode_lock(child);
@@ -286,6 +292,7 @@ int fs_link(struct fs *f, struct tfs_inode *ino, struct tfs_inode *newparent,
 	if (!rc) {
 		apply_ns(ino, &a);
 		apply_ns(newparent, &p);
+		fs_dir_changed(newparent, 1);
 		fs_ilookup(f, ino, 1);
 		fs_stat_of(f, ino, st);
 	}
@@ -361,6 +368,7 @@ static int ns_remove(struct fs *f, struct tfs_inode *parent, const char *name,
 	if (!rc) {
 		apply_ns(child, &a);
 		apply_ns(parent, &p);
+		fs_dir_changed(parent, -1);
 	}
 out_unlock:
 	inode_io_unlock(child);
@@ -532,9 +540,14 @@ static int rename_locked(struct fs *f, struct tfs_inode *parent,
 	for (int i = 0; !rc && i < s.n; i++)
 		rc = meta_inode_update(f->meta, &s.a[i]);
 	rc = meta_finish(f->meta, rc);
-	if (!rc)
+	if (!rc) {
 		for (int i = 0; i < s.n; i++)
 			apply_ns(s.ino[i], &s.a[i]);
+		/* The source name leaves parent; newname is new in newparent
+		 * unless it replaced (or was exchanged with) an entry. */
+		fs_dir_changed(parent, (flags & FS_RENAME_EXCHANGE) ? 0 : -1);
+		fs_dir_changed(newparent, dst ? 0 : 1);
+	}
 out_unlock:
 	for (int i = s.n - 1; i >= 0; i--)
 		inode_io_unlock(s.ino[i]);

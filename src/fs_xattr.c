@@ -73,6 +73,45 @@ static int parse_tier(const char *v, size_t size, bool allow_none)
 	return -EINVAL - 1000;  /* below TFS_PIN_NONE: an error */
 }
 
+/*
+ * Set (value != NULL) or remove one of the user's stored attributes and
+ * move the inode's ctime, in one transaction: an attribute change is an
+ * inode change (stat(2) ctime), and the kernel re-reads our attributes
+ * after every setxattr/removexattr.
+ */
+static int xattr_store(struct fs *f, struct tfs_inode *ino, const char *name,
+		       const void *value, size_t size, int flags)
+{
+	struct meta_inode a;
+	tfs_ns now = fs_now();
+	int rc;
+
+	inode_io_lock(ino);
+	inode_lock(ino);
+	a = ino->attr;
+	inode_unlock(ino);
+	a.ctime = now;
+	a.last_access = atomic_load(&ino->last_access);
+	a.access_count = atomic_load(&ino->access_count);
+	rc = meta_begin(f->meta);
+	if (rc)
+		goto out_unlock;
+	rc = value ? meta_xattr_set(f->meta, ino->ino, name, value, size,
+				    flags)
+		   : meta_xattr_remove(f->meta, ino->ino, name);
+	if (!rc)
+		rc = meta_inode_update(f->meta, &a);
+	rc = meta_finish(f->meta, rc);
+	if (!rc) {
+		inode_lock(ino);
+		ino->attr.ctime = now;
+		inode_unlock(ino);
+	}
+out_unlock:
+	inode_io_unlock(ino);
+	return rc;
+}
+
 static int set_pin(struct fs *f, struct tfs_inode *ino, int pin)
 {
 	int rc;
@@ -80,6 +119,7 @@ static int set_pin(struct fs *f, struct tfs_inode *ino, int pin)
 	inode_io_lock(ino);
 	inode_lock(ino);
 	ino->attr.pin = pin;
+	ino->attr.ctime = fs_now();
 	inode_unlock(ino);
 	rc = fs_persist_attr(f, ino);
 	inode_io_unlock(ino);
@@ -102,8 +142,8 @@ int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
 	if (!is_tierfs_name(name))
-		return meta_xattr_set(f->meta, ino->ino, name, value, size,
-				      flags);
+		return xattr_store(f, ino, name, value ? value : "", size,
+				   flags);
 	id = xa_lookup(name);
 	if (id < 0)
 		return -EINVAL;
@@ -324,5 +364,5 @@ int fs_removexattr(struct fs *f, struct tfs_inode *ino, const char *name)
 			return set_pin(f, ino, TFS_PIN_NONE);
 		return xa_lookup(name) < 0 ? -ENODATA : 0;
 	}
-	return meta_xattr_remove(f->meta, ino->ino, name);
+	return xattr_store(f, ino, name, NULL, 0, 0);
 }

@@ -376,6 +376,16 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		reply_err(req, -ENOMEM);
 		return;
 	}
+	if (off == 0) {
+		/* rewinddir(3): a fresh listing. */
+		int rc = fs_dir_rewind(f, d);
+
+		if (rc) {
+			free(buf);
+			reply_err(req, rc);
+			return;
+		}
+	}
 	for (idx = (uint64_t)off; (de = fs_dir_entry(d, idx)); idx++) {
 		size_t len;
 

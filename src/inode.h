@@ -106,6 +106,9 @@ struct tfs_inode {
 	struct meta_cold cold;
 	bool meta_dirty;                /* attr differs from meta (size/times
 					   after writes) */
+	uint64_t dir_count;             /* directories: entries + 1 (st_size);
+					   0 = not counted since loaded */
+	uint64_t dir_gen;               /* bumped at every entry change */
 
 	uint8_t reason;                 /* enum fs_reason: why it is where
 					   it is */

@@ -124,8 +124,12 @@ struct blob_store {
 
 /* A local directory as a store (blob_local.c). `dir` is created (0700) if
  * missing (its parent must exist); leftover temp files of an interrupted put
- * are deleted. New object files get permission bits `mode`. */
-int blob_local_open(struct blob_store **out, const char *dir, mode_t mode);
+ * are deleted. New object files get permission bits `mode`. With
+ * BLOB_LOCAL_READONLY nothing is created or deleted: the directory must
+ * exist and every call that would write is -EROFS (offline checks). */
+#define BLOB_LOCAL_READONLY 1u
+int blob_local_open(struct blob_store **out, const char *dir, mode_t mode,
+		    unsigned flags);
 
 /* Close any store; tolerates NULL; sets *s = NULL. */
 void blob_store_close(struct blob_store **s);

@@ -31,6 +31,7 @@ struct blob_local {
 	struct blob_store base;
 	int dirfd;
 	mode_t mode;            /* of new object files */
+	bool readonly;          /* BLOB_LOCAL_READONLY */
 	atomic_bool dir_dirty;  /* names created or removed since sync */
 	atomic_uint tmp_seq;
 };
@@ -49,9 +50,10 @@ static struct blob_local *bl(struct blob_store *s)
 	return (struct blob_local *)s;
 }
 
+/* A quota is "the store is full" too; the rest keep their cause. */
 static int bl_space_errno(int e)
 {
-	return (e == ENOSPC || e == EDQUOT || e == EFBIG) ? -ENOSPC : -e;
+	return e == EDQUOT ? -ENOSPC : -e;
 }
 
 static int bl_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
@@ -201,6 +203,8 @@ static int bl_put_with(struct blob_local *s, const char *name,
 
 	if (!blob_name_ok(name))
 		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
 	snprintf(tmp, sizeof(tmp), ".put-%d-%u", (int)getpid(),
 		 atomic_fetch_add(&s->tmp_seq, 1));
 	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -281,6 +285,8 @@ static int bl_remove(struct blob_store *s, const char *name)
 {
 	if (!blob_name_ok(name))
 		return -EINVAL;
+	if (bl(s)->readonly)
+		return -EROFS;
 	if (unlinkat(bl(s)->dirfd, name, 0) < 0)
 		return -errno;
 	atomic_store(&bl(s)->dir_dirty, true);
@@ -312,6 +318,8 @@ static int bl_create(struct blob_store *s, const char *name,
 
 	if (!blob_name_ok(name))
 		return -EINVAL;
+	if (bl(s)->readonly)
+		return -EROFS;
 	w = malloc(sizeof(*w));
 	if (w == NULL)
 		return -ENOMEM;
@@ -368,6 +376,8 @@ static int bl_truncate(struct blob_store *s, const char *name, uint64_t len)
 
 	if (!blob_name_ok(name))
 		return -EINVAL;
+	if (bl(s)->readonly)
+		return -EROFS;
 	fd = openat(bl(s)->dirfd, name, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -419,12 +429,14 @@ static void bl_sweep_temps(struct blob_local *s)
 	closedir(d);
 }
 
-int blob_local_open(struct blob_store **out, const char *dir, mode_t mode)
+int blob_local_open(struct blob_store **out, const char *dir, mode_t mode,
+		    unsigned flags)
 {
+	bool ro = flags & BLOB_LOCAL_READONLY;
 	struct blob_local *s;
 	int r;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (!ro && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -436,9 +448,11 @@ int blob_local_open(struct blob_store **out, const char *dir, mode_t mode)
 		goto out_free;
 	}
 	s->mode = mode;
+	s->readonly = ro;
 	atomic_init(&s->dir_dirty, false);
 	atomic_init(&s->tmp_seq, 0);
-	bl_sweep_temps(s);
+	if (!ro)
+		bl_sweep_temps(s);
 	*out = &s->base;
 	return 0;
 

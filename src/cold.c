@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "blkcache.h"
+#include "blob.h"
 #include "fault.h"
 #include "fs_int.h"
 #include "log.h"
@@ -38,19 +39,33 @@ struct arc_ref {
 
 struct cold {
 	struct fs *fs;
-	char dir[4096];
+	struct blob_store *bs;          /* STORE/cold: the archive objects */
 	struct blkcache *cache;
 	pthread_rwlock_t lock;
 	struct arc_ref **arcs;          /* protected by lock; sorted by id */
 	size_t narcs, cap;              /* protected by lock */
 };
 
-static int arc_path(const struct cold *c, uint64_t id, char *out, size_t len)
+/* The blob name of archive `id`. */
+static void arc_name(uint64_t id, char out[32])
 {
-	if ((size_t)snprintf(out, len, "%s/%08" PRIx64 ".xz", c->dir, id) >=
-	    len)
-		return -ENAMETOOLONG;
-	return 0;
+	snprintf(out, 32, "%08" PRIx64 ".xz", id);
+}
+
+/* The id an archive name stands for; false for any other name. */
+static bool arc_parse_name(const char *name, uint64_t *id)
+{
+	char canon[32];
+	char *end;
+	uint64_t v;
+
+	v = strtoull(name, &end, 16);
+	if (end == name || strcmp(end, ".xz") != 0)
+		return false;
+	arc_name(v, canon);
+	(void)canon;
+	*id = v;
+	return true;
 }
 
 /* Caller holds c->lock (either mode). */
@@ -95,23 +110,20 @@ static int insert_arc(struct cold *c, struct arc_ref *r)
  * rest of the store mounts. */
 static int open_one(struct cold *c, uint64_t id, bool strict)
 {
-	char path[4200];
+	char name[32];
 	struct arc_ref *r;
-	struct stat st;
 	int rc;
 
-	rc = arc_path(c, id, path, sizeof(path));
-	if (rc)
-		return rc;
+	arc_name(id, name);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->id = id;
-	if (stat(path, &st) == 0)
-		r->file_size = (uint64_t)st.st_size;
-	rc = xzarc_open(&r->xz, path, id);
+	rc = xzarc_open(&r->xz, c->bs, name, id);
+	if (!rc)
+		r->file_size = xzarc_file_size(r->xz);
 	if (rc) {
-		tfs_err("cold archive %s: cannot open: %s%s", path,
+		tfs_err("cold archive %s: cannot open: %s%s", name,
 			strerror(-rc), strict ? "" : " (its files will read "
 			"as EIO)");
 		free(r);
@@ -127,33 +139,63 @@ static int open_one(struct cold *c, uint64_t id, bool strict)
 	return rc;
 }
 
-/* Delete files in cold/ that are not archives meta knows. */
+struct orphans {
+	const uint64_t *known;  /* sorted archive ids meta lists */
+	size_t nknown;
+	char (*names)[BLOB_NAME_MAX + 1];
+	size_t n, cap;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* blob_list callback: note every object that is not a known archive. */
+static int note_orphan(void *ctx, const char *name, uint64_t size)
+{
+	struct orphans *o = ctx;
+	uint64_t id;
+
+	if (arc_parse_name(name, &id) &&
+	    bsearch(&id, o->known, o->nknown, sizeof(id), cmp_u64))
+		return 0;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 8;
+		void *p = realloc(o->names, cap * sizeof(*o->names));
+
+		if (!p)
+			return -ENOMEM;
+		o->names = p;
+		o->cap = cap;
+	}
+	snprintf(o->names[o->n++], sizeof(o->names[0]), "%s", name);
+	return 0;
+}
+
+/* Delete objects in cold/ that are not archives meta knows. */
 static void delete_orphans(struct cold *c, const struct meta_arc *arcs,
 			   size_t n)
 {
-	DIR *d = opendir(c->dir);
-	struct dirent *e;
+	struct orphans o = { .nknown = n };
+	uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
 
-	if (!d)
+	if (!ids)
 		return;
-	while ((e = readdir(d))) {
-		char *end;
-		uint64_t id;
-		bool known = false;
-
-		if (e->d_name[0] == '.')
-			continue;
-		id = strtoull(e->d_name, &end, 16);
-		if (end != e->d_name && !strcmp(end, ".xz"))
-			for (size_t i = 0; i < n && !known; i++)
-				known = arcs[i].id == id;
-		if (!known) {
-			if (unlinkat(dirfd(d), e->d_name, 0) == 0)
-				tfs_info("recovery: deleted orphan %s/%s",
-					 c->dir, e->d_name);
-		}
-	}
-	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = arcs[i].id;
+	qsort(ids, n, sizeof(*ids), cmp_u64);
+	o.known = ids;
+	if (blob_list(c->bs, "", note_orphan, &o) == 0)
+		for (size_t i = 0; i < o.n; i++)
+			if (blob_remove(c->bs, o.names[i]) == 0)
+				tfs_info("recovery: deleted orphan cold/%s",
+					 o.names[i]);
+	blob_sync(c->bs);
+	free(o.names);
+	free(ids);
 }
 
 int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg)
@@ -168,7 +210,13 @@ int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg)
 		return -ENOMEM;
 	c->fs = f;
 	pthread_rwlock_init(&c->lock, NULL);
-	rc = store_path(&f->store, c->dir, sizeof(c->dir), "cold");
+	{
+		char dir[4096];
+
+		rc = store_path(&f->store, dir, sizeof(dir), "cold");
+		if (!rc)
+			rc = blob_local_open(&c->bs, dir, 0644, 0);
+	}
 	if (!rc)
 		rc = blkcache_create(&c->cache, cfg->cache_size);
 	if (!rc)
@@ -200,6 +248,7 @@ void cold_close(struct cold **cp)
 		free(c->arcs[i]);
 	}
 	free(c->arcs);
+	blob_store_close(&c->bs);
 	blkcache_destroy(&c->cache);
 	pthread_rwlock_destroy(&c->lock);
 	free(c);
@@ -480,7 +529,7 @@ static int dm_archive(struct cold *c, struct dm_item *items, size_t n,
 	struct xzarc_params p;
 	struct xzarc_writer *w = NULL;
 	struct meta_arc arc = { 0 };
-	char path[4200];
+	char name[32];
 	uint8_t *buf;
 	size_t kept;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -496,10 +545,10 @@ static int dm_archive(struct cold *c, struct dm_item *items, size_t n,
 	if (!buf)
 		return -ENOMEM;
 	rc = meta_next_id(f->meta, "archive", &arc.id);
-	if (!rc)
-		rc = arc_path(c, arc.id, path, sizeof(path));
-	if (!rc)
-		rc = xzarc_writer_open(&w, path, &p);
+	if (rc)
+		goto out_free;
+	arc_name(arc.id, name);
+	rc = xzarc_writer_open(&w, c->bs, name, &p);
 	if (rc)
 		goto out_free;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -549,7 +598,7 @@ static int dm_archive(struct cold *c, struct dm_item *items, size_t n,
 
 out_unlink:
 	*skipped += n;
-	unlink(path);
+	blob_remove(c->bs, name);
 out_free:
 	free(buf);
 	return rc;
@@ -625,15 +674,16 @@ int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
 
 static int delete_archive(struct cold *c, uint64_t id)
 {
-	char path[4200];
+	char name[32];
 	int rc;
 
 	rc = meta_arc_delete(c->fs->meta, id);
 	if (rc)
 		return rc;
 	remove_arc(c, id);
-	if (arc_path(c, id, path, sizeof(path)) == 0 && unlink(path) == 0)
-		store_fsync_dir(c->dir);
+	arc_name(id, name);
+	if (blob_remove(c->bs, name) == 0)
+		blob_sync(c->bs);
 	return 0;
 }
 

@@ -33,6 +33,7 @@
  */
 #include "xzarc.h"
 
+#include "blob.h"
 #include "codec.h"
 #include "log.h"
 #include "xzarc_int.h"
@@ -73,9 +74,8 @@ struct xw_job {
 };
 
 struct xzarc_writer {
-	int fd;
-	bool created;                   /* we made `path`: unlink on failure */
-	char *path;
+	struct blob_writer *out;        /* the object being written */
+	char *path;                     /* its name, for messages */
 	struct xzarc_params p;
 	lzma_options_lzma lzopt;        /* read-only once open */
 	size_t out_cap;
@@ -96,51 +96,6 @@ struct xzarc_writer {
 	pthread_t *workers;
 	unsigned nworkers;
 };
-
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -ENOSPC;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, ret = 0;
-
-	if (!slash)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (!dir)
-		return -ENOMEM;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto out_free;
-	}
-	if (fsync(fd) < 0)
-		ret = -errno;
-	close(fd);
-out_free:
-	free(dir);
-	return ret;
-}
 
 static int lzma_to_errno(lzma_ret r)
 {
@@ -290,7 +245,7 @@ static int xw_write_oldest(struct xzarc_writer *w)
 	w->write_seq++;
 	err = job->err;
 	if (!err) {
-		err = write_all(w->fd, job->out, job->out_len);
+		err = blob_writer_write(w->out, job->out, job->out_len);
 		if (err)
 			tfs_err("xzarc %s: write: %s", w->path, strerror(-err));
 	}
@@ -350,7 +305,7 @@ static int xw_submit(struct xzarc_writer *w)
 	return 0;
 }
 
-static void xw_free(struct xzarc_writer *w, bool unlink_file)
+static void xw_free(struct xzarc_writer *w)
 {
 	unsigned i;
 
@@ -370,10 +325,7 @@ static void xw_free(struct xzarc_writer *w, bool unlink_file)
 		}
 		free(w->jobs);
 	}
-	if (w->fd >= 0)
-		close(w->fd);
-	if (unlink_file && w->created)
-		unlink(w->path);
+	blob_writer_abort(&w->out);
 	lzma_index_end(w->idx, NULL);
 	pthread_cond_destroy(&w->done_cv);
 	pthread_cond_destroy(&w->work_cv);
@@ -391,8 +343,8 @@ static uint32_t dict_for_block(uint64_t block_size, uint32_t preset_dict)
 	return d < preset_dict ? (uint32_t)d : preset_dict;
 }
 
-int xzarc_writer_open(struct xzarc_writer **out, const char *path,
-		      const struct xzarc_params *p)
+int xzarc_writer_open(struct xzarc_writer **out, struct blob_store *bs,
+		      const char *name, const struct xzarc_params *p)
 {
 	struct xzarc_writer *w;
 	lzma_stream_flags sf = { .version = 0, .check = XZARC_CHECK };
@@ -413,7 +365,6 @@ int xzarc_writer_open(struct xzarc_writer **out, const char *path,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	w->fd = -1;
 	w->p = *p;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work_cv, NULL);
@@ -429,7 +380,7 @@ int xzarc_writer_open(struct xzarc_writer **out, const char *path,
 	if (w->out_cap)
 		w->out_cap += XW_RAW_MAXSUB * (LZMA_BLOCK_HEADER_SIZE_MAX + 64);
 	w->nslots = threads > 1 ? 2 * (size_t)threads : 1;
-	w->path = strdup(path);
+	w->path = strdup(name);
 	w->idx = lzma_index_init(NULL);
 	w->jobs = calloc(w->nslots, sizeof(*w->jobs));
 	if (!w->path || !w->idx || !w->jobs || w->out_cap == 0) {
@@ -445,18 +396,16 @@ int xzarc_writer_open(struct xzarc_writer **out, const char *path,
 		}
 	}
 
-	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		err = -errno;
-		tfs_err("xzarc %s: create: %s", path, strerror(-err));
+	err = blob_writer_open(bs, name, NULL, &w->out);
+	if (err) {
+		tfs_err("xzarc %s: create: %s", name, strerror(-err));
 		goto out_free;
 	}
-	w->created = true;
 	if (lzma_stream_header_encode(&sf, hdr) != LZMA_OK) {
 		err = -EIO;
 		goto out_free;
 	}
-	err = write_all(w->fd, hdr, sizeof(hdr));
+	err = blob_writer_write(w->out, hdr, sizeof(hdr));
 	if (err)
 		goto out_free;
 	w->file_size = sizeof(hdr);
@@ -479,7 +428,7 @@ int xzarc_writer_open(struct xzarc_writer **out, const char *path,
 	return 0;
 
 out_free:
-	xw_free(w, true);
+	xw_free(w);
 	return err;
 }
 
@@ -539,29 +488,24 @@ int xzarc_writer_finish(struct xzarc_writer **wp, uint64_t *size)
 		err = -EIO;
 		goto out_fail;
 	}
-	err = write_all(w->fd, tail, isize + LZMA_STREAM_HEADER_SIZE);
+	err = blob_writer_write(w->out, tail, isize + LZMA_STREAM_HEADER_SIZE);
 	if (err)
 		goto out_fail;
 	w->file_size += isize + LZMA_STREAM_HEADER_SIZE;
-	if (fsync(w->fd) < 0 || close(w->fd) < 0) {
-		err = -errno;
-		w->fd = -1;
-		goto out_fail;
-	}
-	w->fd = -1;
-	err = fsync_dir_of(w->path);
+	/* complete, synced and durable under its name, or removed */
+	err = blob_writer_finish(&w->out);
 	if (err)
 		goto out_fail;
 	free(tail);
 	if (size)
 		*size = w->file_size;
-	xw_free(w, false);
+	xw_free(w);
 	return 0;
 
 out_fail:
 	tfs_err("xzarc %s: cannot finish archive: %s", w->path, strerror(-err));
 	free(tail);
-	xw_free(w, true);
+	xw_free(w);
 	return err;
 }
 
@@ -569,6 +513,6 @@ void xzarc_writer_abort(struct xzarc_writer **wp)
 {
 	if (!wp || !*wp)
 		return;
-	xw_free(*wp, true);
+	xw_free(*wp);
 	*wp = NULL;
 }

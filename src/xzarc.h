@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 struct blkcache;
+struct blob_store;
 
 struct xzarc_params {
 	uint64_t block_size;    /* uncompressed bytes per xz block (>= 4 KiB) */
@@ -41,28 +42,36 @@ struct xzarc_params {
 
 struct xzarc_writer;
 
-/* Create `path` (O_EXCL) and start a stream. */
-int xzarc_writer_open(struct xzarc_writer **out, const char *path,
-		      const struct xzarc_params *p);
+/* Create object `name` in blob store bs (-EEXIST if it exists) and start a
+ * stream. The object is written through blob_writer (blob.h): in place on
+ * a local directory, staged and uploaded on finish elsewhere. */
+int xzarc_writer_open(struct xzarc_writer **out, struct blob_store *bs,
+		      const char *name, const struct xzarc_params *p);
 /* Append bytes to the uncompressed stream. */
 int xzarc_writer_add(struct xzarc_writer *w, const void *data, size_t len);
 /* Uncompressed bytes added so far (the offset the next add starts at). */
 uint64_t xzarc_writer_offset(const struct xzarc_writer *w);
-/* Encode what is left, write index and footer, fsync the file and its
- * directory. *size gets the .xz file's length. Frees w on success and on
- * failure (on failure the file is unlinked). */
+/* Encode what is left, write index and footer, and finish the object
+ * (complete and durable under its name). *size gets the .xz object's
+ * length. Frees w on success and on failure (on failure the object is
+ * removed). */
 int xzarc_writer_finish(struct xzarc_writer **w, uint64_t *size);
-/* Give up: close and unlink the file, free w. Tolerates NULL. */
+/* Give up: remove the object, free w. Tolerates NULL. */
 void xzarc_writer_abort(struct xzarc_writer **w);
 
 struct xzarc;
 
-/* Open an archive and decode its index. `id` names it in the cache. */
-int xzarc_open(struct xzarc **out, const char *path, uint64_t id);
+/* Open archive object `name` of blob store bs (which must outlive it) and
+ * decode its index, reading only the footer and index (range reads).
+ * `id` names it in the cache. -ENOENT if there is no such object. */
+int xzarc_open(struct xzarc **out, struct blob_store *bs, const char *name,
+	       uint64_t id);
 void xzarc_close(struct xzarc **a);
 /* Total uncompressed bytes and number of blocks. */
 uint64_t xzarc_size(const struct xzarc *a);
 uint64_t xzarc_nblocks(const struct xzarc *a);
+/* Bytes of the .xz object itself. */
+uint64_t xzarc_file_size(const struct xzarc *a);
 /* Copy uncompressed bytes [off, off+len) into dst, decoding only the blocks
  * that cover the range (through cache c, which may be NULL). Returns the
  * bytes copied (short only at the end of the stream), or -EIO. */

@@ -17,6 +17,8 @@
  */
 #include "xzarc.h"
 
+#include "blob.h"
+
 #include "blkcache.h"
 #include "log.h"
 #include "xzarc_int.h"
@@ -43,7 +45,9 @@ struct xzarc_blk {
 };
 
 struct xzarc {
-	int fd;
+	struct blob_store *bs;
+	struct blob *obj;
+	uint64_t file_size;     /* of the .xz object */
 	uint64_t id;
 	lzma_check check;
 	uint64_t size;          /* uncompressed */
@@ -51,25 +55,11 @@ struct xzarc {
 	struct xzarc_blk *blk;  /* sorted by uoff, contiguous */
 };
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* Exactly len bytes at off of the archive object; -EIO if truncated. */
+static int pread_full(const struct xzarc *a, void *buf, size_t len,
+		      uint64_t off)
 {
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;    /* truncated */
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return blob_read(a->bs, a->obj, buf, len, off);
 }
 
 static int xzarc_load_index(struct xzarc *a, const char *path,
@@ -88,9 +78,9 @@ static int xzarc_load_index(struct xzarc *a, const char *path,
 	why = "too short";
 	if (fsize < 2 * LZMA_STREAM_HEADER_SIZE + 8 || fsize % 4 != 0)
 		goto out_eio;
-	err = pread_full(a->fd, hbuf, sizeof(hbuf), 0);
+	err = pread_full(a, hbuf, sizeof(hbuf), 0);
 	if (!err)
-		err = pread_full(a->fd, fbuf, sizeof(fbuf),
+		err = pread_full(a, fbuf, sizeof(fbuf),
 				 fsize - LZMA_STREAM_HEADER_SIZE);
 	if (err && err != -EIO)
 		return err;
@@ -111,7 +101,7 @@ static int xzarc_load_index(struct xzarc *a, const char *path,
 	ibuf = malloc((size_t)ff.backward_size);
 	if (!ibuf)
 		return -ENOMEM;
-	err = pread_full(a->fd, ibuf, (size_t)ff.backward_size,
+	err = pread_full(a, ibuf, (size_t)ff.backward_size,
 			 fsize - LZMA_STREAM_HEADER_SIZE - ff.backward_size);
 	if (err && err != -EIO)
 		goto out_free;
@@ -159,10 +149,10 @@ out_free:
 	return err;
 }
 
-int xzarc_open(struct xzarc **out, const char *path, uint64_t id)
+int xzarc_open(struct xzarc **out, struct blob_store *bs, const char *path,
+	       uint64_t id)
 {
 	struct xzarc *a;
-	struct stat st;
 	int err;
 
 	*out = NULL;
@@ -170,16 +160,11 @@ int xzarc_open(struct xzarc **out, const char *path, uint64_t id)
 	if (!a)
 		return -ENOMEM;
 	a->id = id;
-	a->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (a->fd < 0) {
-		err = -errno;
+	a->bs = bs;
+	err = blob_open(bs, path, &a->obj, &a->file_size);
+	if (err)
 		goto out_free;
-	}
-	if (fstat(a->fd, &st) < 0) {
-		err = -errno;
-		goto out_free;
-	}
-	err = xzarc_load_index(a, path, (uint64_t)st.st_size);
+	err = xzarc_load_index(a, path, a->file_size);
 	if (err)
 		goto out_free;
 	*out = a;
@@ -196,11 +181,15 @@ void xzarc_close(struct xzarc **ap)
 
 	if (!a)
 		return;
-	if (a->fd >= 0)
-		close(a->fd);
+	blob_close(a->bs, &a->obj);
 	free(a->blk);
 	free(a);
 	*ap = NULL;
+}
+
+uint64_t xzarc_file_size(const struct xzarc *a)
+{
+	return a->file_size;
 }
 
 uint64_t xzarc_size(const struct xzarc *a)
@@ -294,7 +283,7 @@ static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
 		filters[f].id = LZMA_VLI_UNKNOWN;
 		filters[f].options = NULL;
 	}
-	err = pread_full(a->fd, buf, total, bk->file_off);
+	err = pread_full(a, buf, total, bk->file_off);
 	why = "short read";
 	if (err == -EIO)
 		goto out_eio;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "blkcache.h"
+#include "blob.h"
 #include "seg.h"
 #include "xzarc.h"
 #include "fsck.h"
@@ -416,6 +417,7 @@ static void check_arc_files(struct fsck *k, uint64_t id, struct xzarc *a,
 static void check_archive(struct fsck *k, const struct meta_arc *m,
 			  uint64_t live, size_t *ci)
 {
+	struct blob_store *bs = NULL;
 	struct xzarc *a = NULL;
 	char p[PATH_MAX];
 	struct stat st;
@@ -436,8 +438,15 @@ static void check_archive(struct fsck *k, const struct meta_arc *m,
 		check_arc_files(k, m->id, NULL, "archive missing", ci);
 		return;
 	}
-	rc = xzarc_open(&a, p, m->id);
+	rc = blob_local_open(&bs, k->cold, 0644, BLOB_LOCAL_READONLY);
+	if (!rc) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "%08" PRIx64 ".xz", m->id);
+		rc = xzarc_open(&a, bs, name, m->id);
+	}
 	if (rc) {
+		blob_store_close(&bs);
 		fsck_log_drain(k);
 		problem(k, "archive %08" PRIx64 ": cannot open: %s", m->id,
 			rc == -EIO ? k->why : strerror(-rc));
@@ -449,6 +458,7 @@ static void check_archive(struct fsck *k, const struct meta_arc *m,
 	check_arc_files(k, m->id, a, NULL, ci);
 	blkcache_drop_arc(k->cache, m->id);
 	xzarc_close(&a);
+	blob_store_close(&bs);
 }
 
 void fsck_check_archives(struct fsck *k)

@@ -88,7 +88,7 @@ START_TEST(test_put_read_ranges)
 	struct blob *b = NULL;
 	uint64_t size = 0;
 
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	ck_assert_int_eq(blob_put(s, "00000012.xz", data, n), 0);
 	ck_assert_int_eq(blob_stat(s, "00000012.xz", &size), 0);
 	ck_assert_uint_eq(size, n);
@@ -120,7 +120,7 @@ START_TEST(test_put_read_ranges)
 	ck_assert_ptr_null(s);
 
 	/* and still there after reopening */
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	expect_object(s, "00000012.xz", data, n);
 	blob_store_close(&s);
 	free(data);
@@ -137,7 +137,7 @@ START_TEST(test_names_and_missing)
 	char longname[BLOB_NAME_MAX + 2];
 	uint64_t size;
 
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert(!blob_name_ok(bad[i]));
 		ck_assert_int_eq(blob_put(s, bad[i], "x", 1), -EINVAL);
@@ -195,7 +195,7 @@ START_TEST(test_list_remove_sync)
 	struct listed l = { .n = 0 };
 	char p[256];
 
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	ck_assert_int_eq(blob_put(s, "00000001.xz", "aa", 2), 0);
 	ck_assert_int_eq(blob_put(s, "00000002.xz", "bbb", 3), 0);
 	ck_assert_int_eq(blob_put(s, "00000001.seg", "c", 1), 0);
@@ -242,7 +242,7 @@ START_TEST(test_remove_while_open)
 	uint8_t *data = pattern(100000, 3), buf[1000];
 	struct blob *b = NULL;
 
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	ck_assert_int_eq(blob_put(s, "x.xz", data, 100000), 0);
 	ck_assert_int_eq(blob_open(s, "x.xz", &b, NULL), 0);
 	ck_assert_int_eq(blob_remove(s, "x.xz"), 0);
@@ -270,7 +270,7 @@ START_TEST(test_put_fd)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
 	/* the fd's offset is at the end: put_fd reads from 0 regardless */
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	ck_assert_int_eq(blob_put_fd(s, "00000003.xz", fd, n), 0);
 	expect_object(s, "00000003.xz", data, n);
 	/* the first len bytes only */
@@ -300,7 +300,7 @@ START_TEST(test_in_place)
 	uint8_t buf[16];
 	uint64_t size;
 
-	ck_assert_int_eq(blob_local_open(&s, dir, 0600), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0600, 0), 0);
 	ck_assert(blob_can_append(s));
 	ck_assert_int_eq(s->ops->create(s, "0000002a.seg", &w), 0);
 	ck_assert_int_eq(s->ops->create(s, "0000002a.seg", &w), -EEXIST);
@@ -378,7 +378,7 @@ START_TEST(test_writer_in_place)
 {
 	struct blob_store *s = NULL;
 
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	writer_roundtrip(s, "00000007.xz");
 	blob_store_close(&s);
 }
@@ -390,7 +390,7 @@ START_TEST(test_writer_staged)
 	struct blob_ops ops;
 	const struct blob_ops *orig;
 
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	orig = s->ops;
 	ops = *orig;
 	ops.create = NULL;
@@ -417,10 +417,41 @@ START_TEST(test_crash_leftovers)
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	snprintf(p, sizeof(p), "%s/.put-123-0", dir);
 	close(open(p, O_CREAT | O_WRONLY, 0600));
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	ck_assert_int_eq(stat(p, &st), -1);
 	ck_assert_int_eq(blob_list(s, "", collect, &l), 0);
 	ck_assert_int_eq(l.n, 0);
+	blob_store_close(&s);
+}
+END_TEST
+
+START_TEST(test_readonly)
+{
+	struct blob_store *s = NULL;
+	struct blob_wr *w = NULL;
+	char p[256];
+	struct stat st;
+	uint64_t size;
+
+	/* a read-only store is never created */
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, BLOB_LOCAL_READONLY),
+			 -ENOENT);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
+	ck_assert_int_eq(blob_put(s, "a.xz", "abc", 3), 0);
+	blob_store_close(&s);
+	snprintf(p, sizeof(p), "%s/.put-1-1", dir);
+	close(open(p, O_CREAT | O_WRONLY, 0600));
+
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, BLOB_LOCAL_READONLY),
+			 0);
+	ck_assert_int_eq(stat(p, &st), 0);      /* nothing swept */
+	expect_object(s, "a.xz", (const uint8_t *)"abc", 3);
+	ck_assert_int_eq(blob_put(s, "b.xz", "x", 1), -EROFS);
+	ck_assert_int_eq(blob_remove(s, "a.xz"), -EROFS);
+	ck_assert_int_eq(s->ops->create(s, "c.seg", &w), -EROFS);
+	ck_assert_int_eq(s->ops->truncate(s, "a.xz", 1), -EROFS);
+	ck_assert_int_eq(blob_stat(s, "a.xz", &size), 0);
+	ck_assert_uint_eq(size, 3);
 	blob_store_close(&s);
 }
 END_TEST
@@ -461,7 +492,7 @@ START_TEST(test_concurrent_readers)
 	pthread_t t[4];
 	struct blob *b = NULL;
 
-	ck_assert_int_eq(blob_local_open(&s, dir, 0644), 0);
+	ck_assert_int_eq(blob_local_open(&s, dir, 0644, 0), 0);
 	ck_assert_int_eq(blob_put(s, "c.xz", data, n), 0);
 	ck_assert_int_eq(blob_open(s, "c.xz", &b, NULL), 0);
 	for (int i = 0; i < 4; i++) {
@@ -494,6 +525,7 @@ static Suite *blob_suite(void)
 	tcase_add_test(tc, test_writer_in_place);
 	tcase_add_test(tc, test_writer_staged);
 	tcase_add_test(tc, test_crash_leftovers);
+	tcase_add_test(tc, test_readonly);
 	tcase_add_test(tc, test_concurrent_readers);
 	suite_add_tcase(s, tc);
 	return s;

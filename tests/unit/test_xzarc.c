@@ -1,5 +1,6 @@
 /* test_xzarc.c - unit tests for xzarc.c: round trips, xz(1) compatibility,
  * stored blocks, determinism across threads, corruption and bad files. */
+#include "blob.h"
 #include "xzarc.h"
 
 #include "blkcache.h"
@@ -35,6 +36,46 @@ static void tdir_init(struct tdir *t)
 	snprintf(t->path, sizeof(t->path), "%s/a.xz", t->dir);
 }
 
+/* Archives live in a blob store (blob.h): the local store over the
+ * directory of `path`, kept open until tdir_fini (open archives need it). */
+static struct blob_store *g_bs;
+static char g_bs_dir[64];
+
+static const char *t_store(const char *path, struct blob_store **bs)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = (size_t)(slash - path);
+
+	ck_assert_ptr_nonnull(slash);
+	ck_assert_uint_lt(n, sizeof(g_bs_dir));
+	if (g_bs == NULL || strncmp(g_bs_dir, path, n) != 0 ||
+	    g_bs_dir[n] != '\0') {
+		blob_store_close(&g_bs);
+		memcpy(g_bs_dir, path, n);
+		g_bs_dir[n] = '\0';
+		ck_assert_int_eq(blob_local_open(&g_bs, g_bs_dir, 0644, 0), 0);
+	}
+	*bs = g_bs;
+	return slash + 1;
+}
+
+static int t_xzarc_open(struct xzarc **a, const char *path, uint64_t id)
+{
+	struct blob_store *bs;
+	const char *name = t_store(path, &bs);
+
+	return xzarc_open(a, bs, name, id);
+}
+
+static int t_writer_open(struct xzarc_writer **w, const char *path,
+			 const struct xzarc_params *p)
+{
+	struct blob_store *bs;
+	const char *name = t_store(path, &bs);
+
+	return xzarc_writer_open(w, bs, name, p);
+}
+
 static void tdir_fini(struct tdir *t)
 {
 	DIR *d = opendir(t->dir);
@@ -49,6 +90,7 @@ static void tdir_fini(struct tdir *t)
 	}
 	closedir(d);
 	rmdir(t->dir);
+	blob_store_close(&g_bs);
 }
 
 static double now_s(void)
@@ -119,7 +161,7 @@ static uint64_t write_arc(const char *path, const struct xzarc_params *p,
 	size_t off = 0;
 	struct stat st;
 
-	ck_assert_int_eq(xzarc_writer_open(&w, path, p), 0);
+	ck_assert_int_eq(t_writer_open(&w, path, p), 0);
 	while (off < len) {
 		size_t n = (size_t)(xs_next(&s) % (100 * KiB));
 
@@ -285,7 +327,7 @@ START_TEST(test_roundtrip_files)
 		total += sizes[i];
 	data = malloc(total);
 	/* Files of text and random data, added one "file" at a time. */
-	ck_assert_int_eq(xzarc_writer_open(&w, t.path, &p), 0);
+	ck_assert_int_eq(t_writer_open(&w, t.path, &p), 0);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		if (i % 2)
 			fill_random(data + off, sizes[i], i);
@@ -297,7 +339,7 @@ START_TEST(test_roundtrip_files)
 	}
 	ck_assert_int_eq(xzarc_writer_finish(&w, &size), 0);
 
-	ck_assert_int_eq(xzarc_open(&a, t.path, 7), 0);
+	ck_assert_int_eq(t_xzarc_open(&a, t.path, 7), 0);
 	ck_assert_uint_eq(xzarc_size(a), total);
 	ck_assert_uint_eq(xzarc_nblocks(a), (total + 64 * KiB - 1) /
 					    (64 * KiB));
@@ -346,10 +388,10 @@ START_TEST(test_empty_archive)
 	uint8_t buf[4];
 
 	tdir_init(&t);
-	ck_assert_int_eq(xzarc_writer_open(&w, t.path, &p), 0);
+	ck_assert_int_eq(t_writer_open(&w, t.path, &p), 0);
 	ck_assert_int_eq(xzarc_writer_add(w, "", 0), 0);
 	ck_assert_int_eq(xzarc_writer_finish(&w, &size), 0);
-	ck_assert_int_eq(xzarc_open(&a, t.path, 1), 0);
+	ck_assert_int_eq(t_xzarc_open(&a, t.path, 1), 0);
 	ck_assert_uint_eq(xzarc_size(a), 0);
 	ck_assert_uint_eq(xzarc_nblocks(a), 0);
 	ck_assert_int_eq(xzarc_pread(a, NULL, buf, 4, 0), 0);
@@ -367,7 +409,7 @@ static void print_decode_speed(const char *what, const char *path,
 	uint8_t *buf = malloc(len);
 	double t0, dt;
 
-	ck_assert_int_eq(xzarc_open(&a, path, 99), 0);
+	ck_assert_int_eq(t_xzarc_open(&a, path, 99), 0);
 	t0 = now_s();
 	ck_assert_int_eq(xzarc_pread(a, NULL, buf, len, 0), (ssize_t)len);
 	dt = now_s() - t0;
@@ -396,7 +438,7 @@ START_TEST(test_random_stored_raw)
 	ck_assert_uint_ge(size, len);
 	ck_assert_uint_le(size, len + len / 1000 + 1024);
 	ck_assert_int_eq(blkcache_create(&c, 1 << 20), 0);
-	ck_assert_int_eq(xzarc_open(&a, t.path, 3), 0);
+	ck_assert_int_eq(t_xzarc_open(&a, t.path, 3), 0);
 	check_reads(a, c, data, len, 200, 3);
 	blkcache_get_stats(c, &st);
 	ck_assert_uint_ge(st.decodes, xzarc_nblocks(a));
@@ -430,7 +472,7 @@ START_TEST(test_text_compresses)
 	print_decode_speed("text", t.path, data, len);
 
 	ck_assert_int_eq(blkcache_create(&c, 1 << 20), 0);
-	ck_assert_int_eq(xzarc_open(&a, t.path, 5), 0);
+	ck_assert_int_eq(t_xzarc_open(&a, t.path, 5), 0);
 	ck_assert_uint_eq(xzarc_nblocks(a), 8);
 	/* One 256 KiB text block: first read decodes, the second hits. */
 	t0 = now_s();
@@ -511,7 +553,7 @@ static void corrupt_and_check(const uint8_t *data, size_t len, int k,
 		at = boff + btot / 2;
 	patch_byte(t.path, at, 0x20);
 	ck_assert_int_eq(blkcache_create(&c, 1 << 20), 0);
-	ck_assert_int_eq(xzarc_open(&a, t.path, 11), 0);
+	ck_assert_int_eq(t_xzarc_open(&a, t.path, 11), 0);
 	ck_assert_int_eq(xzarc_pread(a, c, buf, 100, u + 10), -EIO);
 	ck_assert_int_eq(xzarc_pread(a, NULL, buf, 100, u + 10), -EIO);
 	/* A read spanning into the bad block fails as a whole. */
@@ -575,33 +617,33 @@ START_TEST(test_bad_files)
 	f = read_file(t.path, &flen);
 	snprintf(other, sizeof(other), "%s/bad.xz", t.dir);
 
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -ENOENT);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -ENOENT);
 	write_bytes(other, f, 0);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -EIO);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -EIO);
 	write_bytes(other, f, flen - 1);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -EIO);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -EIO);
 	write_bytes(other, f, flen - 4);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -EIO);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -EIO);
 	write_bytes(other, f, flen / 2);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -EIO);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -EIO);
 	/* Garbage of a plausible size. */
 	fill_random(data, 64 * KiB, 1);
 	write_bytes(other, data, 64 * KiB);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -EIO);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -EIO);
 	/* Garbage behind a valid footer. */
 	memcpy(data + 64 * KiB - 12, f + flen - 12, 12);
 	write_bytes(other, data, 64 * KiB);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -EIO);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -EIO);
 	/* A flipped byte in the index, or in the stream header flags. */
 	write_bytes(other, f, flen);
 	patch_byte(other, flen - 12 - 3, 0x01);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -EIO);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -EIO);
 	write_bytes(other, f, flen);
 	patch_byte(other, 7, 0x01);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), -EIO);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), -EIO);
 	/* The same bytes intact open fine. */
 	write_bytes(other, f, flen);
-	ck_assert_int_eq(xzarc_open(&a, other, 1), 0);
+	ck_assert_int_eq(t_xzarc_open(&a, other, 1), 0);
 	xzarc_close(&a);
 	ck_assert_ptr_null(a);
 	free(f);
@@ -620,18 +662,18 @@ START_TEST(test_writer_errors)
 	uint8_t one = 1;
 
 	tdir_init(&t);
-	ck_assert_int_eq(xzarc_writer_open(&w, t.path, &bad), -EINVAL);
+	ck_assert_int_eq(t_writer_open(&w, t.path, &bad), -EINVAL);
 	bad = params(64 * KiB, 10, 1);
-	ck_assert_int_eq(xzarc_writer_open(&w, t.path, &bad), -EINVAL);
+	ck_assert_int_eq(t_writer_open(&w, t.path, &bad), -EINVAL);
 	ck_assert_int_eq(stat(t.path, &st), -1);
 	/* O_EXCL: an existing file is refused and left alone. */
 	write_bytes(t.path, &one, 1);
-	ck_assert_int_eq(xzarc_writer_open(&w, t.path, &p), -EEXIST);
+	ck_assert_int_eq(t_writer_open(&w, t.path, &p), -EEXIST);
 	ck_assert_int_eq(stat(t.path, &st), 0);
 	ck_assert_int_eq(st.st_size, 1);
 	unlink(t.path);
 	/* abort removes the file. */
-	ck_assert_int_eq(xzarc_writer_open(&w, t.path, &p), 0);
+	ck_assert_int_eq(t_writer_open(&w, t.path, &p), 0);
 	ck_assert_int_eq(xzarc_writer_add(w, &one, 1), 0);
 	xzarc_writer_abort(&w);
 	ck_assert_ptr_null(w);
@@ -662,7 +704,7 @@ START_TEST(test_disk_full)
 	rl.rlim_cur = 200 * KiB;
 	signal(SIGXFSZ, SIG_IGN);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-	ck_assert_int_eq(xzarc_writer_open(&w, t.path, &p), 0);
+	ck_assert_int_eq(t_writer_open(&w, t.path, &p), 0);
 	err = xzarc_writer_add(w, data, len);
 	if (err) {
 		ck_assert_int_eq(err, -EFBIG);
@@ -711,7 +753,7 @@ START_TEST(test_concurrent_readers)
 	fill_text(data, len / 2, 19);
 	fill_random(data + len / 2, len / 2, 19);
 	write_arc(t.path, &p, data, len);
-	ck_assert_int_eq(xzarc_open(&a, t.path, 19), 0);
+	ck_assert_int_eq(t_xzarc_open(&a, t.path, 19), 0);
 	ck_assert_int_eq(blkcache_create(&c, 256 * KiB), 0);
 	for (i = 0; i < 3; i++) {
 		ra[i] = (struct reader_arg){ a, c, data, len, 100u + i };

@@ -395,6 +395,9 @@ void fs_fill_stat(struct fs *f, const struct tfs_inode *ino, struct stat *st)
 	 * writes in anyway (64 KiB made stdio and cp use odd buffers). */
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	if (S_ISREG(a->mode) && ino->kind == INODE_REAL)
+		/* Allocated logical bytes: holes are free (fs_hole.c). */
+		st->st_blocks = (blkcnt_t)((fs_alloc_bytes(ino) + 511) / 512);
 	if (S_ISDIR(a->mode) && ino->kind == INODE_REAL) {
 		/* tmpfs-like: 20 bytes per entry, "." and ".." included. */
 		uint64_t n = ino->dir_count ? ino->dir_count - 1 : 0;
@@ -410,6 +413,7 @@ void fs_fill_stat(struct fs *f, const struct tfs_inode *ino, struct stat *st)
 void fs_stat_of(struct fs *f, struct tfs_inode *ino, struct stat *st)
 {
 	fs_dir_count(f, ino);
+	fs_alloc_prepare(f, ino);
 	inode_lock(ino);
 	fs_fill_stat(f, ino, st);
 	inode_unlock(ino);

@@ -167,6 +167,15 @@ int fs_flush(struct fs *f, struct tfs_inode *ino);
  * power loss). */
 int fs_fsync(struct fs *f, struct tfs_inode *ino, bool datasync);
 int fs_release(struct fs *f, struct tfs_inode *ino, struct fs_file *fh);
+/* fallocate(2): mode 0, FALLOC_FL_KEEP_SIZE (nothing reserved: checks
+ * the store has room, -ENOSPC; mode 0 grows the size), PUNCH_HOLE|
+ * KEEP_SIZE and ZERO_RANGE (real holes); others -EOPNOTSUPP. (fs_hole.c) */
+int fs_fallocate(struct fs *f, struct tfs_inode *ino, int mode, off_t off,
+		 off_t len);
+/* lseek(2) SEEK_DATA / SEEK_HOLE: the next data or hole at or after off
+ * into *out; -ENXIO at or past the end (or no data after off). */
+int fs_lseek(struct fs *f, struct tfs_inode *ino, off_t off, int whence,
+	     off_t *out);
 /* fsync(2) of a directory: namespace changes are committed when they
  * return (they survive a daemon crash); this makes them survive a power
  * loss too. */

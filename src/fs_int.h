@@ -147,6 +147,15 @@ int fs_sync_store(struct fs *f);
 /* Truncate to `size`. Caller holds ino->io. */
 int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
 
+/* ---- holes (fs_hole.c) ---- */
+/* Regular files: make st_blocks's count of allocated (non-hole) bytes
+ * known, reading the extent map if it is not loaded. Caller holds no lock
+ * of ino. */
+void fs_alloc_prepare(struct fs *f, struct tfs_inode *ino);
+/* Allocated (non-hole) logical bytes of a regular file, for st_blocks;
+ * caller holds ino->lock (after fs_alloc_prepare()). */
+uint64_t fs_alloc_bytes(const struct tfs_inode *ino);
+
 /* ---- tier helpers (fs_tier.c) ---- */
 /* Bring every chunk into RAM and mark the file resident. Caller holds
  * ino->io. */
@@ -154,6 +163,9 @@ int fs_make_resident(struct fs *f, struct tfs_inode *ino);
 /* Write back and drop the RAM copy (the file goes to its durable tier);
  * sync: also make it survive a power loss first. Caller holds ino->io. */
 int fs_drop_ram(struct fs *f, struct tfs_inode *ino, bool sync);
+/* Re-encode a cold-backed file's bytes into warm records, leaving it hot
+ * and without a cold extent (a no-op without one). Caller holds ino->io. */
+int fs_cold_to_warm(struct fs *f, struct tfs_inode *ino, bool sync);
 /* Move many files to warm with one sync and one commit (reason
  * "setfattr"; the caller may set another). *moved counts the files moved.
  * Returns 0 or the first error. */

@@ -286,6 +286,11 @@ out_free:
 	return rc;
 }
 
+int fs_cold_to_warm(struct fs *f, struct tfs_inode *ino, bool sync)
+{
+	return cold_to_warm(f, ino, sync);
+}
+
 /* Re-encode a cold-backed file's bytes into warm records (to warm). */
 static int cold_to_warm(struct fs *f, struct tfs_inode *ino, bool sync)
 {

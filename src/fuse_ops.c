@@ -348,6 +348,25 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	reply_err(req, fs_fsync(fs_of(req), node(req, ino), datasync));
 }
 
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	reply_err(req, fs_fallocate(fs_of(req), node(req, ino), mode, offset,
+				    length));
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t out = 0;
+	int rc = fs_lseek(fs_of(req), node(req, ino), off, whence, &out);
+
+	if (rc)
+		reply_err(req, rc);
+	else
+		fuse_reply_lseek(req, out);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -544,6 +563,8 @@ const struct fuse_lowlevel_ops tierfs_ops = {
 	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,

@@ -109,6 +109,10 @@ struct tfs_inode {
 	uint64_t dir_count;             /* directories: entries + 1 (st_size);
 					   0 = not counted since loaded */
 	uint64_t dir_gen;               /* bumped at every entry change */
+	uint64_t alloc_bytes;           /* regular files whose extent map is
+					   not loaded: allocated bytes */
+	uint64_t alloc_stamp;           /* ext_gen + data_version + 1 when
+					   alloc_bytes was counted; 0: never */
 
 	uint8_t reason;                 /* enum fs_reason: why it is where
 					   it is */

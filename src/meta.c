@@ -178,6 +178,8 @@ static const char *const meta_sql[ST_COUNT] = {
 	[ST_EXT_LIST] = "SELECT ino, " EXT_COLS " FROM extent WHERE ino = ?1"
 		" ORDER BY chunk",
 	[ST_EXT_TRUNC] = "DELETE FROM extent WHERE ino = ?1 AND chunk >= ?2",
+	[ST_EXT_PUNCH] = "DELETE FROM extent WHERE ino = ?1 AND chunk >= ?2"
+		" AND chunk < ?3",
 	[ST_EXT_DEL_ALL] = "DELETE FROM extent WHERE ino = ?1",
 	[ST_EXT_LIST_SEG] = "SELECT ino, " EXT_COLS " FROM extent"
 		" WHERE seg = ?1 ORDER BY off",

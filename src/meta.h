@@ -209,6 +209,9 @@ int meta_extent_list(struct meta *m, uint64_t ino, struct meta_extent **out,
 		     size_t *n);
 /* Delete extents with chunk >= first. */
 int meta_extent_truncate(struct meta *m, uint64_t ino, uint64_t first);
+/* Delete extents with first <= chunk < end (a punched hole). */
+int meta_extent_punch(struct meta *m, uint64_t ino, uint64_t first,
+		      uint64_t end);
 /* Every extent pointing into segment `seg`, with its inode, sorted by off:
  * used by compaction. Caller frees *inos and *exts. */
 int meta_extent_list_seg(struct meta *m, uint64_t seg, uint64_t **inos,

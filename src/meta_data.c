@@ -282,6 +282,18 @@ int meta_extent_truncate(struct meta *m, uint64_t ino, uint64_t first)
 				       (const uint64_t[]){ ino, first }), 0);
 }
 
+int meta_extent_punch(struct meta *m, uint64_t ino, uint64_t first,
+		      uint64_t end)
+{
+	if (first > INT64_MAX || first >= end)
+		return 0;
+	if (end > INT64_MAX)
+		end = INT64_MAX;
+	return meta_write(m, meta_prep(m, ST_EXT_PUNCH, 3,
+				       (const uint64_t[]){ ino, first, end }),
+			  0);
+}
+
 int meta_extent_list_seg(struct meta *m, uint64_t seg, uint64_t **inos,
 			 struct meta_extent **exts, size_t *n)
 {

@@ -86,6 +86,10 @@ void fs_stop(struct fs *f);
 /* Re-read STORE/tierfs.conf and apply it; on a bad file the old settings
  * stay and the error is logged. */
 int fs_reload_config(struct fs *f);
+/* Turn POSIX ACLs on (system.posix_acl_* stored, mode kept in step,
+ * default ACLs inherited): the FUSE adapter does when the kernel enforces
+ * them (FUSE_CAP_POSIX_ACL). Off, system.* is EOPNOTSUPP. (fs_acl.c) */
+void fs_set_acl(struct fs *f, bool on);
 /* Record this process as the store's holder (call after daemonizing). */
 void fs_note_pid(struct fs *f);
 /* The settings in force (a copy). */

@@ -85,6 +85,8 @@ struct fs {
 					   settings shown in .tiers/config */
 
 	tfs_ns mount_time;
+	bool acl;                       /* POSIX ACLs on (fs_set_acl(), once
+					   before the first request) */
 
 	/* compaction's back-off after ENOSPC (compact.c); policy thread only */
 	tfs_ns compact_retry_at;        /* no rewrite before this time */
@@ -146,6 +148,28 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync);
 int fs_sync_store(struct fs *f);
 /* Truncate to `size`. Caller holds ino->io. */
 int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
+
+/* ---- POSIX ACLs (fs_acl.c) ---- */
+#define FS_ACL_ACCESS "system.posix_acl_access"
+#define FS_ACL_DEFAULT "system.posix_acl_default"
+/* 0 if value is a well-formed ACL in the kernel's xattr format, else
+ * -EINVAL. */
+int fs_acl_check(const void *value, size_t size);
+/* The mode an access ACL implies (rwx bits from it, the rest from old);
+ * *store is false when the ACL is just the mode (three base entries). */
+int fs_acl_access_mode(const void *value, size_t size, mode_t old,
+		       mode_t *mode, bool *store);
+/* Inherit default ACL `def` on create: masks it with *mode, sets *mode
+ * from the result, and returns the access ACL to store in *access
+ * (malloc'd; NULL when the mode says it all). */
+int fs_acl_inherit(const void *def, size_t size, mode_t *mode,
+		   void **access, size_t *alen);
+/* A stored ACL of ino (malloc'd into *out), or *out = NULL if none. */
+int fs_acl_get(struct fs *f, uint64_t ino, const char *name, void **out,
+	       size_t *len);
+/* Persist ino's attributes after a chmod, rewriting its access ACL's base
+ * entries to the new mode in the same transaction. Caller holds ino->io. */
+int fs_acl_chmod(struct fs *f, struct tfs_inode *ino);
 
 /* ---- holes (fs_hole.c) ---- */
 /* Regular files: make st_blocks's count of allocated (non-hole) bytes

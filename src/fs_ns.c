@@ -118,6 +118,8 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 	struct tfs_inode *child;
 	tfs_ns now = fs_now();
 	uint64_t existing;
+	void *def = NULL, *acl = NULL;
+	size_t deflen = 0, acllen = 0;
 	int rc;
 
 	rc = check_name(name);
@@ -129,6 +131,16 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 	if (rc)
 		return rc;
 
+	/* A default ACL of the parent replaces the umask (fs_acl.c). */
+	if (f->acl && !S_ISLNK(mode)) {
+		rc = fs_acl_get(f, parent->ino, FS_ACL_DEFAULT, &def, &deflen);
+		if (!rc && def)
+			rc = fs_acl_inherit(def, deflen, &mode, &acl, &acllen);
+		if (rc)
+			goto out_free;
+	}
+	if (!def && !S_ISLNK(mode))
+		mode &= ~(c->umask & 0777);
 	a.mode = mode;
 	a.uid = c->uid;
 	a.gid = c->gid;
@@ -168,6 +180,12 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 		rc = meta_dentry_add(f->meta, parent->ino, name, a.ino);
 	if (!rc && target)
 		rc = meta_symlink_set(f->meta, a.ino, target);
+	if (!rc && acl)
+		rc = meta_xattr_set(f->meta, a.ino, FS_ACL_ACCESS, acl, acllen,
+				    0);
+	if (!rc && def && S_ISDIR(a.mode))
+		rc = meta_xattr_set(f->meta, a.ino, FS_ACL_DEFAULT, def, deflen,
+				    0);
 	if (!rc)
 		rc = meta_inode_update(f->meta, &p);
 	rc = meta_finish(f->meta, rc);
@@ -201,6 +219,9 @@ out_unlock:
 	/* The creation reference becomes the kernel's (nlookup) reference. */
 	if (!rc)
 		fs_iput(f, child);
+out_free:
+	free(def);
+	free(acl);
 	return rc;
 }
 
@@ -211,16 +232,15 @@ int fs_mknod(struct fs *f, const struct fs_caller *c,
 	if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) &&
 	    !S_ISCHR(mode) && !S_ISBLK(mode))
 		return -EINVAL;
-	return ns_new(f, c, parent, name, mode & ~c->umask, rdev, NULL, out,
-		      st);
+	return ns_new(f, c, parent, name, mode, rdev, NULL, out, st);
 }
 
 int fs_mkdir(struct fs *f, const struct fs_caller *c,
 	     struct tfs_inode *parent, const char *name, mode_t mode,
 	     struct tfs_inode **out, struct stat *st)
 {
-	return ns_new(f, c, parent, name, S_IFDIR | (mode & 07777 & ~c->umask),
-		      0, NULL, out, st);
+	return ns_new(f, c, parent, name, S_IFDIR | (mode & 07777), 0, NULL,
+		      out, st);
 }
 
 int fs_symlink(struct fs *f, const struct fs_caller *c,
@@ -240,8 +260,8 @@ int fs_ns_create_file(struct fs *f, const struct fs_caller *c,
 		      struct tfs_inode *parent, const char *name, mode_t mode,
 		      struct tfs_inode **out, struct stat *st)
 {
-	return ns_new(f, c, parent, name, S_IFREG | (mode & 07777 & ~c->umask),
-		      0, NULL, out, st);
+	return ns_new(f, c, parent, name, S_IFREG | (mode & 07777), 0, NULL,
+		      out, st);
 }
 
 int fs_link(struct fs *f, struct tfs_inode *ino, struct tfs_inode *newparent,
@@ -681,7 +701,9 @@ int fs_setattr(struct fs *f, struct tfs_inode *ino, const struct stat *in,
 		else
 			ino->attr.ctime = now;
 		inode_unlock(ino);
-		rc = fs_persist_attr(f, ino);
+		/* A chmod rewrites the access ACL's base entries too. */
+		rc = (set & FS_SET_MODE) ? fs_acl_chmod(f, ino)
+					 : fs_persist_attr(f, ino);
 	}
 out_unlock:
 	inode_io_unlock(ino);

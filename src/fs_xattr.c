@@ -8,8 +8,11 @@
  * the user's own attributes (the Linux AFS client unlisted its synthetic
  * names for the same reason). Old copies that do carry them still go back
  * in: setting `tier` or `pin` moves the file (a valid move), and setting
- * a read-only fact is ignored rather than failed. system.* names (POSIX
- * ACLs) are not supported: -EOPNOTSUPP.
+ * a read-only fact is ignored rather than failed.
+ *
+ * system.posix_acl_access/default are stored like the user's own names
+ * when ACLs are on (fs_acl.c keeps the mode in step); any other system.*
+ * name, and those when ACLs are off, is -EOPNOTSUPP.
  */
 #include "cold.h"
 #include "fs_int.h"
@@ -74,13 +77,15 @@ static int parse_tier(const char *v, size_t size, bool allow_none)
 }
 
 /*
- * Set (value != NULL) or remove one of the user's stored attributes and
- * move the inode's ctime, in one transaction: an attribute change is an
- * inode change (stat(2) ctime), and the kernel re-reads our attributes
- * after every setxattr/removexattr.
+ * Set (value != NULL) or remove one of the stored attributes and move the
+ * inode's ctime (and set its mode, if `mode`), in one transaction: an
+ * attribute change is an inode change (stat(2) ctime), and the kernel
+ * re-reads our attributes after every setxattr/removexattr. absent_ok: a
+ * removal of a missing name is not an error.
  */
 static int xattr_store(struct fs *f, struct tfs_inode *ino, const char *name,
-		       const void *value, size_t size, int flags)
+		       const void *value, size_t size, int flags,
+		       const mode_t *mode, bool absent_ok)
 {
 	struct meta_inode a;
 	tfs_ns now = fs_now();
@@ -91,6 +96,8 @@ static int xattr_store(struct fs *f, struct tfs_inode *ino, const char *name,
 	a = ino->attr;
 	inode_unlock(ino);
 	a.ctime = now;
+	if (mode)
+		a.mode = (a.mode & S_IFMT) | (*mode & 07777);
 	a.last_access = atomic_load(&ino->last_access);
 	a.access_count = atomic_load(&ino->access_count);
 	rc = meta_begin(f->meta);
@@ -99,17 +106,53 @@ static int xattr_store(struct fs *f, struct tfs_inode *ino, const char *name,
 	rc = value ? meta_xattr_set(f->meta, ino->ino, name, value, size,
 				    flags)
 		   : meta_xattr_remove(f->meta, ino->ino, name);
+	if (rc == -ENODATA && !value && absent_ok)
+		rc = 0;
 	if (!rc)
 		rc = meta_inode_update(f->meta, &a);
 	rc = meta_finish(f->meta, rc);
 	if (!rc) {
 		inode_lock(ino);
 		ino->attr.ctime = now;
+		if (mode)
+			ino->attr.mode = a.mode;
 		inode_unlock(ino);
 	}
 out_unlock:
 	inode_io_unlock(ino);
 	return rc;
+}
+
+static bool is_acl_name(const char *name)
+{
+	return !strcmp(name, FS_ACL_ACCESS) || !strcmp(name, FS_ACL_DEFAULT);
+}
+
+/* setxattr of system.posix_acl_* (the kernel checked who may, and the
+ * format; we check the format again: this is outside input). */
+static int set_acl(struct fs *f, struct tfs_inode *ino, const char *name,
+		   const void *value, size_t size, int flags)
+{
+	mode_t old, mode;
+	bool store;
+	int rc;
+
+	inode_lock(ino);
+	old = ino->attr.mode;
+	inode_unlock(ino);
+	if (!strcmp(name, FS_ACL_DEFAULT)) {
+		if (!S_ISDIR(old))
+			return -EACCES;
+		rc = fs_acl_check(value, size);
+		return rc ? rc : xattr_store(f, ino, name, value, size, flags,
+					     NULL, false);
+	}
+	rc = fs_acl_access_mode(value, size, old, &mode, &store);
+	if (rc)
+		return rc;
+	/* An ACL that is just the mode is not stored: the mode is it. */
+	return xattr_store(f, ino, name, store ? value : NULL, size, flags,
+			   &mode, true);
 }
 
 static int set_pin(struct fs *f, struct tfs_inode *ino, int pin)
@@ -136,14 +179,16 @@ int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 	if (ino->kind != INODE_REAL)
 		return -EPERM;
 	if (!strncmp(name, "system.", 7))
-		return -EOPNOTSUPP;
+		return f->acl && is_acl_name(name)
+			       ? set_acl(f, ino, name, value, size, flags)
+			       : -EOPNOTSUPP;
 	if (strlen(name) > XATTR_NAME_MAX)
 		return -ERANGE;
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
 	if (!is_tierfs_name(name))
 		return xattr_store(f, ino, name, value ? value : "", size,
-				   flags);
+				   flags, NULL, false);
 	id = xa_lookup(name);
 	if (id < 0)
 		return -EINVAL;
@@ -364,5 +409,7 @@ int fs_removexattr(struct fs *f, struct tfs_inode *ino, const char *name)
 			return set_pin(f, ino, TFS_PIN_NONE);
 		return xa_lookup(name) < 0 ? -ENODATA : 0;
 	}
-	return xattr_store(f, ino, name, NULL, 0, 0);
+	if (!strncmp(name, "system.", 7) && !(f->acl && is_acl_name(name)))
+		return -EOPNOTSUPP;
+	return xattr_store(f, ino, name, NULL, 0, 0, NULL, false);
 }

@@ -92,6 +92,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* POSIX ACLs: the kernel enforces and caches them; we store them,
+	 * keep the mode in step and inherit default ACLs (fs_acl.c), which
+	 * means applying the umask ourselves (only without a default ACL). */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK)) {
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		fs_set_acl(userdata, true);
+	}
 	/* Our pages change only through this mount: no invalidation on
 	 * mtime changes. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;

@@ -125,7 +125,6 @@ int fs_reload_config(struct fs *f)
 	pthread_mutex_unlock(&f->cfg_lock);
 	atomic_store(&f->hot.max, cfg.hot_max);
 	cold_set_cache_size(f->cold, cfg.cache_size);
-	log_set_level((int)cfg.log_level);
 	stats_add(&f->stats.config_reloads, 1);
 	n = config_diff(&old, &cfg, diff, sizeof(diff));
 	if (n)
@@ -135,6 +134,8 @@ int fs_reload_config(struct fs *f)
 	if (config_diff(&file_cfg, &cfg, diff, sizeof(diff)))
 		tfs_info("config: the command line's -o wins over tierfs.conf"
 			 " for: %s", diff);
+	/* Last, so that the change itself is logged at the old level. */
+	log_set_level((int)cfg.log_level);
 	return 0;
 }
 

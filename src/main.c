@@ -4,16 +4,27 @@
  *
  *   tierfs [STORE] MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]]
  *
- * Our own -o keys (config.h) are taken out; everything else goes to libfuse
- * (allow_other, ro, fsname, ...), which refuses what it does not know. Bad
- * input exits with 2 before anything is mounted; failures to open the store
- * or to mount exit with 1. Settings are layered: defaults, then
- * STORE/tierfs.conf, then -o options.
+ * Our own -o keys (config.h) are taken out, and so are the daemon's
+ * mount-time options (create, nonempty, log, metrics_listen); everything
+ * else goes to libfuse (allow_other, ro, fsname, ...), which refuses what it
+ * does not know. Bad input exits with 2 before anything is mounted;
+ * failures to open the store or to mount exit with 1, and so do a STORE
+ * given explicitly that does not exist (unless -o create: a typo must not
+ * mount an empty tree) and a mountpoint that is not empty (unless
+ * -o nonempty: its files would be hidden). Settings are layered: defaults,
+ * then STORE/tierfs.conf, then -o options.
+ *
+ * Logging (log.h): in the foreground, and in the background when stderr
+ * is the systemd journal, to stderr; otherwise to STORE/tierfs.log;
+ * -o log=stderr|syslog|FILE chooses. A FILE is reopened on SIGHUP.
  *
  * Readiness: if TIERFS_READY_FD names an open descriptor, "ready\n" is
  * written to it once the mount is live (tests wait on it instead of
- * sleeping).
+ * sleeping); under systemd (Type=notify) READY=1 goes to $NOTIFY_SOCKET.
+ * -o metrics_listen=ADDR:PORT serves /metrics over HTTP (metrics_http.h);
+ * its socket is bound before the mount, so a busy port refuses the mount.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,11 +38,13 @@
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
+#include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "fs.h"
 #include "fuse_ops.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "store.h"
 
 #define EXIT_USAGE 2
@@ -44,6 +57,10 @@ struct cmdline {
 	bool single;
 	char *our_opts;         /* comma list of our keys, in order */
 	char *fuse_opts;        /* comma list for libfuse */
+	bool create;            /* -o create: make a missing explicit STORE */
+	bool nonempty;          /* -o nonempty: mount over a non-empty dir */
+	char *log;              /* -o log=stderr|syslog|FILE, or NULL */
+	char *metrics_listen;   /* -o metrics_listen=ADDR:PORT, or NULL */
 };
 
 static void usage(FILE *out)
@@ -61,6 +78,10 @@ static void usage(FILE *out)
 		"     cold_level=0..9, cold_block=SIZE, interval=DUR,\n"
 		"     tierdirs=hidden|visible, list_tier_xattrs, cache_size=SIZE,\n"
 		"     ...\n"
+		"  -o create     create STORE if it does not exist\n"
+		"  -o nonempty   mount over a non-empty MOUNTPOINT\n"
+		"  -o log=stderr|syslog|FILE, log_level=error|warn|info|debug\n"
+		"  -o metrics_listen=ADDR:PORT  serve /metrics over HTTP\n"
 		"     plus libfuse's options (allow_other, ro, ...)\n"
 		"  -h, --help    this help\n"
 		"  -V, --version the version\n"
@@ -99,6 +120,35 @@ static bool ignored_opt(const char *o)
 	return false;
 }
 
+/* The daemon's own mount-time options: 1 if o is one (taken), 0 if not,
+ * -EINVAL (message printed) for a bad one. */
+static int daemon_opt(struct cmdline *cl, const char *key, const char *eq)
+{
+	bool *flag = !strcmp(key, "create") ? &cl->create :
+		     !strcmp(key, "nonempty") ? &cl->nonempty : NULL;
+	char **val = !strcmp(key, "log") ? &cl->log :
+		     !strcmp(key, "metrics_listen") ? &cl->metrics_listen : NULL;
+
+	if (!flag && !val)
+		return 0;
+	if (flag && eq) {
+		fprintf(stderr, "tierfs: option '%s' takes no value\n", key);
+		return -EINVAL;
+	}
+	if (flag) {
+		*flag = true;
+		return 1;
+	}
+	if (!eq || !eq[1]) {
+		fprintf(stderr, "tierfs: option '%s' needs a value (%s=...)\n",
+			key, key);
+		return -EINVAL;
+	}
+	free(*val);
+	*val = strdup(eq + 1);
+	return *val ? 1 : -ENOMEM;
+}
+
 /* Split one -o argument into our keys and libfuse's. */
 static int split_opts(struct cmdline *cl, const char *arg)
 {
@@ -119,6 +169,11 @@ static int split_opts(struct cmdline *cl, const char *arg)
 		key[klen] = 0;
 		if (ignored_opt(o))
 			continue;
+		rc = daemon_opt(cl, key, eq);
+		if (rc) {
+			rc = rc > 0 ? 0 : rc;
+			continue;
+		}
 		if (config_is_flag(key) && !eq) {
 			/* a bare yes/no key: -o list_tier_xattrs */
 			char kv[80];
@@ -165,8 +220,10 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 				fprintf(stderr, "tierfs: -o needs a value\n");
 				return EXIT_USAGE;
 			}
-			if (split_opts(cl, v))
-				return 1;
+			int rc = split_opts(cl, v);
+
+			if (rc)
+				return rc == -EINVAL ? EXIT_USAGE : 1;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "tierfs: unknown option '%s'\n", a);
 			usage(stderr);
@@ -240,20 +297,134 @@ static void notify_ready(void)
 	close((int)fd);
 }
 
-/* In the background, log to STORE/tierfs.log. */
-static void redirect_log(const char *store_dir)
-{
-	char path[4096];
-	int fd;
+/* Where the log goes once the daemon runs (see the top of this file). */
+enum log_choice { LOGC_STDERR, LOGC_SYSLOG, LOGC_FILE };
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/tierfs.log", store_dir) >=
-	    sizeof(path))
-		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	dup2(fd, STDERR_FILENO);
-	close(fd);
+struct log_plan {
+	enum log_choice how;
+	char path[PATH_MAX];    /* LOGC_FILE */
+	int keep_fd;            /* stderr saved across daemonizing, or -1 */
+};
+
+/* Decide, and check that a log file can be opened, before mounting
+ * anything: 0 or an exit code. */
+static int log_plan(const struct cmdline *cl, const char *store,
+		    struct log_plan *lp)
+{
+	int fd, n;
+
+	lp->keep_fd = -1;
+	if (cl->log && !strcmp(cl->log, "stderr")) {
+		lp->how = LOGC_STDERR;
+	} else if (cl->log && !strcmp(cl->log, "syslog")) {
+		lp->how = LOGC_SYSLOG;
+	} else if (cl->log) {
+		char cwd[PATH_MAX];
+
+		lp->how = LOGC_FILE;
+		if (cl->log[0] == '/')
+			n = snprintf(lp->path, sizeof(lp->path), "%s", cl->log);
+		else
+			n = getcwd(cwd, sizeof(cwd)) ?
+				snprintf(lp->path, sizeof(lp->path), "%s/%s",
+					 cwd, cl->log) : -1;
+		if (n < 0 || (size_t)n >= sizeof(lp->path)) {
+			fprintf(stderr, "tierfs: log file path %s too long\n",
+				cl->log);
+			return EXIT_USAGE;
+		}
+	} else if (cl->foreground || log_stderr_is_journal()) {
+		lp->how = LOGC_STDERR;
+	} else {
+		lp->how = LOGC_FILE;
+		n = snprintf(lp->path, sizeof(lp->path), "%s/tierfs.log", store);
+		if (n < 0 || (size_t)n >= sizeof(lp->path))
+			return EXIT_USAGE;
+		return 0;       /* the store may not exist yet */
+	}
+	if (lp->how == LOGC_FILE) {
+		fd = open(lp->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			  0640);
+		if (fd < 0) {
+			fprintf(stderr, "tierfs: log file %s: %s\n", lp->path,
+				strerror(errno));
+			return 1;
+		}
+		close(fd);
+	}
+	/* Detaching points stderr at /dev/null: keep the one we have. */
+	if (lp->how == LOGC_STDERR && !cl->foreground)
+		lp->keep_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	return 0;
+}
+
+/* After daemonizing: send the log where the plan says. */
+static void log_apply(struct log_plan *lp)
+{
+	int rc;
+
+	switch (lp->how) {
+	case LOGC_STDERR:
+		if (lp->keep_fd >= 0) {
+			dup2(lp->keep_fd, STDERR_FILENO);
+			close(lp->keep_fd);
+			lp->keep_fd = -1;
+		}
+		log_to_stderr();
+		break;
+	case LOGC_SYSLOG:
+		log_to_syslog();
+		break;
+	case LOGC_FILE:
+		rc = log_to_file(lp->path);
+		if (rc)
+			tfs_err("cannot log to %s: %s", lp->path, strerror(-rc));
+		break;
+	}
+}
+
+static const char *log_desc(const struct log_plan *lp)
+{
+	return lp->how == LOGC_STDERR ? "stderr" :
+	       lp->how == LOGC_SYSLOG ? "syslog" : lp->path;
+}
+
+/* The type of the file system mounted on dir ("fuse.tierfs"), if one is
+ * (the last such line of /proc/self/mounts); false if none. */
+static bool mounted_type(const char *dir, char *type, size_t len)
+{
+	FILE *m = fopen("/proc/self/mounts", "re");
+	char line[PATH_MAX * 2], what[PATH_MAX], where[PATH_MAX], t[64];
+	bool found = false;
+
+	if (!m)
+		return false;
+	while (fgets(line, sizeof(line), m))
+		if (sscanf(line, "%4095s %4095s %63s", what, where, t) == 3 &&
+		    !strcmp(where, dir)) {
+			snprintf(type, len, "%s", t);
+			found = true;
+		}
+	fclose(m);
+	return found;
+}
+
+/* 0 if dir has no entries but . and .., 1 if it has, -errno. */
+static int dir_has_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			rc = 1;
+			break;
+		}
+	closedir(d);
+	return rc;
 }
 
 static struct fuse_session *new_session(const struct cmdline *cl,
@@ -317,6 +488,8 @@ int main(int argc, char **argv)
 	}
 	free(cl.our_opts);
 	free(cl.fuse_opts);
+	free(cl.log);
+	free(cl.metrics_listen);
 	return ret;
 }
 
@@ -327,16 +500,25 @@ static int run(struct cmdline *clp)
 	struct tfs_config cfg;
 	struct fuse_session *se = NULL;
 	struct fs *fsp = NULL;
+	struct metrics_http *mh = NULL;
+	struct log_plan lp = { .keep_fd = -1 };
 	char store[4096], conf[4200], err[512], mnt[PATH_MAX], cwd[PATH_MAX];
+	char info[PATH_MAX + 256], maddr[128] = "off";
 	struct stat st;
 	sigset_t hup;
-	int rc, ret = 1;
+	int rc, ret = 1, mfd = -1;
 
 	/* Validate our options before touching anything. */
+	log_to_stderr();
 	config_defaults(&cfg);
 	rc = apply_opts(&cfg, cl.our_opts);
 	if (rc)
 		return rc;
+	if (cl.metrics_listen &&
+	    metrics_http_parse(cl.metrics_listen, err, sizeof(err))) {
+		fprintf(stderr, "tierfs: metrics_listen: %s\n", err);
+		return EXIT_USAGE;
+	}
 
 	if (stat(cl.mnt, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "tierfs: mountpoint %s: %s\n", cl.mnt,
@@ -366,6 +548,13 @@ static int run(struct cmdline *clp)
 				cl.store);
 			return EXIT_USAGE;
 		}
+		/* A mistyped STORE must not become a new, empty tree. */
+		if (!cl.create && stat(store, &st) < 0 && errno == ENOENT) {
+			fprintf(stderr, "tierfs: store %s does not exist "
+				"(check the path, or add -o create to create "
+				"it)\n", store);
+			return 1;
+		}
 	} else {
 		rc = store_default_dir(cl.mnt, store, sizeof(store));
 		if (rc) {
@@ -389,6 +578,29 @@ static int run(struct cmdline *clp)
 	if (rc)
 		return rc;
 
+	rc = dir_has_entries(cl.mnt);
+	if (rc < 0) {
+		fprintf(stderr, "tierfs: mountpoint %s: %s\n", cl.mnt,
+			strerror(-rc));
+		return 1;
+	}
+	if (rc && !cl.nonempty) {
+		char type[64];
+
+		if (mounted_type(cl.mnt, type, sizeof(type)))
+			fprintf(stderr, "tierfs: %s is already mounted (%s); "
+				"unmount it first (fusermount3 -u %s)\n",
+				cl.mnt, type, cl.mnt);
+		else
+			fprintf(stderr, "tierfs: mountpoint %s is not empty "
+				"(its files would be hidden; add -o nonempty "
+				"to mount over them)\n", cl.mnt);
+		return 1;
+	}
+	rc = log_plan(&cl, store, &lp);
+	if (rc)
+		return rc;
+
 	/* A session with a NULL fs pointer only checks libfuse's options;
 	 * the real one is made once the store is open. */
 	se = new_session(&cl, store, NULL);
@@ -398,11 +610,25 @@ static int run(struct cmdline *clp)
 	}
 	fuse_session_destroy(se);
 
+	if (cl.metrics_listen) {
+		rc = metrics_http_bind(cl.metrics_listen, &mfd, err,
+				       sizeof(err));
+		if (rc) {
+			fprintf(stderr, "tierfs: metrics_listen: %s\n", err);
+			goto out_log;
+		}
+		metrics_http_addr(mfd, maddr, sizeof(maddr));
+	}
+	log_set_level((int)cfg.log_level);
 	rc = fs_mount(&fsp, store, &cfg, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "tierfs: %s\n", err);
-		return 1;
+		goto out_log;
 	}
+	snprintf(info, sizeof(info), "# log = %s\n# metrics_listen = %s\n",
+		 log_desc(&lp), maddr);
+	if (fs_set_mount_info(fsp, info))
+		goto out_unmount;
 	se = new_session(&cl, store, fsp);
 	if (!se)
 		goto out_unmount;
@@ -421,16 +647,26 @@ static int run(struct cmdline *clp)
 	}
 	if (fuse_daemonize(cl.foreground))
 		goto out_fuse_unmount;
-	if (!cl.foreground)
-		redirect_log(store);
+	log_apply(&lp);
 	fs_note_pid(fsp);
 	rc = fs_start(fsp);
 	if (rc) {
 		tfs_err("cannot start the policy thread: %s", strerror(-rc));
 		goto out_fuse_unmount;
 	}
+	if (mfd >= 0) {
+		rc = metrics_http_start(&mh, mfd, fsp);
+		mfd = -1;       /* the server owns it now, or closed it */
+		if (rc) {
+			tfs_err("cannot serve metrics on %s: %s", maddr,
+				strerror(-rc));
+			goto out_stop;
+		}
+		tfs_info("serving metrics on http://%s/metrics", maddr);
+	}
 	tfs_info("mounted %s on %s", store, cl.mnt);
 	notify_ready();
+	sd_notifyf(0, "READY=1\nSTATUS=mounted %s on %s", store, cl.mnt);
 
 	if (cl.single) {
 		rc = fuse_session_loop(se);
@@ -438,7 +674,7 @@ static int run(struct cmdline *clp)
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 
 		if (!lc)
-			goto out_fuse_unmount;
+			goto out_stop;
 		fuse_loop_cfg_set_clone_fd(lc, 0);
 		fuse_loop_cfg_set_idle_threads(lc, 8);
 		rc = fuse_session_loop_mt(se, lc);
@@ -447,6 +683,9 @@ static int run(struct cmdline *clp)
 	/* The loop returns the signal that ended it (SIGTERM, SIGINT): an
 	 * orderly unmount like fusermount3 -u. */
 	ret = rc < 0 ? 1 : 0;
+	sd_notify(0, "STOPPING=1");
+out_stop:
+	metrics_http_stop(&mh);
 	fs_stop(fsp);
 out_fuse_unmount:
 	fuse_session_unmount(se);
@@ -458,5 +697,10 @@ out_unmount:
 	fs_unmount(&fsp);
 	if (ret == 0)
 		tfs_info("unmounted %s", cl.mnt);
+out_log:
+	if (mfd >= 0)
+		close(mfd);
+	if (lp.keep_fd >= 0)
+		close(lp.keep_fd);
 	return ret;
 }

@@ -343,6 +343,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tierfs-fsck [--repair] [-v] STORE\n"
+		"       tierfs-fsck --help | --version\n"
 		"Check an unmounted tierfs store: meta.db, every warm record,"
 		" every cold file,\nthe catalogs and the namespace;"
 		" --repair fixes what can be fixed.\n"
@@ -356,19 +357,23 @@ int main(int argc, char **argv)
 		{ "repair", no_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fsck k = { .store = { .lock_fd = -1 }, .log_fd = -1,
 			  .err_fd = STDERR_FILENO };
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) != -1) {
 		if (c == 'r') {
 			k.repair = true;
 		} else if (c == 'v') {
 			k.verbose = true;
 		} else if (c == 'h') {
 			usage(stdout);
+			return FSCK_CLEAN;
+		} else if (c == 'V') {
+			printf("tierfs-fsck %s\n", TIERFS_VERSION);
 			return FSCK_CLEAN;
 		} else {
 			usage(stderr);

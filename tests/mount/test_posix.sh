@@ -8,6 +8,9 @@
 #  - directories have a non-zero st_size that grows with their entries
 #    (20 bytes each, "." and ".." included, like tmpfs), also after a
 #    remount; st_blksize is 4096 for files and directories.
+#  - O_DIRECT writes are seen by buffered reads at once: through a
+#    descriptor opened (and cached) before, a new one, an mmap, cat, and
+#    when the O_DIRECT write extends the file unaligned.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 tfs_init
 M=$TFS_MNT
@@ -149,4 +152,56 @@ tfs_remount
 drop_caches
 assert_eq $((20 * 10)) "$(stat -c %s "$M/sz")" "st_size after a remount"
 assert_eq 80 "$(stat -c %s "$M/sz/sub")" "st_size of sub after a remount"
+
+# --- O_DIRECT then buffered reads ---------------------------------------------------------------
+note "O_DIRECT write, buffered read"
+"$PY" - "$M" <<'EOF'
+import mmap, os, sys
+p = os.path.join(sys.argv[1], "od")
+bad = []
+open(p, "wb").write(os.urandom(1 << 20))
+r = os.open(p, os.O_RDONLY)
+os.pread(r, 1 << 20, 0)                 # the kernel caches the pages
+def dwrite(off, n):
+    buf = mmap.mmap(-1, n)              # page-aligned for O_DIRECT
+    buf.write(os.urandom(n))
+    w = os.open(p, os.O_WRONLY | os.O_DIRECT)
+    os.pwritev(w, [buf], off)
+    os.close(w)
+    return bytes(buf)
+new = dwrite(131072, 65536)
+if os.pread(r, 65536, 131072) != new:
+    bad.append("fd opened before")
+r2 = os.open(p, os.O_RDONLY)
+if os.pread(r2, 65536, 131072) != new:
+    bad.append("new fd")
+mm = mmap.mmap(r2, 1 << 20, prot=mmap.PROT_READ)
+mm[0:10]
+new2 = dwrite(0, 65536)
+if mm[0:65536] != new2:
+    bad.append("mmap")
+with open(p, "rb") as f:
+    if f.read(65536) != new2:
+        bad.append("open+read")
+w = os.open(p, os.O_RDWR | os.O_DIRECT)
+for i in range(5):
+    buf = mmap.mmap(-1, 4096)
+    buf.write(os.urandom(4096))
+    os.pwritev(w, [buf], 4096 * i)
+    if os.pread(r, 4096, 4096 * i) != bytes(buf):
+        bad.append("write %d through a kept O_DIRECT fd" % i)
+os.close(w)
+size = os.fstat(r).st_size
+w = os.open(p, os.O_WRONLY | os.O_DIRECT)
+tail = os.urandom(5000)
+os.pwrite(w, tail, size + 1000)         # unaligned, past the end
+os.close(w)
+if os.fstat(r).st_size != size + 6000:
+    bad.append("size after an extending O_DIRECT write")
+if os.pread(r, 6000, size) != bytes(1000) + tail:
+    bad.append("data after an extending O_DIRECT write")
+if bad:
+    sys.exit("stale buffered reads after O_DIRECT writes: %s" % bad)
+EOF
+cmp -s <(dd if="$M/od" bs=64k iflag=direct status=none) "$M/od" || fail "O_DIRECT and buffered reads differ"
 tfs_umount

@@ -195,7 +195,10 @@ int fs_listxattr(struct fs *f, struct tfs_inode *ino, char *buf,
 int fs_removexattr(struct fs *f, struct tfs_inode *ino, const char *name);
 
 /* ---- tiers (fs_tier.c) ---- */
-/* Move a regular file to `tier` now; returns when the move is durable. */
+/* Move a regular file to `tier` now; returns when the move is durable. A
+ * file pinned to another tier takes its pin along (the pin becomes
+ * `tier`). On a directory: every regular file below it, in one batch,
+ * except files pinned to another tier (skipped and logged). */
 int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier);
 /* The tier a file is in now (TFS_HOT when it is resident in RAM). */
 int fs_get_tier(struct fs *f, struct tfs_inode *ino);

@@ -207,6 +207,13 @@ void fs_touch(struct fs *f, struct tfs_inode *ino, enum fs_access a);
 /* Set why a file is where it is; caller holds ino->lock. */
 void fs_set_reason(struct tfs_inode *ino, enum fs_reason r, uint64_t a0,
 		   uint64_t a1);
+/* The file's pin: its own (user.tierfs.pin), else the one a directory
+ * policy above it sets (as of the policy's last tick), else TFS_PIN_NONE.
+ * Caller holds ino->lock. */
+int fs_pin_of(struct fs *f, const struct tfs_inode *ino);
+/* Is the file pinned (fs_pin_of) to a tier other than `tier`? Caller holds
+ * ino->lock. Bulk moves (a directory's tier, the policy) skip such files. */
+bool fs_pinned_elsewhere(struct fs *f, const struct tfs_inode *ino, int tier);
 /* Move one file (caller holds no lock of it), recording why. */
 int fs_move(struct fs *f, struct tfs_inode *ino, int tier,
 	    enum fs_reason r, uint64_t a0, uint64_t a1);

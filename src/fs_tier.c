@@ -56,7 +56,7 @@ void fs_touch(struct fs *f, struct tfs_inode *ino, enum fs_access a)
 	inode_lock(ino);
 	if (!ino->resident && !ino->promo_queued &&
 	    ino->attr.size <= cfg.promote_max &&
-	    (ino->attr.pin == TFS_PIN_NONE || ino->attr.pin == TFS_HOT)) {
+	    !fs_pinned_elsewhere(f, ino, TFS_HOT)) {
 		if (now - ino->promo_start > window) {
 			ino->promo_start = now;
 			ino->promo_reads = 0;
@@ -219,7 +219,8 @@ static int cold_to_warm(struct fs *f, struct tfs_inode *ino, bool sync);
 int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
 		  size_t *moved)
 {
-	bool *done = calloc(n ? n : 1, sizeof(*done));
+	/* 0: take the one-file path, 1: done here, 2: pinned elsewhere */
+	uint8_t *done = calloc(n ? n : 1, sizeof(*done));
 	int rc = 0, first = 0;
 
 	if (!done)
@@ -227,14 +228,12 @@ int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		bool simple;
 
-		if (fs_load_extents(f, inos[i]))
-			continue;
 		inode_lock(inos[i]);
-		simple = S_ISREG(inos[i]->attr.mode) &&
-			 inos[i]->attr.pin != TFS_HOT &&
-			 inos[i]->attr.pin != TFS_COLD;
+		simple = S_ISREG(inos[i]->attr.mode);
+		if (fs_pinned_elsewhere(f, inos[i], TFS_WARM))
+			done[i] = 2;
 		inode_unlock(inos[i]);
-		if (!simple)
+		if (!simple || done[i] || fs_load_extents(f, inos[i]))
 			continue;
 		/* Cold-backed files are re-encoded into warm records. */
 		inode_io_lock(inos[i]);
@@ -246,7 +245,7 @@ int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
 	if (rc)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
-		if (!done[i])
+		if (done[i] != 1)
 			continue;
 		inode_io_lock(inos[i]);
 		done[i] = release_ram(f, inos[i]) == 0;
@@ -261,7 +260,7 @@ int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
 	if (rc)
 		goto out_free;
 	for (size_t i = 0; i < n && !rc; i++)
-		if (done[i])
+		if (done[i] == 1)
 			rc = persist_tier(f, inos[i]);
 	rc = meta_finish(f->meta, rc);
 	if (rc)
@@ -269,6 +268,8 @@ int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		int r;
 
+		if (done[i] == 2)
+			continue;	/* pinned elsewhere */
 		if (done[i]) {
 			(*moved)++;
 			stats_add(&f->stats.demotions[TFS_WARM], 1);
@@ -420,7 +421,7 @@ static int tree_visit(void *ctx, const char *name,
 static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
 {
 	struct tree t = { 0 };
-	size_t got = 0, moved, skipped;
+	size_t got = 0, keep = 0, npinned = 0, moved, skipped;
 	int rc, first = 0;
 
 	rc = tree_add_dir(&t, dir->ino);
@@ -434,6 +435,24 @@ static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
 	}
 	if (rc)
 		goto out_put;
+	/* A bulk move never moves a pinned file off its pin. */
+	for (size_t i = 0; i < got; i++) {
+		bool pinned;
+
+		inode_lock(t.ino[i]);
+		pinned = fs_pinned_elsewhere(f, t.ino[i], tier);
+		inode_unlock(t.ino[i]);
+		if (!pinned) {
+			t.ino[keep++] = t.ino[i];
+			continue;
+		}
+		fs_iput(f, t.ino[i]);
+		npinned++;
+	}
+	got = keep;
+	if (npinned)
+		tfs_info("moving a directory tree to %s: %zu pinned file(s) "
+			 "skipped", tfs_tier_name(tier), npinned);
 	if (tier == TFS_COLD) {
 		rc = cold_demote(f->cold, t.ino, got, &moved, &skipped);
 		for (size_t i = 0; i < got; i++) {
@@ -480,6 +499,43 @@ int fs_move(struct fs *f, struct tfs_inode *ino, int tier,
 	return rc;
 }
 
+int fs_pin_of(struct fs *f, const struct tfs_inode *ino)
+{
+	if (ino->attr.pin != TFS_PIN_NONE)
+		return ino->attr.pin;
+	return policy_dir_pin(f->policy, ino->ino);
+}
+
+bool fs_pinned_elsewhere(struct fs *f, const struct tfs_inode *ino, int tier)
+{
+	int pin = fs_pin_of(f, ino);
+
+	return pin != TFS_PIN_NONE && pin != tier;
+}
+
+/* A pinned file moved by hand takes its pin along (its own pin := tier,
+ * also when the pin came from a directory policy), so the policy does not
+ * bring it straight back. */
+static int move_by_hand(struct fs *f, struct tfs_inode *ino, int tier)
+{
+	bool repin;
+	int rc = 0;
+
+	inode_io_lock(ino);
+	inode_lock(ino);
+	repin = fs_pinned_elsewhere(f, ino, tier);
+	if (repin)
+		ino->attr.pin = tier;
+	inode_unlock(ino);
+	if (repin)
+		rc = fs_persist_attr(f, ino);
+	inode_io_unlock(ino);
+	if (rc)
+		return rc;
+	return fs_move(f, ino, tier, repin ? REASON_PIN : REASON_SETFATTR, 0,
+		       0);
+}
+
 int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier)
 {
 	mode_t mode;
@@ -495,7 +551,7 @@ int fs_set_tier(struct fs *f, struct tfs_inode *ino, int tier)
 		return set_tier_tree(f, ino, tier);
 	if (!S_ISREG(mode))
 		return -EINVAL;
-	return fs_move(f, ino, tier, REASON_SETFATTR, 0, 0);
+	return move_by_hand(f, ino, tier);
 }
 
 /* ---- eviction ---- */
@@ -548,7 +604,7 @@ void fs_hot_enforce(struct fs *f, struct tfs_inode *self)
 			bool pinned;
 
 			inode_lock(ino);
-			pinned = ino->attr.pin == TFS_HOT;
+			pinned = fs_pin_of(f, ino) == TFS_HOT;
 			inode_unlock(ino);
 			if (!pinned && fs_drop_ram(f, ino, false) == 0) {
 				inode_lock(ino);

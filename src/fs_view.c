@@ -10,7 +10,8 @@
  * on first lookup and kept until unmount (there is one per directory and
  * tier at most). Views are read-only except for one operation: renaming a
  * file from one view to the same path in another view moves it to that
- * tier. The kernel may not cache names in views (they change as files
+ * tier (as a setfattr of its user.tierfs.tier would: a pin goes along);
+ * renaming a directory that way moves its tree (pinned files stay). The kernel may not cache names in views (they change as files
  * move); the FUSE adapter replies with zero entry timeouts there.
  */
 #include "fs_int.h"
@@ -133,9 +134,20 @@ int fs_view_rename(struct fs *f, struct tfs_inode *parent, const char *name,
 	rc = fs_view_lookup(f, parent, name, &file);
 	if (rc)
 		return rc;
-	if (file->kind == INODE_VIEW)
-		return -EPERM;  /* a directory: move its files instead */
-	rc = fs_move(f, file, newparent->view_tier, REASON_SETFATTR, 0, 0);
+	if (file->kind == INODE_VIEW) {
+		/* A directory: its tree moves, as by a setfattr of its tier
+		 * (pinned files stay). View directories hold no reference. */
+		struct tfs_inode *dir;
+
+		rc = fs_iget(f, file->view_real, &dir);
+		if (rc)
+			return rc;
+		rc = fs_set_tier(f, dir, newparent->view_tier);
+		fs_iput(f, dir);
+		return rc;
+	}
+	/* A file: as by a setfattr of its tier (a pin goes along). */
+	rc = fs_set_tier(f, file, newparent->view_tier);
 	fs_iput(f, file);
 	return rc;
 }

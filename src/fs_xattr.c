@@ -13,9 +13,16 @@
  * system.posix_acl_access/default are stored like the user's own names
  * when ACLs are on (fs_acl.c keeps the mode in step); any other system.*
  * name, and those when ACLs are off, is -EOPNOTSUPP.
+ *
+ * One user.tierfs.* name is stored, not computed: a directory's
+ * user.tierfs.policy (dirpol.h), an ordinary xattr row validated on the
+ * way in (-EINVAL for a bad value or a non-directory) that the policy
+ * thread reads; setting or removing it wakes the policy thread.
  */
 #include "cold.h"
+#include "dirpol.h"
 #include "fs_int.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -171,6 +178,31 @@ static int set_pin(struct fs *f, struct tfs_inode *ino, int pin)
 	return fs_move(f, ino, pin, REASON_PIN, 0, 0);
 }
 
+static bool is_dir(struct tfs_inode *ino)
+{
+	bool r;
+
+	inode_lock(ino);
+	r = S_ISDIR(ino->attr.mode);
+	inode_unlock(ino);
+	return r;
+}
+
+static int set_policy(struct fs *f, struct tfs_inode *ino, const void *value,
+		      size_t size, int flags)
+{
+	struct dirpol p;
+	int rc;
+
+	if (!is_dir(ino) || dirpol_parse(value, size, &p))
+		return -EINVAL;
+	rc = xattr_store(f, ino, DIRPOL_XATTR, value, size, flags, NULL,
+			 false);
+	if (!rc)
+		policy_wake(f->policy);
+	return rc;
+}
+
 int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		const void *value, size_t size, int flags)
 {
@@ -189,6 +221,8 @@ int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 	if (!is_tierfs_name(name))
 		return xattr_store(f, ino, name, value ? value : "", size,
 				   flags, NULL, false);
+	if (!strcmp(name, DIRPOL_XATTR))
+		return set_policy(f, ino, value, size, flags);
 	id = xa_lookup(name);
 	if (id < 0)
 		return -EINVAL;
@@ -247,21 +281,43 @@ static uint64_t stored_bytes(struct fs *f, struct tfs_inode *ino)
 	return warm + (has_cold ? cold_stored_bytes(f->cold, &cold) : 0);
 }
 
-static void reason_text(struct tfs_inode *ino, char *out, size_t len)
+static void reason_base(int r, uint64_t a0, uint64_t a1, char *out,
+			size_t len);
+
+/* Why the file is where it is. A file on its pinned tier says "pinned
+ * TIER" (and "by a directory policy" when the pin is not its own);
+ * one pinned elsewhere and not there yet says why it is where it is and
+ * ", pinned TIER" (the policy brings it back on its next tick). */
+static void reason_text(struct fs *f, struct tfs_inode *ino, char *out,
+			size_t len)
 {
 	uint64_t a0, a1;
-	int r;
+	int r, pin, tier;
+	bool own;
+	size_t n;
 
 	inode_lock(ino);
 	r = ino->reason;
 	a0 = ino->reason_arg[0];
 	a1 = ino->reason_arg[1];
-	if (ino->attr.pin != TFS_PIN_NONE && r != REASON_PIN) {
-		snprintf(out, len, "pinned %s", tfs_tier_name(ino->attr.pin));
-		inode_unlock(ino);
+	own = ino->attr.pin != TFS_PIN_NONE;
+	pin = fs_pin_of(f, ino);
+	tier = ino->resident ? TFS_HOT : ino->attr.tier;
+	inode_unlock(ino);
+	if (pin != TFS_PIN_NONE && pin == tier) {
+		snprintf(out, len, "pinned %s%s", tfs_tier_name(pin),
+			 own ? "" : " by a directory policy");
 		return;
 	}
-	inode_unlock(ino);
+	reason_base(r, a0, a1, out, len);
+	n = strlen(out);
+	if (pin != TFS_PIN_NONE && pin != tier && n < len)
+		snprintf(out + n, len - n, ", pinned %s", tfs_tier_name(pin));
+}
+
+static void reason_base(int r, uint64_t a0, uint64_t a1, char *out,
+			size_t len)
+{
 	switch (r) {
 	case REASON_WRITTEN:
 		snprintf(out, len, "written");
@@ -338,7 +394,7 @@ static int get_virtual(struct fs *f, struct tfs_inode *ino, int id,
 			 (uint64_t)atomic_load(&ino->access_count));
 		break;
 	default:
-		reason_text(ino, v, sizeof(v));
+		reason_text(f, ino, v, sizeof(v));
 		break;
 	}
 	return put_value(v, buf, size);
@@ -351,6 +407,8 @@ int fs_getxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 
 	if (ino->kind != INODE_REAL)
 		return -ENODATA;
+	if (!strcmp(name, DIRPOL_XATTR))
+		return meta_xattr_get(f->meta, ino->ino, name, buf, size);
 	if (is_tierfs_name(name)) {
 		id = xa_lookup(name);
 		if (id < 0 || !is_regular(ino))
@@ -401,6 +459,14 @@ int fs_removexattr(struct fs *f, struct tfs_inode *ino, const char *name)
 {
 	if (ino->kind != INODE_REAL)
 		return -EPERM;
+	if (!strcmp(name, DIRPOL_XATTR)) {
+		/* back to the policy of the directories above */
+		int rc = xattr_store(f, ino, name, NULL, 0, 0, NULL, false);
+
+		if (!rc)
+			policy_wake(f->policy);
+		return rc;
+	}
 	if (is_tierfs_name(name)) {
 		/* Removing the pin unpins. The others are facts, not data:
 		 * removing them changes nothing and succeeds, because rsync -X

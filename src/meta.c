@@ -169,6 +169,7 @@ static const char *const meta_sql[ST_COUNT] = {
 	[ST_XA_LIST] = "SELECT name FROM xattr WHERE ino = ?1 ORDER BY name",
 	[ST_XA_REMOVE] = "DELETE FROM xattr WHERE ino = ?1 AND name = ?2",
 	[ST_XA_DEL_ALL] = "DELETE FROM xattr WHERE ino = ?1",
+	[ST_XA_BY_NAME] = "SELECT ino, value FROM xattr WHERE name = ?1",
 	[ST_EXT_PUT] = "INSERT INTO extent(ino, " EXT_COLS ")"
 		" VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ino, chunk)"
 		" DO UPDATE SET seg = excluded.seg, off = excluded.off,"

@@ -196,6 +196,12 @@ int meta_xattr_get(struct meta *m, uint64_t ino, const char *name,
 int meta_xattr_list(struct meta *m, uint64_t ino, char *buf, size_t size);
 /* -ENODATA if absent. */
 int meta_xattr_remove(struct meta *m, uint64_t ino, const char *name);
+/* Call fn for every inode that has attribute `name`, with its value (not
+ * NUL-terminated). fn must not call into meta. */
+int meta_xattr_scan_name(struct meta *m, const char *name,
+			 void (*fn)(void *ctx, uint64_t ino, const void *value,
+				    size_t len),
+			 void *ctx);
 
 /* ---- warm extents ---- */
 /* Insert or replace the extent of (ino, e->chunk). */

@@ -246,6 +246,26 @@ int meta_xattr_remove(struct meta *m, uint64_t ino, const char *name)
 	return meta_write(m, st, -ENODATA);
 }
 
+int meta_xattr_scan_name(struct meta *m, const char *name,
+			 void (*fn)(void *ctx, uint64_t ino, const void *value,
+				    size_t len),
+			 void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, err;
+
+	if ((err = meta_xattr_name_ok(name)))
+		return err;
+	st = meta_prep(m, ST_XA_BY_NAME, 0, NULL);
+	bind_name(st, 1, name);
+	while ((rc = meta_step(m, st)) == SQLITE_ROW)
+		fn(ctx, col_u64(st, 0), sqlite3_column_blob(st, 1),
+		   (size_t)sqlite3_column_bytes(st, 1));
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->lock);
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- warm extents ---- */
 
 int meta_extent_put(struct meta *m, uint64_t ino, const struct meta_extent *e)

@@ -15,10 +15,20 @@
  *      unpinned hot files until it is under the low watermark (90%).
  *   4. Demote to cold, in one batch (archives in path order), every warm
  *      file with now - max(last_access, mtime) > warm_age, unless pinned
- *      hot or warm.
+ *      hot or warm. In the same scan of the rows: move every pinned file
+ *      that is not on its pinned tier back there (to hot only while it
+ *      fits under 90% of hot_max).
  *   5. Write changed access times/counts to meta in one transaction.
  *   6. Compact segments and archives under compact_threshold live.
  * A failure in one step is logged and counted; the next step still runs.
+ *
+ * DIRECTORY POLICIES. At the start of each tick the map of directory
+ * policies is rebuilt (dirpol.h: one query when none is set, one per
+ * directory below a policy otherwise; never a walk up per file). In every
+ * rule a file's hot_age, warm_age and pin are then its effective ones: a
+ * hash lookup in the map, falling back to the mount's settings. Candidates
+ * are gathered against the smallest age in force, then each one is checked
+ * against its own.
  */
 #include "policy.h"
 
@@ -36,6 +46,7 @@
 
 #include "cold.h"
 #include "compact.h"
+#include "dirpol.h"
 #include "fs_int.h"
 #include "log.h"
 
@@ -46,8 +57,12 @@ struct policy {
 	int inotify_fd;                 /* -1 if unavailable */
 	int sig_fd;                     /* signalfd for SIGHUP, or -1 */
 
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;           /* a leaf lock */
 	bool stop;                      /* protected by lock */
+	/* Directory policies, rebuilt every tick by the policy thread, which
+	 * reads it without the lock (it is the only writer); other threads
+	 * read it under lock. */
+	struct dirpol_map *dirpol;      /* protected by lock (writes) */
 	uint64_t *queue;                /* protected by lock: to promote */
 	size_t nqueue, qcap;            /* protected by lock */
 };
@@ -93,6 +108,55 @@ void policy_queue_promote(struct policy *p, uint64_t ino)
 	policy_wake(p);
 }
 
+int policy_dir_pin(struct policy *p, uint64_t ino)
+{
+	const struct dirpol *d;
+	int pin = TFS_PIN_NONE;
+
+	if (!p)
+		return pin;
+	pthread_mutex_lock(&p->lock);
+	d = dirpol_map_get(p->dirpol, ino);
+	if (d && (d->has & DIRPOL_PIN))
+		pin = d->pin;
+	pthread_mutex_unlock(&p->lock);
+	return pin;
+}
+
+/* What applies to one file: the mount's ages unless a directory policy
+ * above it sets them; its own pin, else a directory policy's. */
+struct eff {
+	uint64_t hot_ms, warm_ms;       /* DIRPOL_NEVER: never by age */
+	int pin;
+};
+
+static void effective(const struct policy *p, const struct tfs_config *cfg,
+		      uint64_t ino, int own_pin, struct eff *e)
+{
+	const struct dirpol *d = dirpol_map_get(p->dirpol, ino);
+
+	e->hot_ms = d && (d->has & DIRPOL_HOT_AGE) ? d->hot_age_ms
+						     : cfg->hot_age_ms;
+	e->warm_ms = d && (d->has & DIRPOL_WARM_AGE) ? d->warm_age_ms
+						       : cfg->warm_age_ms;
+	e->pin = own_pin != TFS_PIN_NONE ? own_pin :
+		 d && (d->has & DIRPOL_PIN) ? d->pin : TFS_PIN_NONE;
+}
+
+/* Has a file idle since `last` passed an age (ms)? */
+static bool past(tfs_ns now, tfs_ns last, uint64_t age_ms)
+{
+	return age_ms != DIRPOL_NEVER &&
+	       now - last > (tfs_ns)age_ms * 1000000;
+}
+
+/* The smallest age any file may have: candidates are scanned against it,
+ * then each one against its own. */
+static uint64_t min_age(uint64_t cfg_ms, uint64_t dir_ms)
+{
+	return dir_ms < cfg_ms ? dir_ms : cfg_ms;
+}
+
 /* Reference a loaded inode by number (NULL if not loaded). */
 static struct tfs_inode *find_loaded(struct fs *f, uint64_t num)
 {
@@ -130,8 +194,7 @@ static void do_promotions(struct policy *p, const struct tfs_config *cfg)
 		reads = ino->promo_reads;
 		go = !ino->resident && ino->attr.size <= cfg->promote_max &&
 		     ino->attr.size <= cfg->hot_max / 2 &&
-		     (ino->attr.pin == TFS_PIN_NONE ||
-		      ino->attr.pin == TFS_HOT);
+		     !fs_pinned_elsewhere(f, ino, TFS_HOT);
 		ino->promo_queued = false;
 		ino->promo_reads = 0;
 		inode_unlock(ino);
@@ -157,10 +220,17 @@ static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
 			 tfs_ns now)
 {
 	struct fs *f = p->fs;
-	tfs_ns age = (tfs_ns)cfg->hot_age_ms * 1000000;
+	uint64_t dhot, dwarm;
+	tfs_ns age;
 	struct tfs_inode **inos;
 	struct idle *v = NULL;
+	uint64_t *ages = NULL;
 	size_t n = 0, cap = 0, got = 0, moved = 0;
+
+	dirpol_map_min_ages(p->dirpol, &dhot, &dwarm);
+	if (min_age(cfg->hot_age_ms, dhot) == DIRPOL_NEVER)
+		return;
+	age = (tfs_ns)min_age(cfg->hot_age_ms, dhot) * 1000000;
 
 	pthread_mutex_lock(&f->hot.lock);
 	for (struct tfs_inode *i = f->hot.head; i; i = i->hot_next) {
@@ -183,20 +253,24 @@ static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
 	if (n)
 		qsort(v, n, sizeof(*v), idle_cmp);
 	inos = calloc(n ? n : 1, sizeof(*inos));
-	for (size_t i = 0; inos && i < n; i++) {
+	ages = calloc(n ? n : 1, sizeof(*ages));
+	for (size_t i = 0; inos && ages && i < n; i++) {
 		struct tfs_inode *ino = find_loaded(f, v[i].ino);
-		bool pinned;
+		struct eff e;
+		int own;
 
 		if (!ino)
 			continue;
 		inode_lock(ino);
-		pinned = ino->attr.pin == TFS_HOT;
+		own = ino->attr.pin;
 		inode_unlock(ino);
-		if (pinned) {
+		effective(p, cfg, v[i].ino, own, &e);
+		if (e.pin == TFS_HOT || !past(now, v[i].last, e.hot_ms)) {
 			fs_iput(f, ino);
 			continue;
 		}
 		inos[got] = ino;
+		ages[got] = e.hot_ms;
 		v[got++].last = v[i].last;
 	}
 	if (got)
@@ -206,75 +280,149 @@ static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
 		if (!inos[i]->resident)
 			fs_set_reason(inos[i], REASON_IDLE,
 				      (uint64_t)((now - v[i].last) / 1000000000),
-				      cfg->hot_age_ms / 1000);
+				      ages[i] / 1000);
 		inode_unlock(inos[i]);
 		fs_iput(f, inos[i]);
 	}
+	free(ages);
 	free(inos);
 	free(v);
 }
 
-/* Rule 4: collect warm files idle past warm_age. */
-struct cold_scan {
-	tfs_ns now, age;
+/* A growing list of inode numbers. */
+struct ino_list {
 	uint64_t *ino;
 	size_t n, cap;
+};
+
+static void ino_list_add(struct ino_list *l, uint64_t ino)
+{
+	if (l->n == l->cap) {
+		size_t c = l->cap ? l->cap * 2 : 256;
+		uint64_t *p = realloc(l->ino, c * sizeof(*p));
+
+		if (!p)
+			return;	/* dropped: seen again next tick */
+		l->ino = p;
+		l->cap = c;
+	}
+	l->ino[l->n++] = ino;
+}
+
+/* Rule 4: collect warm files idle past warm_age; rule 0b: files pinned to
+ * a tier they are not on (one scan of the rows for both). */
+struct cold_scan {
+	const struct policy *p;
+	const struct tfs_config *cfg;
+	tfs_ns now;
+	struct ino_list idle, pinned;
 };
 
 static void scan_warm(void *ctx, const struct meta_inode *in)
 {
 	struct cold_scan *s = ctx;
 	tfs_ns last = in->last_access > in->mtime ? in->last_access : in->mtime;
+	struct eff e;
 
-	if (!S_ISREG(in->mode) || in->nlink == 0 || in->tier != TFS_WARM)
+	if (!S_ISREG(in->mode) || in->nlink == 0)
 		return;
-	if (in->pin == TFS_HOT || in->pin == TFS_WARM)
+	effective(s->p, s->cfg, in->ino, in->pin, &e);
+	if (e.pin != TFS_PIN_NONE && e.pin != in->tier)
+		ino_list_add(&s->pinned, in->ino);
+	if (in->tier != TFS_WARM || e.pin == TFS_HOT || e.pin == TFS_WARM)
 		return;
-	if (s->now - last <= s->age)
+	if (!past(s->now, last, e.warm_ms))
 		return;
-	if (s->n == s->cap) {
-		size_t c = s->cap ? s->cap * 2 : 256;
-		uint64_t *p = realloc(s->ino, c * sizeof(*p));
+	ino_list_add(&s->idle, in->ino);
+}
 
-		if (!p)
-			return;
-		s->ino = p;
-		s->cap = c;
+/* Rule 0b: bring pinned files back to their pinned tier (a bulk move or
+ * an eviction never moves them, but a remount over budget, or a pin set
+ * while a move was in flight, can leave them elsewhere). Hot only while
+ * they fit in the budget, so a pinned set larger than RAM does not
+ * thrash. */
+static void do_pins(struct policy *p, const struct tfs_config *cfg,
+		    const struct ino_list *l)
+{
+	struct fs *f = p->fs;
+	struct tfs_inode **cold = calloc(l->n ? l->n : 1, sizeof(*cold));
+	size_t ncold = 0, moved = 0, skipped = 0;
+
+	for (size_t i = 0; cold && i < l->n; i++) {
+		struct tfs_inode *ino;
+		uint64_t size;
+		int pin, tier;
+
+		if (fs_iget(f, l->ino[i], &ino))
+			continue;
+		tier = fs_get_tier(f, ino);
+		inode_lock(ino);
+		pin = fs_pin_of(f, ino);
+		size = ino->attr.size;
+		inode_unlock(ino);
+		if (pin == TFS_COLD && tier != TFS_COLD) {
+			cold[ncold++] = ino;
+			continue;
+		}
+		if (pin == TFS_WARM && tier != TFS_WARM)
+			fs_move(f, ino, TFS_WARM, REASON_PIN, 0, 0);
+		else if (pin == TFS_HOT && tier != TFS_HOT &&
+			 size <= cfg->hot_max / 2 &&
+			 atomic_load(&f->hot.bytes) + size <=
+			 cfg->hot_max / 10 * 9)
+			fs_move(f, ino, TFS_HOT, REASON_PIN, 0, 0);
+		fs_iput(f, ino);
 	}
-	s->ino[s->n++] = in->ino;
+	if (ncold && cold_demote(f->cold, cold, ncold, &moved, &skipped))
+		tfs_err("policy: moving pinned files to cold failed");
+	for (size_t i = 0; i < ncold; i++) {
+		inode_lock(cold[i]);
+		if (cold[i]->attr.tier == TFS_COLD)
+			fs_set_reason(cold[i], REASON_PIN, 0, 0);
+		inode_unlock(cold[i]);
+		fs_iput(f, cold[i]);
+	}
+	if (moved)
+		tfs_info("policy: %zu pinned file(s) back to cold", moved);
+	free(cold);
 }
 
 static void do_warm_aging(struct policy *p, const struct tfs_config *cfg,
 			  tfs_ns now)
 {
 	struct fs *f = p->fs;
-	struct cold_scan s = { .now = now,
-			       .age = (tfs_ns)cfg->warm_age_ms * 1000000 };
+	struct cold_scan s = { .p = p, .cfg = cfg, .now = now };
 	struct tfs_inode **inos;
 	size_t got = 0, moved = 0, skipped = 0;
 	int rc;
 
 	rc = meta_inode_scan(f->meta, scan_warm, &s);
-	if (rc || !s.n)
+	if (rc)
 		goto out_free;
-	inos = calloc(s.n, sizeof(*inos));
+	if (s.pinned.n)
+		do_pins(p, cfg, &s.pinned);
+	if (!s.idle.n)
+		goto out_free;
+	inos = calloc(s.idle.n, sizeof(*inos));
 	if (!inos)
 		goto out_free;
-	for (size_t i = 0; i < s.n; i++) {
+	for (size_t i = 0; i < s.idle.n; i++) {
 		struct tfs_inode *ino;
+		struct eff e;
 		tfs_ns last;
 		bool ok;
 
-		if (fs_iget(f, s.ino[i], &ino))
+		if (fs_iget(f, s.idle.ino[i], &ino))
 			continue;
 		/* The in-memory view is newer than the row. */
 		last = atomic_load(&ino->last_access);
 		inode_lock(ino);
 		if (ino->attr.mtime > last)
 			last = ino->attr.mtime;
+		effective(p, cfg, ino->ino, ino->attr.pin, &e);
 		ok = !ino->resident && ino->attr.tier == TFS_WARM &&
-		     ino->attr.pin != TFS_HOT && ino->attr.pin != TFS_WARM &&
-		     now - last > s.age;
+		     e.pin != TFS_HOT && e.pin != TFS_WARM &&
+		     past(now, last, e.warm_ms);
 		inode_unlock(ino);
 		if (ok)
 			inos[got++] = ino;
@@ -285,12 +433,15 @@ static void do_warm_aging(struct policy *p, const struct tfs_config *cfg,
 	if (rc)
 		tfs_err("policy: demotion to cold: %s", strerror(-rc));
 	for (size_t i = 0; i < got; i++) {
+		struct eff e;
+
 		inode_lock(inos[i]);
+		effective(p, cfg, inos[i]->ino, inos[i]->attr.pin, &e);
 		if (inos[i]->attr.tier == TFS_COLD)
 			fs_set_reason(inos[i], REASON_IDLE,
 				      (uint64_t)((now - atomic_load(
 					&inos[i]->last_access)) / 1000000000),
-				      cfg->warm_age_ms / 1000);
+				      e.warm_ms / 1000);
 		inode_unlock(inos[i]);
 		fs_iput(f, inos[i]);
 	}
@@ -299,7 +450,8 @@ static void do_warm_aging(struct policy *p, const struct tfs_config *cfg,
 		tfs_info("policy: %zu file(s) idle over warm_age moved to cold"
 			 " (%zu skipped)", moved, skipped);
 out_free:
-	free(s.ino);
+	free(s.idle.ino);
+	free(s.pinned.ino);
 }
 
 /* Rule 0, once after mount: load the hot set back into RAM. */
@@ -472,6 +624,24 @@ static bool conf_changed(int fd)
 	return hit;
 }
 
+/* The directory policies as they are now (one query when none is set). */
+static void rebuild_dirpol(struct policy *p)
+{
+	struct dirpol_map *map = NULL, *old;
+	int rc = dirpol_map_build(p->fs->meta, &map);
+
+	if (rc) {
+		tfs_err("policy: reading directory policies: %s",
+			strerror(-rc));
+		return;         /* the last map stays */
+	}
+	pthread_mutex_lock(&p->lock);
+	old = p->dirpol;
+	p->dirpol = map;
+	pthread_mutex_unlock(&p->lock);
+	dirpol_map_free(&old);
+}
+
 static void tick(struct policy *p)
 {
 	struct fs *f = p->fs;
@@ -480,6 +650,7 @@ static void tick(struct policy *p)
 	tfs_ns now = fs_now();
 
 	fs_get_config(f, &cfg);
+	rebuild_dirpol(p);
 	do_promotions(p, &cfg);
 	do_hot_aging(p, &cfg, now);
 	fs_hot_enforce(f, NULL);
@@ -618,6 +789,7 @@ void policy_stop(struct policy **pp)
 		close(p->inotify_fd);
 	close(p->wake_fd);
 	pthread_mutex_destroy(&p->lock);
+	dirpol_map_free(&p->dirpol);
 	free(p->queue);
 	free(p);
 	*pp = NULL;

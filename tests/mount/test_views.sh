@@ -297,7 +297,8 @@ refused pyrename "$V/hot/a/c/e" "$V/cold/a/c/other" -- "$M/a/c/e" "$M/a/c/other"
 refused pyrename "$V/hot/a/c/e" "$M/e_out" -- "$M/a/c/e" "$M/e_out"
 refused pyrename "$M/a/c/e" "$V/hot/a/c/e_in" -- "$M/a/c/e" "$M/a/c/e_in"
 refused pyrename "$M/a/c/e" "$V/cold/a/c/e" -- "$M/a/c/e"
-refused pyrename "$V/hot/a" "$V/cold/a" -- "$M/a"
+# (a directory renamed to the same path in another view moves its tree:
+# see below and test_pins.sh)
 refused pyrename "$V/hot/a" "$M/a2" -- "$M/a" "$M/a2"
 refused pyrename "$M/emptyd" "$V/hot/emptyd2" -- "$M/emptyd" "$M/emptyd2"
 # the same with mv: nothing copied, nothing removed
@@ -318,6 +319,15 @@ mkdir "$M/x"
 expect_errno "" pyrename "$M/x" "$V"
 rmdir "$M/x"
 views check "$M" >/dev/null
+
+note "a directory renamed to the same path in another view moves its files"
+mkdir -p "$M/mvd/sub"
+echo one >"$M/mvd/one"
+echo two >"$M/mvd/sub/two"
+pyrename "$V/hot/mvd" "$V/cold/mvd"
+assert_eq "cold cold" "$(tier "$M/mvd/one") $(tier "$M/mvd/sub/two")" "tiers after the rename"
+assert_eq two "$(cat "$M/mvd/sub/two")" "mvd/sub/two after the rename"
+rm -r "$M/mvd"
 
 note "reading and writing through a view path"
 drop_caches

@@ -111,7 +111,8 @@ void config_defaults(struct tfs_config *c)
 	if (pages > 0 && psize > 0)
 		ram = (uint64_t)pages * (uint64_t)psize;
 	*c = (struct tfs_config){
-		.hot_max = ram / 4 < MiB ? MiB : ram / 4,
+		/* whole MiB, so that it reads back as e.g. "6026M" */
+		.hot_max = ram / 4 < MiB ? MiB : ram / 4 / MiB * MiB,
 		.hot_age_ms = HOUR_MS,
 		.warm_age_ms = 7 * DAY_MS,
 		.promote_after = 2,

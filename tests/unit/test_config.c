@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 
 #define KiB (UINT64_C(1) << 10)
 #define MiB (UINT64_C(1) << 20)
@@ -55,7 +56,7 @@ START_TEST(test_defaults)
 		       (uint64_t)sysconf(_SC_PAGESIZE);
 
 	config_defaults(&c);
-	ck_assert_uint_eq(c.hot_max, ram / 4);
+	ck_assert_uint_eq(c.hot_max, ram / 4 / (1 << 20) * (1 << 20));
 	ck_assert_uint_eq(c.hot_age_ms, 3600 * 1000);
 	ck_assert_uint_eq(c.warm_age_ms, UINT64_C(7) * 86400 * 1000);
 	ck_assert_uint_eq(c.promote_after, 2);
@@ -450,6 +451,61 @@ START_TEST(test_diff)
 }
 END_TEST
 
+/* config_each() prints every key in a form config_set() takes back. */
+struct each_ctx { struct tfs_config *dst; int n, bad; };
+
+static void each_apply(void *ctx, const char *key, const char *value)
+{
+	struct each_ctx *e = ctx;
+	char err[256];
+
+	e->n++;
+	if (config_set(e->dst, key, value, err, sizeof(err)))
+		e->bad++;
+}
+
+START_TEST(test_each_round_trip)
+{
+	struct tfs_config a, b;
+	struct each_ctx e = { &b, 0, 0 };
+	char err[256];
+
+	config_defaults(&a);
+	ck_assert_int_eq(config_set(&a, "hot_max", "1536M", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&a, "hot_age", "90s", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&a, "interval", "250ms", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&a, "tierdirs", "visible", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&a, "log_level", "debug", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&a, "warm_age", "0", err, sizeof(err)), 0);
+	config_defaults(&b);
+	b.hot_max = UINT64_C(12345) << 20;
+	config_each(&a, each_apply, &e);
+	ck_assert_int_eq(e.bad, 0);
+	ck_assert_int_ge(e.n, 17);
+	ck_assert_int_eq(config_diff(&a, &b, NULL, 0), 0);
+}
+END_TEST
+
+START_TEST(test_log_level)
+{
+	struct tfs_config c;
+	char err[256];
+
+	config_defaults(&c);
+	ck_assert_uint_eq(c.log_level, LOG_INFO);
+	ck_assert_int_eq(config_set(&c, "log_level", "warn", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.log_level, LOG_WARNING);
+	ck_assert_int_eq(config_set(&c, "log_level", "error", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.log_level, LOG_ERR);
+	ck_assert_int_eq(config_set(&c, "log_level", "loud", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "log_level"));
+	ck_assert_uint_eq(c.log_level, LOG_ERR);
+	ck_assert_int_eq(config_set(&c, "log_level", "", err, sizeof(err)),
+			 -EINVAL);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -464,6 +520,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_set_ranges);
 	tcase_add_test(tc, test_is_key);
 	tcase_add_test(tc, test_diff);
+	tcase_add_test(tc, test_each_round_trip);
+	tcase_add_test(tc, test_log_level);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tf, tmp_setup, tmp_teardown);

@@ -72,7 +72,7 @@ daemon_pid()
 	# the one tierfs process serving $M
 	local p
 	for p in $(pgrep -x tierfs); do
-		if tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF " $M"; then
+		if tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null | grep -qF " $M"; then
 			echo "$p"
 			return 0
 		fi

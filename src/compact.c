@@ -159,20 +159,30 @@ out_free:
 	return rc;
 }
 
-/* Delete one segment nothing points at: no space is needed for that. */
+/* Delete one segment nothing points at: no space is needed for that.
+ * Under seg_lock, with its row read again: the active segment, or one a
+ * write-back appended to and has not committed yet, is not dead. */
 static int drop_dead_segment(struct fs *f, const struct meta_seg *s,
 			     uint64_t *freed)
 {
+	struct meta_seg now;
 	int rc;
 
+	pthread_rwlock_wrlock(&f->seg_lock);
+	rc = meta_seg_get(f->meta, s->id, &now);
+	if (rc || now.live || segstore_active(f->seg) == s->id) {
+		pthread_rwlock_unlock(&f->seg_lock);
+		return rc == -ENOENT ? 0 : rc;
+	}
 	fault_point("compact-before-delete");
 	rc = meta_seg_delete(f->meta, s->id);
 	if (!rc)
 		rc = segstore_remove(f->seg, s->id);
+	pthread_rwlock_unlock(&f->seg_lock);
 	if (!rc) {
-		*freed += s->len;
+		*freed += now.len;
 		stats_add(&f->stats.compactions, 1);
-		stats_add(&f->stats.compacted_bytes, s->len);
+		stats_add(&f->stats.compacted_bytes, now.len);
 	}
 	return rc;
 }

@@ -506,7 +506,10 @@ static void collect_orphan(void *ctx, uint64_t ino)
 	o->ino[o->n++] = ino;
 }
 
-static int recover_orphans(struct fs *f)
+/* Delete every inode with no links left: at mount, those a crash left
+ * behind; at unmount, those the kernel never sent the last FORGET for (it
+ * drops pending FORGETs when the connection ends). */
+static int recover_orphans(struct fs *f, bool at_mount)
 {
 	struct orphans o = { 0 };
 	int rc;
@@ -516,8 +519,11 @@ static int recover_orphans(struct fs *f)
 		rc = o.rc;
 	for (size_t i = 0; !rc && i < o.n; i++)
 		rc = meta_inode_delete(f->meta, o.ino[i]);
-	if (o.n)
+	if (o.n && at_mount)
 		tfs_info("recovery: deleted %zu unlinked inode(s)", o.n);
+	else if (o.n)
+		tfs_debug("unmount: deleted %zu file(s) unlinked while open",
+			  o.n);
 	free(o.ino);
 	return rc;
 }
@@ -570,6 +576,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 	stats_init(&f->stats);
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->cfg_lock, NULL);
+	pthread_rwlock_init(&f->seg_lock, NULL);
 	f->ghosts = calloc(FS_GHOSTS, sizeof(*f->ghosts));
 	rc = f->ghosts ? itable_init(&f->itable) : -ENOMEM;
 	if (!rc)
@@ -581,7 +588,8 @@ int fs_mount(struct fs **out, const char *store_dir,
 		goto out_fail;
 	}
 
-	rc = store_open(&f->store, store_dir, err, errlen);
+	rc = store_open_wait(&f->store, store_dir, STORE_MOUNT_WAIT_MS, err,
+			     errlen);
 	if (rc)
 		goto out_fail;
 	rc = store_path(&f->store, path, sizeof(path), "meta.db");
@@ -594,7 +602,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 	}
 	rc = meta_set_exclusive(f->meta);
 	if (!rc)
-		rc = recover_orphans(f);
+		rc = recover_orphans(f, true);
 	if (rc) {
 		snprintf(err, errlen, "recovery of unlinked inodes failed: %s",
 			 strerror(-rc));
@@ -646,7 +654,8 @@ static void writeback_all(struct fs *f)
 				bool dirty;
 
 				inode_lock(n);
-				dirty = n->ndirty > 0 || n->meta_dirty;
+				dirty = (n->ndirty > 0 || n->meta_dirty) &&
+					n->attr.nlink > 0;
 				inode_unlock(n);
 				if (dirty) {
 					n->ref++;
@@ -670,6 +679,31 @@ static void writeback_all(struct fs *f)
 	}
 }
 
+/*
+ * A clean unmount leaves nothing for the next mount to recover: dirty data
+ * is written back, inodes unlinked while open are deleted, and the active
+ * segment loses what was appended but never committed (all of it, file
+ * included, when its catalog row does not exist).
+ */
+static void finish_store(struct fs *f)
+{
+	struct meta_seg row = { 0 };
+	uint64_t active;
+	int rc;
+
+	writeback_all(f);
+	rc = recover_orphans(f, false);
+	if (rc)
+		tfs_warn("unmount: unlinked inodes not deleted (the next mount "
+			 "will): %s", strerror(-rc));
+	active = segstore_active(f->seg);
+	if (!active)
+		return;
+	rc = meta_seg_get(f->meta, active, &row);
+	if (rc == -ENOENT || (rc == 0 && (row.len > 0 || row.live == 0)))
+		segstore_trim_active(f->seg, row.len);
+}
+
 void fs_unmount(struct fs **fp)
 {
 	struct fs *f = *fp;
@@ -677,7 +711,7 @@ void fs_unmount(struct fs **fp)
 	if (!f)
 		return;
 	if (f->meta && f->seg)
-		writeback_all(f);
+		finish_store(f);
 	if (f->seg)
 		segstore_sync(f->seg);
 	if (f->meta)
@@ -697,6 +731,7 @@ void fs_unmount(struct fs **fp)
 	free(f->ghosts);
 	pthread_mutex_destroy(&f->ns_lock);
 	pthread_mutex_destroy(&f->cfg_lock);
+	pthread_rwlock_destroy(&f->seg_lock);
 	free(f);
 	*fp = NULL;
 }

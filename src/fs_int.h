@@ -69,6 +69,11 @@ struct fs {
 	struct hot hot;
 	struct stats stats;
 	pthread_mutex_t ns_lock;        /* see inode.h's lock order */
+	/* Held shared by a write-back from its first segment append to the
+	 * commit of those records, exclusive by compaction while it deletes
+	 * a dead segment: so a segment whose records are appended but not
+	 * committed yet never looks dead. Taken under ino->io, before meta. */
+	pthread_rwlock_t seg_lock;
 
 	pthread_mutex_t cfg_lock;
 	struct tfs_config cfg;          /* protected by cfg_lock */

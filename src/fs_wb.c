@@ -131,6 +131,7 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 		inode_unlock(ino);
 		if (rc)
 			goto out_free;
+		pthread_rwlock_rdlock(&f->seg_lock);
 		for (size_t i = 0; i < n && !rc; i++)
 			rc = segstore_append(f->seg, ino->ino, items[i].k,
 					     items[i].copy, items[i].len,
@@ -140,6 +141,7 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 		if (!rc)
 			rc = wb_commit(f, ino, items, n, last ? &attr : NULL,
 				       trunc_from, has_cold ? &cold : NULL);
+		pthread_rwlock_unlock(&f->seg_lock);
 		if (rc) {
 			for (size_t i = 0; i < n; i++)
 				free(items[i].copy);

@@ -196,6 +196,7 @@ static const char *const meta_sql[ST_COUNT] = {
 		" ON CONFLICT(id) DO UPDATE SET len = max(len, excluded.len)",
 	[ST_SEG_DEL] = "DELETE FROM segment WHERE id = ?1",
 	[ST_SEG_LIST] = "SELECT id, len, live FROM segment ORDER BY id",
+	[ST_SEG_GET] = "SELECT id, len, live FROM segment WHERE id = ?1",
 	[ST_ARC_ADD] = "INSERT INTO archive(id, size, total, live)"
 		" VALUES(?1, ?2, ?3, 0) ON CONFLICT(id) DO UPDATE SET"
 		" size = excluded.size, total = excluded.total",

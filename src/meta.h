@@ -237,6 +237,8 @@ int meta_cold_list_arc(struct meta *m, uint64_t archive, uint64_t **inos,
  * least `len`. */
 int meta_seg_commit_len(struct meta *m, uint64_t id, uint64_t len);
 int meta_seg_delete(struct meta *m, uint64_t id);
+/* One segment row; -ENOENT if the catalog has none. */
+int meta_seg_get(struct meta *m, uint64_t id, struct meta_seg *out);
 /* All segment rows sorted by id; caller frees. */
 int meta_seg_list(struct meta *m, struct meta_seg **out, size_t *n);
 int meta_arc_add(struct meta *m, const struct meta_arc *a);

@@ -369,6 +369,11 @@ int meta_seg_delete(struct meta *m, uint64_t id)
 	return meta_write(m, meta_prep(m, ST_SEG_DEL, 1, &id), 0);
 }
 
+int meta_seg_get(struct meta *m, uint64_t id, struct meta_seg *out)
+{
+	return meta_get(m, meta_prep(m, ST_SEG_GET, 1, &id), col_seg, out);
+}
+
 int meta_seg_list(struct meta *m, struct meta_seg **out, size_t *n)
 {
 	void *a;

@@ -732,6 +732,46 @@ int segstore_remove(struct segstore *s, uint64_t id)
 	return r;
 }
 
+int segstore_trim_active(struct segstore *s, uint64_t committed)
+{
+	struct seg_file *f;
+	char name[32];
+	uint64_t len;
+	int r = 0;
+
+	pthread_mutex_lock(&s->append_lock);
+	f = s->active;
+	if (f == NULL)
+		goto out_unlock;
+	len = atomic_load(&f->len);
+	seg_name(name, sizeof(name), f->id);
+	if (committed == 0) {
+		uint64_t id = f->id;
+
+		tfs_debug("warm: segment %s: nothing committed, deleted at "
+			  "close", name);
+		atomic_store_explicit(&f->sealed, true, memory_order_release);
+		s->active = NULL;
+		atomic_store(&s->active_id, 0);
+		pthread_mutex_unlock(&s->append_lock);
+		return segstore_remove(s, id);
+	}
+	if (committed < len) {
+		tfs_debug("warm: segment %s: cutting %" PRIu64 " uncommitted "
+			  "bytes at close", name, len - committed);
+		if (ftruncate(f->fd, (off_t)committed) < 0) {
+			r = -errno;
+			tfs_warn("warm: truncate segment %s: %s", name,
+				 strerror(-r));
+		} else {
+			atomic_store(&f->len, committed);
+		}
+	}
+out_unlock:
+	pthread_mutex_unlock(&s->append_lock);
+	return r;
+}
+
 uint64_t segstore_active(struct segstore *s)
 {
 	return atomic_load(&s->active_id);

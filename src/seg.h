@@ -93,6 +93,15 @@ int segstore_sync(struct segstore *s);
  * never deleted: -EBUSY. */
 int segstore_remove(struct segstore *s, uint64_t id);
 
+/*
+ * For a clean close: cut the active segment back to `committed` bytes (what
+ * the catalog has), or delete it if `committed` is 0 (the catalog has no
+ * row: nothing in it was ever committed, e.g. its first append failed on a
+ * full disk). Appends after this start a new segment. Then the next open
+ * has nothing to recover. 0 or -errno.
+ */
+int segstore_trim_active(struct segstore *s, uint64_t committed);
+
 /* Drop this process's page mappings of all segments (the pages stay in
  * the kernel's page cache; the next read faults them back). Keeps the
  * daemon's RSS to its own memory after large warm reads. Safe while

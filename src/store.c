@@ -10,7 +10,10 @@
  *      (else FORMAT was lost and the store is damaged) and nothing else
  *      we do not know (so `tierfs ~ /mnt` does not scatter files in $HOME);
  *   3. take the flock on STORE/lock (a second daemon gets -EBUSY naming
- *      the holder's pid, which the holder writes into the file);
+ *      the holder's pid, which the holder writes into the file). A mount
+ *      waits a few seconds for it first: `fusermount3 -u` returns when the
+ *      kernel let go, while the old daemon may still be writing back and
+ *      closing the store, so a remount right after it would be refused;
  *   4. for a new store write FORMAT durably (temp file, fsync, rename,
  *      fsync dir), then create warm/ and cold/.
  *
@@ -35,6 +38,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -271,9 +275,15 @@ int store_note_pid(const struct store *s)
 	return 0;
 }
 
-static int store_lock(struct store *s, int dfd, char *err, size_t errlen)
+/* How often a waiting store_open_wait() tries the lock again. */
+#define STORE_LOCK_POLL_MS 50
+
+static int store_lock(struct store *s, int dfd, unsigned wait_ms, char *err,
+		      size_t errlen)
 {
-	long pid;
+	struct timespec start, now, nap = { 0, STORE_LOCK_POLL_MS * 1000000L };
+	bool told = false;
+	long pid, waited;
 	int fd, rc;
 
 	fd = openat(dfd, "lock", O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW,
@@ -284,25 +294,43 @@ static int store_lock(struct store *s, int dfd, char *err, size_t errlen)
 			  strerror(-rc));
 		return rc;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		rc = -errno;
-		if (rc == -EWOULDBLOCK) {
-			pid = store_read_pid(fd);
-			if (pid > 0)
-				store_err(err, errlen,
-					  "store %s is already mounted by another tierfs (pid %ld)",
-					  s->dir, pid);
-			else
-				store_err(err, errlen,
-					  "store %s is already mounted by another tierfs",
-					  s->dir);
-			rc = -EBUSY;
-		} else {
+		if (rc == -EINTR)
+			continue;
+		if (rc != -EWOULDBLOCK) {
 			store_err(err, errlen, "cannot lock %s/lock: %s",
 				  s->dir, strerror(-rc));
+			close(fd);
+			return rc;
 		}
+		pid = store_read_pid(fd);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - start.tv_sec) * 1000 +
+			 (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited < (long)wait_ms) {
+			/* Most likely a daemon still finishing its unmount
+			 * (fusermount3 -u returns before it exits). */
+			if (!told && pid > 0)
+				tfs_info("store %s is locked by tierfs pid %ld;"
+					 " waiting up to %u s for it to exit",
+					 s->dir, pid, (wait_ms + 999) / 1000);
+			told = true;
+			nanosleep(&nap, NULL);
+			continue;
+		}
+		if (pid > 0)
+			store_err(err, errlen,
+				  "store %s is already mounted by another tierfs (pid %ld%s)",
+				  s->dir, pid, wait_ms ?
+				  ", which did not exit in time" : "");
+		else
+			store_err(err, errlen,
+				  "store %s is already mounted by another tierfs",
+				  s->dir);
 		close(fd);
-		return rc;
+		return -EBUSY;
 	}
 	s->lock_fd = fd;
 	rc = store_note_pid(s);
@@ -333,6 +361,12 @@ static int store_subdir(int dfd, const char *dir, const char *name,
 }
 
 int store_open(struct store *s, const char *dir, char *err, size_t errlen)
+{
+	return store_open_wait(s, dir, 0, err, errlen);
+}
+
+int store_open_wait(struct store *s, const char *dir, unsigned wait_ms,
+		    char *err, size_t errlen)
 {
 	bool created = false, is_new;
 	char *parent, *slash;
@@ -388,7 +422,7 @@ int store_open(struct store *s, const char *dir, char *err, size_t errlen)
 		if (rc < 0)
 			goto out_close_dir;
 	}
-	rc = store_lock(s, dfd, err, errlen);
+	rc = store_lock(s, dfd, wait_ms, err, errlen);
 	if (rc < 0)
 		goto out_close_dir;
 	if (is_new) {

@@ -36,6 +36,13 @@ struct store {
 };
 
 int store_open(struct store *s, const char *dir, char *err, size_t errlen);
+/* The same, but if another process holds the lock, try again for up to
+ * wait_ms (a daemon still finishing its unmount) before -EBUSY; the
+ * message names the holder's pid. */
+int store_open_wait(struct store *s, const char *dir, unsigned wait_ms,
+		    char *err, size_t errlen);
+/* How long a mount waits for the previous daemon's lock. */
+#define STORE_MOUNT_WAIT_MS 10000
 /* Release the lock, free; tolerates a half-open store (initialise with
  * `struct store s = { .lock_fd = -1 };`). */
 void store_close(struct store *s);

@@ -654,8 +654,10 @@ static int demote(struct cold *c, struct tfs_inode **inos, size_t n,
 		while (end < m && (end == start ||
 				   bytes + items[end].size <= cfg.archive_max))
 			bytes += items[end++].size;
-		rc = dm_archive(c, items + start, end - start, flags, moved,
-				skipped);
+		rc = fs_space_for(f, bytes);
+		if (!rc)
+			rc = dm_archive(c, items + start, end - start, flags,
+					moved, skipped);
 		start = end;
 	}
 	for (size_t i = 0; i < m; i++)

@@ -187,11 +187,59 @@ static int drop_dead_segment(struct fs *f, const struct meta_seg *s,
 	return rc;
 }
 
+/* Punch the dead records of segment s out (see segstore_punch_dead), under
+ * seg_lock so that no appended-but-uncommitted record sits in a gap. */
+static int punch_segment(struct fs *f, const struct meta_seg *s,
+			 uint64_t *freed)
+{
+	struct meta_extent *exts = NULL;
+	struct seg_loc *live = NULL;
+	uint64_t *inos = NULL, got = 0;
+	struct meta_seg now;
+	size_t n = 0;
+	int rc;
+
+	pthread_rwlock_wrlock(&f->seg_lock);
+	rc = meta_seg_get(f->meta, s->id, &now);
+	if (!rc)
+		rc = meta_extent_list_seg(f->meta, s->id, &inos, &exts, &n);
+	if (!rc && !(live = calloc(n ? n : 1, sizeof(*live))))
+		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++)
+		live[i] = (struct seg_loc){ .seg = s->id, .off = exts[i].off,
+					    .rec_len = exts[i].rec_len };
+	if (!rc)
+		rc = segstore_punch_dead(f->seg, s->id, live, n, now.live,
+					 &got);
+	pthread_rwlock_unlock(&f->seg_lock);
+	free(live);
+	free(inos);
+	free(exts);
+	if (got) {
+		tfs_debug("compaction: %" PRIu64 " dead bytes of segment %"
+			  PRIu64 " given back", got, s->id);
+		*freed += got;
+	}
+	return rc == -ENOENT || rc == -EOPNOTSUPP ? 0 : rc;
+}
+
+/* Is the store disk nearly full (under four times the reserve)? Then dead
+ * records are punched out at once rather than waiting for a rewrite. */
+static bool low_on_space(struct fs *f)
+{
+	uint64_t avail;
+
+	return f->space_reserve &&
+	       segstore_avail(f->seg, &avail) == 0 &&
+	       avail < 4 * f->space_reserve;
+}
+
 /*
  * Two passes over the catalog: first every dead segment is deleted outright
  * (on a full disk that is what gives space back, so it must not wait behind
- * a rewrite that needs space); then segments under the threshold are
- * rewritten, unless `rewrite` is false (backing off after ENOSPC).
+ * a rewrite that needs space), and when the disk is nearly full the dead
+ * records of the others are punched out; then segments under the threshold
+ * are rewritten, unless `rewrite` is false (backing off after ENOSPC).
  */
 static int compact_warm(struct fs *f, uint32_t threshold, bool rewrite,
 			uint64_t *freed)
@@ -207,6 +255,12 @@ static int compact_warm(struct fs *f, uint32_t threshold, bool rewrite,
 	for (size_t i = 0; i < n && !rc; i++)
 		if (segs[i].id != active && segs[i].live == 0)
 			rc = drop_dead_segment(f, &segs[i], freed);
+	if (!rc && low_on_space(f))
+		for (size_t i = 0; i < n && !rc; i++)
+			if (segs[i].live < segs[i].len &&
+			    segstore_punch_wanted(f->seg, segs[i].id,
+						  segs[i].live))
+				rc = punch_segment(f, &segs[i], freed);
 	for (size_t i = 0; i < n && !rc && rewrite; i++) {
 		struct meta_seg s = segs[i];
 

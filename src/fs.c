@@ -558,6 +558,41 @@ out_free:
 	return rc;
 }
 
+/*
+ * SPACE. New data (warm records) is refused with ENOSPC while the store
+ * disk has less than a reserve free: 1% of the disk, at least 4 MiB, at
+ * most 256 MiB. The reserve is for meta.db, so that unlink, truncate and
+ * rmdir (which only write metadata) keep working on a full store and give
+ * space back: a dead segment is deleted, and on a nearly full disk the dead
+ * records of live segments are punched out at once (compact.c). A write
+ * whose data cannot be stored fails at close() or fsync() with ENOSPC and
+ * nothing committed before is touched; once space is back, writes work.
+ */
+static void set_reserve(struct fs *f)
+{
+	struct statvfs v;
+	uint64_t r;
+
+	if (statvfs(f->store.dir, &v) < 0)
+		return;
+	r = (uint64_t)v.f_blocks * v.f_frsize / 100;
+	if (r < (4u << 20))
+		r = 4u << 20;
+	if (r > (256u << 20))
+		r = 256u << 20;
+	f->space_reserve = r;
+	segstore_set_reserve(f->seg, r);
+}
+
+int fs_space_for(struct fs *f, uint64_t bytes)
+{
+	uint64_t avail;
+
+	if (!f->space_reserve || segstore_avail(f->seg, &avail) < 0)
+		return 0;
+	return avail < f->space_reserve + bytes ? -ENOSPC : 0;
+}
+
 int fs_mount(struct fs **out, const char *store_dir,
 	     const struct tfs_config *cfg, char *err, size_t errlen)
 {
@@ -614,6 +649,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 			 f->store.dir, strerror(-rc));
 		goto out_fail;
 	}
+	set_reserve(f);
 	rc = cold_open(&f->cold, f, cfg);
 	if (rc) {
 		snprintf(err, errlen, "%s/cold: cannot open archives: %s",

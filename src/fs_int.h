@@ -93,10 +93,16 @@ struct fs {
 	bool acl;                       /* POSIX ACLs on (fs_set_acl(), once
 					   before the first request) */
 
+	uint64_t space_reserve;         /* free bytes kept on the store disk
+					   for metadata (fs.c); immutable */
 	/* compaction's back-off after ENOSPC (compact.c); policy thread only */
 	tfs_ns compact_retry_at;        /* no rewrite before this time */
 	uint32_t compact_backoff;       /* current wait, seconds; 0: none */
 };
+
+/* -ENOSPC if storing `bytes` more would leave less than the space reserve
+ * free on the store disk (fs.c's SPACE comment), else 0. */
+int fs_space_for(struct fs *f, uint64_t bytes);
 
 /* Wall clock now, in ns. */
 tfs_ns fs_now(void);

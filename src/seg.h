@@ -102,6 +102,27 @@ int segstore_remove(struct segstore *s, uint64_t id);
  */
 int segstore_trim_active(struct segstore *s, uint64_t committed);
 
+/* Keep `bytes` free on the store disk: an append that would leave less
+ * fails with -ENOSPC before writing (the room is for meta.db, so that
+ * deleting and truncating still work on a full disk). 0: no reserve. */
+void segstore_set_reserve(struct segstore *s, uint64_t bytes);
+/* Free bytes on the store disk for us (statvfs f_bavail). 0 or -errno. */
+int segstore_avail(struct segstore *s, uint64_t *avail);
+/*
+ * Give the disk space of dead records back without rewriting anything:
+ * punch holes (whole pages) between the live records `live[0..n)` (sorted
+ * by offset; everything else in the segment is dead) up to its current
+ * length. The caller must make sure no record appended but not committed
+ * yet lies in a gap (fs: under seg_lock). live_bytes is remembered so that
+ * segstore_punch_wanted() says whether anything died since. *punched gets
+ * the bytes released. -EOPNOTSUPP if the filesystem cannot punch holes,
+ * -ENOENT for an unknown segment.
+ */
+int segstore_punch_dead(struct segstore *s, uint64_t id,
+			const struct seg_loc *live, size_t n,
+			uint64_t live_bytes, uint64_t *punched);
+bool segstore_punch_wanted(struct segstore *s, uint64_t id, uint64_t live);
+
 /* Drop this process's page mappings of all segments (the pages stay in
  * the kernel's page cache; the next read faults them back). Keeps the
  * daemon's RSS to its own memory after large warm reads. Safe while

@@ -67,6 +67,8 @@ struct seg_file {
 				 * (under append_lock, release store) */
 	atomic_bool dirty;      /* appended to since the last fdatasync */
 	atomic_bool sealed;     /* will never be appended to again */
+	_Atomic uint64_t punched_live; /* live bytes at the last hole punch,
+					* UINT64_MAX: never punched */
 	atomic_uint refs;       /* the table's + one per user */
 };
 
@@ -95,6 +97,9 @@ struct segstore {
 
 	pthread_mutex_t sync_lock;
 	atomic_bool dir_dirty;          /* a segment file was created */
+
+	_Atomic uint64_t reserve;       /* free bytes appends leave on disk */
+	atomic_bool full;               /* the last append hit the reserve */
 
 	pthread_mutex_t pool_lock;
 	struct seg_buf *pool;           /* protected by pool_lock */

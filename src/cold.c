@@ -269,8 +269,22 @@ ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 		atomic_fetch_add(&r->users, 1);
 	pthread_rwlock_unlock(&c->lock);
 	if (!r) {
-		tfs_err("cold archive %08" PRIx64 " is missing",
-			ext->archive);
+		char name[32];
+		uint64_t size;
+		int src;
+
+		/* Not open: gone from the store, or there but unreadable
+		 * (its open at mount failed and said why). */
+		arc_name(ext->archive, name);
+		src = blob_stat(c->bs, name, &size);
+		if (src == -ENOENT)
+			tfs_err("cold archive %s is missing", name);
+		else if (src == 0)
+			tfs_err("cold archive %s is damaged (it could not be "
+				"opened; tierfs-fsck names its files)", name);
+		else
+			tfs_err("cold archive %s cannot be read: %s", name,
+				strerror(-src));
 		return -EIO;
 	}
 	n = xzarc_pread(r->xz, c->cache, dst, len, ext->off + off);

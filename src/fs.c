@@ -584,6 +584,35 @@ static void set_reserve(struct fs *f)
 	segstore_set_reserve(f->seg, r);
 }
 
+static int keep_first_problem(void *ctx, const char *problem)
+{
+	snprintf(ctx, 200, "%s", problem);
+	return 1;       /* one is enough to refuse */
+}
+
+/* PRAGMA quick_check: a damaged meta.db is refused, not mounted (it would
+ * send good data to the bin as orphans, or serve wrong bytes). */
+static int check_meta(struct fs *f, char *err, size_t errlen)
+{
+	char first[200] = "";
+	unsigned bad = 0;
+	int rc;
+
+	rc = meta_check(f->meta, true, keep_first_problem, first, &bad);
+	if (rc) {
+		snprintf(err, errlen, "%s/meta.db: cannot check the metadata "
+			 "database: %s", f->store.dir, strerror(-rc));
+		return rc;
+	}
+	if (!bad)
+		return 0;
+	snprintf(err, errlen, "%s/meta.db is damaged (SQLite quick_check: "
+		 "%s); not mounting it. Run tierfs-fsck %s to see what is "
+		 "affected, and restore meta.db from a backup",
+		 f->store.dir, first, f->store.dir);
+	return -EIO;
+}
+
 int fs_space_for(struct fs *f, uint64_t bytes)
 {
 	uint64_t avail;
@@ -632,9 +661,14 @@ int fs_mount(struct fs **out, const char *store_dir,
 		rc = meta_open(&f->meta, path);
 	if (rc) {
 		snprintf(err, errlen, "%s/meta.db: cannot open the metadata "
-			 "database: %s", f->store.dir, strerror(-rc));
+			 "database: %s%s", f->store.dir, strerror(-rc),
+			 rc == -EIO ? " (damaged? run tierfs-fsck on the "
+			 "store)" : "");
 		goto out_fail;
 	}
+	rc = check_meta(f, err, errlen);
+	if (rc)
+		goto out_fail;
 	rc = meta_set_exclusive(f->meta);
 	if (!rc)
 		rc = recover_orphans(f, true);

@@ -26,7 +26,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cold.h"
 #include "log.h"
@@ -485,29 +484,10 @@ out_put:
 	return rc;
 }
 
-/* A move the user asked for (setfattr, pin) that a writer keeps beating is
- * tried again, with a growing pause, for this long before -EBUSY. */
-#define USER_MOVE_RETRY_MS 60000
-
 int fs_move(struct fs *f, struct tfs_inode *ino, int tier,
 	    enum fs_reason r, uint64_t a0, uint64_t a1)
 {
-	bool user = r == REASON_SETFATTR || r == REASON_PIN;
-	struct timespec nap = { 0, 1000000 };
-	long waited_ms = 0;
 	int rc = set_tier_file(f, ino, tier);
-
-	/* -EAGAIN: the file changed while it was being moved. The policy
-	 * tries again at its next tick; a user waits until it is done. */
-	while (user && rc == -EAGAIN && waited_ms < USER_MOVE_RETRY_MS) {
-		nanosleep(&nap, NULL);
-		waited_ms += nap.tv_nsec / 1000000;
-		if (nap.tv_nsec < 256000000)
-			nap.tv_nsec *= 2;
-		rc = set_tier_file(f, ino, tier);
-	}
-	if (user && rc == -EAGAIN)
-		rc = -EBUSY;
 
 	if (!rc) {
 		inode_lock(ino);

@@ -203,6 +203,30 @@ static int set_policy(struct fs *f, struct tfs_inode *ino, const void *value,
 	return rc;
 }
 
+/* A move the user asked for that a writer keeps beating (-EAGAIN: the file
+ * changed while it moved) is tried again, pausing 1 ms, 2 ms, ... up to
+ * 256 ms, for this long; then -EBUSY. The policy itself just tries again
+ * at its next tick. */
+#define USER_MOVE_RETRY_MS 60000
+
+static int user_move(struct fs *f, struct tfs_inode *ino, int id, int t)
+{
+	struct timespec nap = { 0, 1000000 };
+	long waited_ms = 0;
+	int rc;
+
+	for (;;) {
+		rc = id == XA_TIER ? fs_set_tier(f, ino, t) : set_pin(f, ino, t);
+		if (rc != -EAGAIN || waited_ms >= USER_MOVE_RETRY_MS)
+			break;
+		nanosleep(&nap, NULL);
+		waited_ms += nap.tv_nsec / 1000000;
+		if (nap.tv_nsec < 256000000)
+			nap.tv_nsec *= 2;
+	}
+	return rc == -EAGAIN ? -EBUSY : rc;
+}
+
 int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		const void *value, size_t size, int flags)
 {
@@ -232,13 +256,13 @@ int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		/* On a directory, tier moves every file below it at once
 		 * (one batch: cold files share archives). */
 		t = parse_tier(value, size, false);
-		return t < 0 ? -EINVAL : fs_set_tier(f, ino, t);
+		return t < 0 ? -EINVAL : user_move(f, ino, id, t);
 	}
 	if (!is_regular(ino))
 		return -EINVAL;
 	if (id == XA_PIN) {
 		t = parse_tier(value, size, true);
-		return t < TFS_PIN_NONE ? -EINVAL : set_pin(f, ino, t);
+		return t < TFS_PIN_NONE ? -EINVAL : user_move(f, ino, id, t);
 	}
 	/* A read-only fact: ignored, so that copy tools carrying xattrs
 	 * from one tierfs file to another succeed. */

@@ -34,8 +34,9 @@
  * Inode numbers come from AUTOINCREMENT and are never reused, even after
  * the highest one is deleted: the kernel may still hold the old number.
  *
- * Opening does no integrity check (remounting a large store must stay
- * fast); `tierfs-fsck` runs PRAGMA integrity_check.
+ * Opening does no integrity check itself; a mount runs PRAGMA quick_check
+ * (meta_check(), meta_ro.c) and refuses a damaged database, `tierfs-fsck`
+ * runs the full integrity_check.
  */
 #include "meta_int.h"
 
@@ -355,7 +356,7 @@ static int meta_sync_dir(struct meta *m)
 	return err;
 }
 
-static int meta_setup(struct meta *m)
+static int meta_setup(struct meta *m, bool create)
 {
 	char text[16];
 	int64_t ver;
@@ -396,6 +397,10 @@ static int meta_setup(struct meta *m)
 			META_VERSION);
 		return -EPROTO;
 	}
+	if (ver == 0 && !create) {
+		tfs_err("meta: %s: not a tierfs database (no schema)", m->path);
+		return -ENODATA;
+	}
 	if (ver == 0 && (err = meta_create_schema(m)))
 		return err;
 	/* Mount-time recovery looks for unlinked inodes; without an index
@@ -416,7 +421,19 @@ static int meta_setup(struct meta *m)
 	return meta_sync_dir(m);
 }
 
+static int meta_open_as(struct meta **out, const char *path, bool create);
+
 int meta_open(struct meta **out, const char *path)
+{
+	return meta_open_as(out, path, true);
+}
+
+int meta_open_existing(struct meta **out, const char *path)
+{
+	return meta_open_as(out, path, false);
+}
+
+static int meta_open_as(struct meta **out, const char *path, bool create)
 {
 	pthread_mutexattr_t attr;
 	struct meta *m;
@@ -437,12 +454,13 @@ int meta_open(struct meta **out, const char *path)
 		goto out_close;
 	}
 	rc = sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READWRITE |
-			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+			     (create ? SQLITE_OPEN_CREATE : 0) |
+			     SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		err = meta_rc(m, rc, path);
 		goto out_close;
 	}
-	err = meta_setup(m);
+	err = meta_setup(m, create);
 	if (err)
 		goto out_close;
 	*out = m;

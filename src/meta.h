@@ -93,6 +93,9 @@ struct meta_arc {
 
 /* Open (creating the schema if new) the database at `path`. */
 int meta_open(struct meta **out, const char *path);
+/* Open an existing tierfs database only: an empty or new one is -ENODATA
+ * (nothing is created), another schema version -EPROTO. */
+int meta_open_existing(struct meta **out, const char *path);
 /* Keep SQLite's file locks for the life of the connection instead of
  * taking and dropping them around every transaction (the mounted daemon
  * is the store's only user: it holds STORE/lock). Saves a dozen fcntl()
@@ -244,5 +247,37 @@ int meta_seg_list(struct meta *m, struct meta_seg **out, size_t *n);
 int meta_arc_add(struct meta *m, const struct meta_arc *a);
 int meta_arc_delete(struct meta *m, uint64_t id);
 int meta_arc_list(struct meta *m, struct meta_arc **out, size_t *n);
+
+/* ---- checks and the checker's questions (meta_ro.c) ---- */
+/* Run PRAGMA quick_check (quick: a mount) or integrity_check (fsck) and
+ * call fn with each problem SQLite reports (fn returns non-zero to stop);
+ * *problems counts them. A check SQLite cannot finish is one problem.
+ * Returns 0, or -errno if the check could not start. */
+int meta_check(struct meta *m, bool quick,
+	       int (*fn)(void *ctx, const char *problem), void *ctx,
+	       unsigned *problems);
+/* Do extents point into segment `seg` (whether or not it has a row)? */
+int meta_ro_seg_used(struct meta *m, uint64_t seg, bool *used);
+/* Call fn for every directory entry naming an inode that does not exist;
+ * fn returns non-zero to stop (that value is returned). */
+int meta_ro_dangling(struct meta *m,
+		     int (*fn)(void *ctx, uint64_t parent, const char *name,
+			       uint64_t ino),
+		     void *ctx);
+/* Link facts of one inode, for link-count checks. */
+struct meta_links {
+	uint64_t ino;
+	uint32_t mode;
+	uint64_t nlink;         /* as stored */
+	uint64_t entries;       /* directory entries naming it */
+	uint64_t subdirs;       /* entries in it that are directories */
+};
+/* Call fn for every inode (fn returns non-zero to stop). */
+int meta_ro_links(struct meta *m,
+		  int (*fn)(void *ctx, const struct meta_links *l), void *ctx);
+/* Repairs: recount every catalog row's live bytes from the extents (one
+ * transaction); set a segment's committed length (-ENOENT if no row). */
+int meta_fix_live(struct meta *m);
+int meta_seg_set_len(struct meta *m, uint64_t id, uint64_t len);
 
 #endif

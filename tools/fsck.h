@@ -5,7 +5,9 @@
  * tierfs-fsck.c opens the store and the catalog, runs the phases and prints
  * the summary; fsck_data.c checks warm segments, warm records and cold
  * archives (and repairs them); fsck_ns.c checks the catalogs' counters and
- * the namespace (and repairs them, partly in SQL). This is not a library:
+ * the namespace (and repairs them). All of them read meta.db through
+ * meta.h (its checker's calls are in src/meta_ro.c): no SQL here. This is
+ * not a library:
  * nothing outside tools/ includes it, and it has no thread safety (the
  * checker is single-threaded).
  */
@@ -13,7 +15,6 @@
 #define TIERFS_FSCK_H
 
 #include <limits.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,7 +57,6 @@ struct fsck {
 	const char *arg;
 	struct store store;
 	char warm[PATH_MAX], cold[PATH_MAX], farm[PATH_MAX];
-	sqlite3 *db;
 	struct meta *meta;
 	struct segstore *seg;
 	struct blkcache *cache;         /* neighbours share cold blocks */

@@ -47,15 +47,10 @@ static bool ends_with(const char *s, const char *suffix)
 /* Do extents point into segment id? (The catalog lacks it.) */
 static bool seg_used(struct fsck *k, uint64_t id)
 {
-	sqlite3_stmt *st;
-	bool used = true;       /* when in doubt, keep the file */
+	bool used = true;
 
-	if (sqlite3_prepare_v2(k->db, "SELECT 1 FROM extent WHERE seg = ?1"
-			       " LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, (int64_t)id);
-		used = sqlite3_step(st) == SQLITE_ROW;
-	}
-	sqlite3_finalize(st);
+	if (meta_ro_seg_used(k->meta, id, &used))
+		used = true;    /* when in doubt, keep the file */
 	return used;
 }
 
@@ -323,11 +318,15 @@ int fsck_check_file(struct fsck *k, const struct fsck_file *f)
 			PRIx64 " offset %" PRIu64 ": %s", f->ino, *path ? path :
 			fsck_ino_path(k, f->ino, path, sizeof(path)),
 			e[i].chunk, e[i].seg, e[i].off, why);
-		if (c.len <= (e[i].chunk << TFS_CHUNK_SHIFT))
-			any = drop[i] = true;
-		else if (k->repair)
-			printf("  not repaired: cold archive %08" PRIx64 " holds"
-			       " older bytes of this chunk\n", c.archive);
+		/* Never repaired: dropping the extent would turn lost data
+		 * into zeros (or older cold bytes) that read back without an
+		 * error. The file keeps reading EIO there. */
+		if (k->repair)
+			printf("  not repaired: %s: bytes %" PRIu64 "..%" PRIu64
+			       " are lost and read as EIO (restore the file "
+			       "from a backup, or delete it)\n", path,
+			       e[i].chunk << TFS_CHUNK_SHIFT,
+			       (e[i].chunk << TFS_CHUNK_SHIFT) + e[i].raw_len);
 	}
 	if (!rc && f->nlink > 0 && k->verbose)
 		note(k, "inode %" PRIu64 " (%s): %zu warm record%s, %zu "
@@ -344,9 +343,7 @@ int fsck_check_file(struct fsck *k, const struct fsck_file *f)
 	for (size_t i = 0; i < n && !rc; i++)
 		if (drop[i])
 			fixed(k, "inode %" PRIu64 " chunk %" PRIu64 ": extent "
-			      "removed%s", f->ino, e[i].chunk,
-			      e[i].chunk < nchunks ? " (the chunk now reads "
-			      "as zeros)" : "");
+			      "past end of file removed", f->ino, e[i].chunk);
 	rc = 0;
 out_free:
 	free(drop);

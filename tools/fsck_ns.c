@@ -2,12 +2,13 @@
  * fsck_ns.c - tierfs-fsck's catalog and namespace checks: the segment and
  * archive catalogs against the files and the recomputed live bytes, the
  * root, entries naming missing inodes, link counts and orphan inodes; with
- * their repairs, partly in SQL where meta.h has no call (see
- * tierfs-fsck.c).
+ * their repairs (see tierfs-fsck.c), all through meta.h.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "fsck.h"
@@ -70,77 +71,102 @@ void fsck_check_catalog(struct fsck *k)
 }
 
 /* Recount the catalog's live bytes and set short segments' committed
- * lengths to their file sizes: meta.h has no call for either. */
+ * lengths to their file sizes. */
 void fsck_fix_sql(struct fsck *k)
 {
-	char sql[128];
 	int rc;
 
 	if (!k->can_repair || !k->fix_sql)
 		return;
-	rc = sqlite3_exec(k->db, "BEGIN IMMEDIATE;"
-		"UPDATE segment SET live = (SELECT coalesce(sum(rec_len), 0)"
-		" FROM extent WHERE extent.seg = segment.id);"
-		"UPDATE archive SET live = (SELECT coalesce(sum(orig_len), 0)"
-		" FROM cold WHERE cold.archive = archive.id);", NULL, NULL,
-		NULL);
-	for (size_t i = 0; i < k->nsf && rc == SQLITE_OK; i++) {
+	rc = meta_begin(k->meta);
+	if (rc) {
+		printf("  could not fix the catalog: %s\n", strerror(-rc));
+		return;
+	}
+	for (size_t i = 0; i < k->nsf && !rc; i++) {
 		const struct fsck_segf *f = &k->sf[i];
 
 		if (f->cat < 0 || f->size >= k->segs[f->cat].len)
 			continue;
-		snprintf(sql, sizeof(sql), "UPDATE segment SET len = %" PRIu64
-			 " WHERE id = %" PRIu64, f->size, f->id);
-		rc = sqlite3_exec(k->db, sql, NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
+		rc = meta_seg_set_len(k->meta, f->id, f->size);
+		if (!rc)
 			fixed(k, "segment %08" PRIx64 ": committed length set "
 			      "to its file size", f->id);
 	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(k->db, "COMMIT", NULL, NULL, NULL);
-	if (rc == SQLITE_OK) {
+	if (!rc)
+		rc = meta_fix_live(k->meta);
+	rc = meta_finish(k->meta, rc);
+	if (!rc) {
 		fixed(k, "catalog live byte counts recomputed");
 		return;
 	}
-	printf("  could not fix the catalog: %s\n", sqlite3_errmsg(k->db));
-	sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL);
+	printf("  could not fix the catalog: %s\n", strerror(-rc));
 }
 
 /* ---- namespace ---- */
 
-/* Column col (a name, as a BLOB) as a C string in buf. */
-static const char *col_name(sqlite3_stmt *st, int col, char *buf)
-{
-	int n = sqlite3_column_bytes(st, col);
-	const void *p = sqlite3_column_blob(st, col);
+struct dangling {
+	uint64_t parent, ino;
+	char name[TFS_NAME_MAX + 1];
+};
 
-	n = n > TFS_NAME_MAX ? TFS_NAME_MAX : n;
-	if (n > 0 && p)
-		memcpy(buf, p, (size_t)n);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
+struct rows {
+	void *v;
+	size_t n, cap, size;
+};
+
+/* Append one element of r->size bytes; -ENOMEM. */
+static int rows_add(struct rows *r, const void *e)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		void *p = realloc(r->v, cap * r->size);
+
+		if (!p)
+			return -ENOMEM;
+		r->v = p;
+		r->cap = cap;
+	}
+	memcpy((char *)r->v + r->n++ * r->size, e, r->size);
+	return 0;
+}
+
+static int add_dangling(void *ctx, uint64_t parent, const char *name,
+			uint64_t ino)
+{
+	struct dangling d = { .parent = parent, .ino = ino };
+
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	return rows_add(ctx, &d);
 }
 
 static void check_entries(struct fsck *k)
 {
-	char name[TFS_NAME_MAX + 1], dir[PATH_MAX];
-	sqlite3_stmt *st;
+	struct rows r = { .size = sizeof(struct dangling) };
+	char dir[PATH_MAX];
 	int rc;
 
-	rc = sqlite3_prepare_v2(k->db, "SELECT parent, name, ino FROM dentry"
-				" WHERE ino NOT IN (SELECT ino FROM inode)",
-				-1, &st, NULL);
-	while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t p = (uint64_t)sqlite3_column_int64(st, 0);
+	/* Collected first: meta's callbacks must not call back into meta. */
+	rc = meta_ro_dangling(k->meta, add_dangling, &r);
+	if (rc)
+		printf("  cannot list directory entries: %s\n", strerror(-rc));
+	for (size_t i = 0; !rc && i < r.n; i++) {
+		const struct dangling *d = (struct dangling *)r.v + i;
 
 		problem(k, "entry '%s' in %s (inode %" PRIu64 ") points to "
-			"missing inode %" PRIu64, col_name(st, 1, name),
-			fsck_ino_path(k, p, dir, sizeof(dir)), p,
-			(uint64_t)sqlite3_column_int64(st, 2));
-		if (k->can_repair && !meta_dentry_remove(k->meta, p, name))
-			fixed(k, "entry '%s' removed", name);
+			"missing inode %" PRIu64, d->name,
+			fsck_ino_path(k, d->parent, dir, sizeof(dir)),
+			d->parent, d->ino);
+		if (k->can_repair &&
+		    !meta_dentry_remove(k->meta, d->parent, d->name))
+			fixed(k, "entry '%s' removed", d->name);
 	}
-	sqlite3_finalize(st);
+	free(r.v);
+}
+
+static int add_links(void *ctx, const struct meta_links *l)
+{
+	return rows_add(ctx, l);
 }
 
 /* Link counts: a directory has 2 + its subdirectories, anything else as
@@ -148,30 +174,27 @@ static void check_entries(struct fsck *k)
  * nlink is 0 (unlinked while open; a mount deletes it), else lost. */
 static void check_links(struct fsck *k)
 {
+	struct rows r = { .size = sizeof(struct meta_links) };
 	char path[PATH_MAX];
-	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(k->db, "SELECT i.ino, i.mode, i.nlink,"
-		" (SELECT count(*) FROM dentry d WHERE d.ino = i.ino),"
-		" (SELECT count(*) FROM dentry d JOIN inode c ON c.ino = d.ino"
-		"  WHERE d.parent = i.ino AND (c.mode & 61440) = 16384)"
-		" FROM inode i", -1, &st, NULL);
-	while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t ino = (uint64_t)sqlite3_column_int64(st, 0);
-		uint32_t mode = (uint32_t)sqlite3_column_int64(st, 1);
-		int64_t nlink = sqlite3_column_int64(st, 2);
-		int64_t links = sqlite3_column_int64(st, 3);
-		int64_t want = S_ISDIR(mode) ? 2 + sqlite3_column_int64(st, 4)
-					     : links;
+	rc = meta_ro_links(k->meta, add_links, &r);
+	if (rc)
+		printf("  cannot count links: %s\n", strerror(-rc));
+	for (size_t i = 0; !rc && i < r.n; i++) {
+		const struct meta_links *l = (struct meta_links *)r.v + i;
+		uint64_t ino = l->ino;
+		int64_t nlink = (int64_t)l->nlink;
+		int64_t want = S_ISDIR(l->mode) ? 2 + (int64_t)l->subdirs
+						: (int64_t)l->entries;
 		struct meta_inode in;
 
-		if (links == 0 && ino != TFS_ROOT_INO && nlink != 0) {
+		if (l->entries == 0 && ino != TFS_ROOT_INO && nlink != 0) {
 			problem(k, "inode %" PRIu64 " (nlink %" PRId64 ") is "
 				"in no directory (not repaired)", ino, nlink);
 			continue;
 		}
-		if (links == 0 && ino != TFS_ROOT_INO) {
+		if (l->entries == 0 && ino != TFS_ROOT_INO) {
 			problem(k, "inode %" PRIu64 ": orphan (nlink 0: "
 				"unlinked while open, then a crash)", ino);
 			if (k->can_repair && !meta_inode_delete(k->meta, ino))
@@ -190,7 +213,7 @@ static void check_links(struct fsck *k)
 				      PRId64, ino, want);
 		}
 	}
-	sqlite3_finalize(st);
+	free(r.v);
 }
 
 void fsck_check_namespace(struct fsck *k)

@@ -13,10 +13,10 @@
  * takes the store's flock (a mounted store is refused, and no daemon can
  * mount it while we look), meta.h reads the catalog, seg.h verifies every
  * warm record (header, lengths, LZ4, CRC32C) and xzarc.h decodes the cold
- * bytes of every file. What meta.h has no call for goes to SQLite on a
- * second connection: PRAGMA integrity_check, the namespace queries
- * (dangling entries, link counts) and, when repairing, recounting the
- * catalog's live bytes.
+ * bytes of every file. meta.h also has the checker's own calls (meta_ro.c):
+ * PRAGMA integrity_check, the namespace queries (dangling entries, link
+ * counts) and, when repairing, recounting the catalog's live bytes; the
+ * checker has no SQL of its own.
  *
  * Checking changes nothing. segstore_open() recovers the directory it is
  * given (truncates uncommitted tails, deletes unknown *.seg files), so
@@ -32,12 +32,14 @@
  *
  * Repairs: uncommitted segment tails, orphan segments and archives and
  * unlinked inodes are deleted; so are entries naming missing inodes,
- * extents past end of file, catalog rows of missing files nothing uses,
- * and the extent of a damaged warm record (the chunk then reads as zeros)
- * unless a cold archive also holds that chunk, whose older bytes would
- * show through. Link counts are set to the number of links; live counters
- * and the lengths of short segments are recomputed. Damaged cold data,
- * bad segment headers and unreachable inodes are reported only.
+ * extents past end of file and catalog rows of missing files nothing
+ * uses. Link counts are set to the number of links; live counters and the
+ * lengths of short segments are recomputed. Lost data is never "repaired":
+ * a damaged warm record or cold block stays where it is, so its file
+ * keeps reading EIO there (dropping it would turn the loss into zeros
+ * that read back without an error); the report names the file and the
+ * byte range. Bad segment headers and unreachable inodes are reported
+ * only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -187,48 +189,33 @@ static int fsck_open_store(struct fsck *k, const char *dir)
 	return 0;
 }
 
-/* meta.db's integrity, on our own connection. FSCK_PROBLEMS when it is no
- * tierfs database at all (then nothing else can be checked). */
+static int report_db_problem(void *ctx, const char *msg)
+{
+	problem(ctx, "meta.db: integrity check: %s", msg);
+	return 0;
+}
+
+/* Open meta.db (an existing tierfs database only) and check its
+ * integrity. FSCK_PROBLEMS when it is no tierfs database at all (then
+ * nothing else can be checked). */
 static int fsck_check_db(struct fsck *k)
 {
-	sqlite3_stmt *st = NULL;
 	char path[PATH_MAX];
-	int rc, ver = -1, bad = 0;
+	unsigned bad = 0;
+	int rc;
 
 	store_path(&k->store, path, sizeof(path), "meta.db");
-	rc = sqlite3_open_v2(path, &k->db, k->repair ? SQLITE_OPEN_READWRITE :
-			     SQLITE_OPEN_READONLY, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(k->db, 5000);
-		rc = sqlite3_prepare_v2(k->db, "PRAGMA user_version", -1, &st,
-					NULL);
-	}
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ver = sqlite3_column_int(st, 0);
-		rc = SQLITE_OK;
-	}
-	if (rc != SQLITE_OK || ver != 1) {
+	rc = meta_open_existing(&k->meta, path);
+	if (!rc)
+		rc = meta_check(k->meta, false, report_db_problem, k, &bad);
+	fsck_log_drain(k);
+	if (rc) {
 		problem(k, "meta.db: not a tierfs metadata database (%s); "
-			"nothing else can be checked", rc != SQLITE_OK ?
-			sqlite3_errstr(rc) : ver ? "unknown schema version" :
-			"empty");
-		sqlite3_finalize(st);
+			"nothing else can be checked", rc == -ENODATA ?
+			"empty" : rc == -EPROTO ? "unknown schema version" :
+			rc == -EIO ? k->why : strerror(-rc));
 		return FSCK_PROBLEMS;
 	}
-	sqlite3_finalize(st);
-	rc = sqlite3_prepare_v2(k->db, "PRAGMA integrity_check(50)", -1, &st,
-				NULL);
-	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *r = (const char *)sqlite3_column_text(st, 0);
-
-		if (r && strcmp(r, "ok") != 0)
-			bad++, problem(k, "meta.db: integrity check: %s", r);
-		rc = SQLITE_OK;
-	}
-	if (rc != SQLITE_DONE)
-		bad++, problem(k, "meta.db: integrity check failed: %s",
-			       sqlite3_errstr(rc));
-	sqlite3_finalize(st);
 	k->can_repair = k->repair && !bad;
 	if (bad && k->repair)
 		printf("meta.db is damaged: not repairing anything (restore "
@@ -263,9 +250,7 @@ static int fsck_load(struct fsck *k)
 	int rc;
 
 	store_path(&k->store, path, sizeof(path), "meta.db");
-	rc = meta_open(&k->meta, path);
-	if (!rc)
-		rc = meta_seg_list(k->meta, &k->segs, &k->nsegs);
+	rc = meta_seg_list(k->meta, &k->segs, &k->nsegs);
 	if (!rc)
 		rc = meta_arc_list(k->meta, &k->arcs, &k->narcs);
 	if (!rc)
@@ -326,7 +311,6 @@ static void fsck_close(struct fsck *k)
 	segstore_close(&k->seg);
 	fsck_farm_remove(k);
 	meta_close(&k->meta);
-	sqlite3_close(k->db);
 	store_close(&k->store);
 	blkcache_destroy(&k->cache);
 	free(k->segs);

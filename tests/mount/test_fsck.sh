@@ -8,10 +8,13 @@
 #    file's inode, path and chunk (exit 1), and the daemon reads that file
 #    as EIO; an orphan segment file and an inode left unlinked by a kill -9
 #    are reported too;
-#  - --repair deletes the orphans and the damaged extent (exit 1); the next
-#    check is clean; the repaired file reads back with that chunk as zeros
-#    and every other file intact;
-#  - if the daemon can demote to cold: a damaged archive names its file.
+#  - --repair deletes the orphans (exit 1) but never hides lost data: the
+#    damaged chunk stays, the report names the file and its lost bytes, the
+#    next check names it again, and the daemon still reads that file as
+#    EIO (never zeros) with every other file intact;
+#  - if the daemon can demote to cold: a damaged archive names its file;
+#  - a damaged b-tree page of meta.db: the mount refuses it (exit 1) with a
+#    message saying so, fsck reports it and --repair repairs nothing.
 #
 # TIERFS_FSCK: the checker (default: tools/tierfs-fsck next to src/tierfs).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -172,29 +175,26 @@ note "repair"
 run_fsck 1 --repair "$S"
 expect_out "repaired: deleted warm/000000ff\.seg"
 expect_out "repaired: inode $VICTIM deleted"
-expect_out "repaired: inode $BAD_INO chunk $BAD_CHUNK: extent removed"
+expect_out "not repaired: /$BAD: bytes $((BAD_CHUNK << 16))\.\.[0-9]+ are lost and read as EIO"
+if grep -qE "repaired: inode $BAD_INO chunk" <<<"$OUT"; then
+	fail "--repair claims to have repaired lost data"
+fi
 expect_out "problems, [0-9]+ repaired$"
 [ ! -e "$S/warm/000000ff.seg" ] || fail "orphan segment still there"
-run_fsck 0 "$S"
-expect_out "clean$"
+note "the next check still names the damaged file (lost data is not hidden)"
+run_fsck 1 "$S"
+expect_out "^inode $BAD_INO \(/$BAD\) chunk $BAD_CHUNK: "
+expect_out ": 1 problem$"
 
-note "after repair: the damaged chunk reads as zeros, the rest is intact"
-"$PY" - "$R/$BAD" "$BAD_CHUNK" "$TFS_TMP/expected" <<'EOF'
-import sys
-data = bytearray(open(sys.argv[1], "rb").read())
-k = int(sys.argv[2])
-lo, hi = k << 16, min(len(data), (k + 1) << 16)
-data[lo:hi] = bytes(hi - lo)
-open(sys.argv[3], "wb").write(data)
-EOF
+note "after repair: the damaged file still reads EIO, the rest is intact"
 tfs_mount
-check_same "$TFS_TMP/expected" "$M/$BAD"
+expect_errno "Input/output error" cat "$M/$BAD"
 for f in big small d/vec d/text; do
 	[ "$f" = "$BAD" ] || check_same "$R/$f" "$M/$f"
 done
 [ ! -e "$M/victim" ] || fail "victim is back"
 tfs_umount
-run_fsck 0 "$S"
+run_fsck 1 "$S"
 
 # --- a damaged cold archive ---------------------------------------------------------
 if [ -n "$COLD" ]; then
@@ -216,3 +216,26 @@ EOF
 	run_fsck 1 --repair "$S"
 	run_fsck 1 "$S"
 fi
+
+# --- a damaged meta.db ----------------------------------------------------------------
+note "damage a b-tree page of meta.db: the mount refuses it, fsck names it"
+"$PY" - "$S/meta.db" <<'EOF'
+import sqlite3, sys
+path = sys.argv[1]
+db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+page = db.execute("PRAGMA page_size").fetchone()[0]
+root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'dentry'").fetchone()[0]
+db.close()
+with open(path, "r+b") as f:
+    f.seek((root - 1) * page)
+    f.write(b"\xff" * 16)      # not a b-tree page type, bad cell counts
+EOF
+rm -f "$S/meta.db-wal" "$S/meta.db-shm"     # python's read-only connection
+before=$(store_digest)
+tfs_expect_refused 1 "meta\.db is damaged \(SQLite quick_check: .+\); not mounting it" \
+	"$M" "$S" "$M"
+[ "$before" = "$(store_digest)" ] || fail "the refused mount modified the store"
+run_fsck 1 "$S"
+expect_out "^meta\.db: integrity check: "
+run_fsck 1 --repair "$S"
+expect_out "meta\.db is damaged: not repairing anything"

@@ -724,6 +724,83 @@ START_TEST(test_remove_and_sync)
 }
 END_TEST
 
+/* Dead records punched out: the file's blocks shrink, live records still
+ * read, and nothing happens again until something else dies. */
+START_TEST(test_punch_dead)
+{
+	enum { N = 30 };
+	struct idgen g = { PTHREAD_MUTEX_INITIALIZER, 1, 0 };
+	struct seg_loc live[N];
+	uint64_t punched = 0, live_bytes = 0;
+	struct rec v[N];
+	struct stat before, after;
+	size_t n = 0;
+	char p[256];
+	struct segstore *s = open_store(&g, 8u << 20, NULL, 0);
+
+	for (int i = 0; i < N; i++) {
+		v[i] = (struct rec){ 9, (uint64_t)i, TFS_CHUNK_SIZE, 1, { 0 } };
+		append_rec(s, &v[i]);
+		ck_assert_uint_eq(v[i].loc.seg, 1);
+	}
+	ck_assert_int_eq(segstore_sync(s), 0);
+	for (int i = 0; i < N; i += 3) {
+		live[n++] = v[i].loc;
+		live_bytes += v[i].loc.rec_len;
+	}
+	seg_path(p, sizeof(p), 1);
+	ck_assert_int_eq(stat(p, &before), 0);
+	ck_assert(segstore_punch_wanted(s, 1, live_bytes));
+	ck_assert_int_eq(segstore_punch_dead(s, 1, live, n, live_bytes,
+					     &punched), 0);
+	ck_assert_int_eq(stat(p, &after), 0);
+	/* 20 of 30 records died: at least 18 records' worth of whole pages. */
+	ck_assert_uint_ge(punched, 18ull * TFS_CHUNK_SIZE);
+	ck_assert_int_le(after.st_blocks * 512,
+			 before.st_blocks * 512 - (blkcnt_t)punched + 4096);
+	ck_assert_int_eq(after.st_size, before.st_size);
+	for (int i = 0; i < N; i += 3)
+		ck_assert_int_eq(check_rec(s, &v[i]), 1);
+	ck_assert(!segstore_punch_wanted(s, 1, live_bytes));
+	ck_assert(segstore_punch_wanted(s, 1, live_bytes - 1));
+	ck_assert_int_eq(segstore_punch_dead(s, 77, live, 0, 0, &punched),
+			 -ENOENT);
+	/* Still appendable after the punch; the new record reads back. */
+	v[0] = (struct rec){ 9, 100, 3000, 0, { 0 } };
+	append_rec(s, &v[0]);
+	ck_assert_int_eq(check_rec(s, &v[0]), 1);
+	segstore_close(&s);
+}
+END_TEST
+
+/* A clean close cuts the active segment to its committed length, or
+ * deletes it when nothing in it was committed. */
+START_TEST(test_trim_active)
+{
+	struct idgen g = { PTHREAD_MUTEX_INITIALIZER, 1, 0 };
+	struct rec a = { 3, 0, 5000, 1, { 0 } }, b = { 3, 1, 5000, 1, { 0 } };
+	char p[256];
+	struct segstore *s = open_store(&g, 8u << 20, NULL, 0);
+
+	ck_assert_int_eq(segstore_trim_active(s, 0), 0);   /* none active */
+	append_rec(s, &a);
+	append_rec(s, &b);
+	seg_path(p, sizeof(p), a.loc.seg);
+	ck_assert_int_eq(segstore_trim_active(s, a.loc.off + a.loc.rec_len),
+			 0);
+	ck_assert_int_eq(file_size(p), (int64_t)(a.loc.off + a.loc.rec_len));
+	ck_assert_int_eq(check_rec(s, &a), 1);
+	/* Told that nothing in it is committed: it goes, file and all. */
+	ck_assert_int_eq(segstore_trim_active(s, 0), 0);
+	ck_assert_int_eq(file_size(p), -1);
+	ck_assert_uint_eq(segstore_active(s), 0);
+	append_rec(s, &b);
+	ck_assert_uint_ne(b.loc.seg, a.loc.seg);
+	ck_assert_int_eq(check_rec(s, &b), 1);
+	segstore_close(&s);
+}
+END_TEST
+
 START_TEST(test_throughput)
 {
 	enum { N = 256 };
@@ -782,6 +859,8 @@ static Suite *seg_suite(void)
 	tcase_add_test(tc, test_enospc);
 	tcase_add_test(tc, test_concurrent);
 	tcase_add_test(tc, test_remove_and_sync);
+	tcase_add_test(tc, test_punch_dead);
+	tcase_add_test(tc, test_trim_active);
 	tcase_add_test(tc, test_throughput);
 	suite_add_tcase(s, tc);
 	return s;

@@ -27,6 +27,14 @@
  * An insert that cannot be kept (capacity 0, or one block larger than the
  * whole capacity) returns an entry that is in no map, referenced only by
  * the caller, freed by its put.
+ *
+ * Single flight: a block being decoded has a claim record in its shard's
+ * `claims` list (few at a time: one per decoding thread). A thread missing
+ * a claimed block waits on the shard's condition variable; insert and
+ * abandon remove the claim and broadcast, and every waiter looks again
+ * (finding the block, or claiming it itself if the decode was abandoned).
+ * A claim record that cannot be allocated only loses the single flight:
+ * the caller decodes without one.
  */
 #include "blkcache.h"
 
@@ -51,8 +59,16 @@ struct bc_entry {
 	struct bc_entry *prev, *next;   /* LRU list, head = most recent */
 };
 
+struct bc_claim {
+	uint64_t arc;
+	uint64_t block;
+	struct bc_claim *next;
+};
+
 struct bc_shard {
 	pthread_mutex_t lock;
+	pthread_cond_t done;            /* a claim was released */
+	struct bc_claim *claims;        /* protected by lock */
 	struct bc_entry **buckets;      /* protected by lock */
 	size_t nbuckets;                /* protected by lock; a power of 2 */
 	size_t count;                   /* protected by lock */
@@ -67,6 +83,7 @@ struct blkcache {
 	_Atomic uint64_t hits;
 	_Atomic uint64_t misses;
 	_Atomic uint64_t decodes;
+	_Atomic uint64_t joins;
 };
 
 static uint64_t bc_hash(uint64_t arc, uint64_t block)
@@ -110,6 +127,42 @@ static struct bc_entry *bc_lookup(struct bc_shard *s, uint64_t h,
 		if (e->arc == arc && e->block == block)
 			return e;
 	return NULL;
+}
+
+static struct bc_claim **bc_claim_find(struct bc_shard *s, uint64_t arc,
+				       uint64_t block)
+{
+	struct bc_claim **pp = &s->claims;
+
+	while (*pp && ((*pp)->arc != arc || (*pp)->block != block))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Record a claim; false if out of memory (then there is none). */
+static bool bc_claim_add(struct bc_shard *s, uint64_t arc, uint64_t block)
+{
+	struct bc_claim *cl = malloc(sizeof(*cl));
+
+	if (!cl)
+		return false;
+	cl->arc = arc;
+	cl->block = block;
+	cl->next = s->claims;
+	s->claims = cl;
+	return true;
+}
+
+static void bc_claim_release(struct bc_shard *s, uint64_t arc,
+			     uint64_t block)
+{
+	struct bc_claim **pp = bc_claim_find(s, arc, block), *cl = *pp;
+
+	if (!cl)
+		return;
+	*pp = cl->next;
+	free(cl);
+	pthread_cond_broadcast(&s->done);
 }
 
 static void bc_lru_unlink(struct bc_shard *s, struct bc_entry *e)
@@ -249,6 +302,7 @@ int blkcache_create(struct blkcache **out, uint64_t capacity)
 			goto out_free;
 		s->nbuckets = BLKCACHE_MIN_BUCKETS;
 		pthread_mutex_init(&s->lock, NULL);
+		pthread_cond_init(&s->done, NULL);
 	}
 	atomic_init(&c->capacity, capacity);
 	*out = c;
@@ -258,6 +312,7 @@ out_free:
 	while (i-- > 0) {
 		free(c->shards[i].buckets);
 		pthread_mutex_destroy(&c->shards[i].lock);
+		pthread_cond_destroy(&c->shards[i].done);
 	}
 	free(c);
 	return -ENOMEM;
@@ -280,8 +335,15 @@ void blkcache_destroy(struct blkcache **cp)
 			next = e->next;
 			bc_entry_unref(e);
 		}
+		while (s->claims) {
+			struct bc_claim *cl = s->claims;
+
+			s->claims = cl->next;
+			free(cl);
+		}
 		free(s->buckets);
 		pthread_mutex_destroy(&s->lock);
+		pthread_cond_destroy(&s->done);
 	}
 	free(c);
 	*cp = NULL;
@@ -311,6 +373,60 @@ const struct blkcache_ent *blkcache_get(struct blkcache *c, uint64_t arc,
 	return e ? &e->pub : NULL;
 }
 
+const struct blkcache_ent *blkcache_get_or_claim(struct blkcache *c,
+						 uint64_t arc, uint64_t block,
+						 bool *claimed)
+{
+	uint64_t h = bc_hash(arc, block);
+	struct bc_shard *s = bc_shard_of(c, h);
+	struct bc_entry *e;
+	bool waited = false;
+
+	*claimed = false;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		e = bc_lookup(s, h, arc, block);
+		if (e) {
+			atomic_fetch_add(&e->refs, 1);
+			bc_touch(c, s, e);
+			break;
+		}
+		if (!*bc_claim_find(s, arc, block))
+			break;
+		waited = true;
+		pthread_cond_wait(&s->done, &s->lock);
+	}
+	if (!e)
+		*claimed = bc_claim_add(s, arc, block);
+	pthread_mutex_unlock(&s->lock);
+	if (waited && e)
+		atomic_fetch_add(&c->joins, 1);
+	atomic_fetch_add(e && !waited ? &c->hits : &c->misses, 1);
+	return e ? &e->pub : NULL;
+}
+
+bool blkcache_try_claim(struct blkcache *c, uint64_t arc, uint64_t block)
+{
+	uint64_t h = bc_hash(arc, block);
+	struct bc_shard *s = bc_shard_of(c, h);
+	bool ok = false;
+
+	pthread_mutex_lock(&s->lock);
+	if (!bc_lookup(s, h, arc, block) && !*bc_claim_find(s, arc, block))
+		ok = bc_claim_add(s, arc, block);
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+void blkcache_abandon(struct blkcache *c, uint64_t arc, uint64_t block)
+{
+	struct bc_shard *s = bc_shard_of(c, bc_hash(arc, block));
+
+	pthread_mutex_lock(&s->lock);
+	bc_claim_release(s, arc, block);
+	pthread_mutex_unlock(&s->lock);
+}
+
 const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 					   uint64_t block, uint8_t *data,
 					   size_t len)
@@ -322,6 +438,7 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		free(data);
+		blkcache_abandon(c, arc, block);
 		return NULL;
 	}
 	e->pub.data = data;
@@ -331,11 +448,13 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 	if (len > atomic_load(&c->capacity)) {
 		/* Cannot be kept: the caller's pin is the only reference. */
 		atomic_init(&e->refs, 1);
+		blkcache_abandon(c, arc, block);
 		return &e->pub;
 	}
 	atomic_init(&e->refs, 2);       /* the map's and the caller's */
 
 	pthread_mutex_lock(&s->lock);
+	bc_claim_release(s, arc, block);
 	old = bc_lookup(s, h, arc, block);
 	if (old) {
 		atomic_fetch_add(&old->refs, 1);
@@ -403,6 +522,7 @@ void blkcache_get_stats(struct blkcache *c, struct blkcache_stats *out)
 	out->hits = atomic_load(&c->hits);
 	out->misses = atomic_load(&c->misses);
 	out->decodes = atomic_load(&c->decodes);
+	out->joins = atomic_load(&c->joins);
 	out->bytes = atomic_load(&c->bytes);
 	out->capacity = atomic_load(&c->capacity);
 }

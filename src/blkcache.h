@@ -7,14 +7,21 @@
  * reader can copy out of a block after the lock is dropped while another
  * thread evicts it. The map is sharded so that two threads reading
  * different blocks rarely meet on one lock; decoding is always done by the
- * caller outside any cache lock (two threads missing the same block may both
- * decode it; the second insert is dropped).
+ * caller outside any cache lock.
+ *
+ * Single flight: blkcache_get_or_claim() lets exactly one thread decode a
+ * missing block (it holds the block's claim until blkcache_insert() or
+ * blkcache_abandon()); other threads missing the same block wait for that
+ * decode instead of repeating it. blkcache_try_claim() is the non-blocking
+ * form for read-ahead: it claims only a block nobody has or is decoding.
+ * A thread must never wait for a claim while it holds one.
  *
  * What it is not: a decoder; it stores what it is given.
  */
 #ifndef TIERFS_BLKCACHE_H
 #define TIERFS_BLKCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +31,8 @@ struct blkcache_stats {
 	uint64_t hits;
 	uint64_t misses;
 	uint64_t decodes;       /* blocks decoded by xzarc (cache or not) */
+	uint64_t joins;         /* misses that waited for another thread's
+				   decode of the same block (single flight) */
 	uint64_t bytes;         /* currently cached */
 	uint64_t capacity;
 };
@@ -43,12 +52,26 @@ void blkcache_set_capacity(struct blkcache *c, uint64_t capacity);
 const struct blkcache_ent *blkcache_get(struct blkcache *c, uint64_t arc,
 					uint64_t block);
 /* Insert a freshly decoded block (the cache takes ownership of `data`,
- * malloc'd) and return it pinned. If (arc, block) is already cached, `data`
+ * malloc'd) and return it pinned; releases the block's claim, if any, and
+ * wakes its waiters. If (arc, block) is already cached, `data`
  * is freed and the cached entry returned. NULL (data freed) only when out of
  * memory. */
 const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 					   uint64_t block, uint8_t *data,
 					   size_t len);
+/* Look up; on a hit returns a pinned entry. On a miss: if another thread is
+ * decoding the block, waits for it and returns its entry (or, if it gave up,
+ * tries again); otherwise claims the block and returns NULL with *claimed
+ * set: the caller must then blkcache_insert() or blkcache_abandon() it. */
+const struct blkcache_ent *blkcache_get_or_claim(struct blkcache *c,
+						 uint64_t arc, uint64_t block,
+						 bool *claimed);
+/* Claim (arc, block) for decoding if it is neither cached nor claimed.
+ * True: the caller holds the claim (insert or abandon it). Not counted as
+ * a hit or miss. */
+bool blkcache_try_claim(struct blkcache *c, uint64_t arc, uint64_t block);
+/* Give a claim back without a block (the decode failed); waiters retry. */
+void blkcache_abandon(struct blkcache *c, uint64_t arc, uint64_t block);
 void blkcache_put(struct blkcache *c, const struct blkcache_ent *e);
 /* Drop every block of archive `arc` (when it is deleted). */
 void blkcache_drop_arc(struct blkcache *c, uint64_t arc);

@@ -7,7 +7,8 @@
  * guarded by a rwlock: reads take it shared just long enough to find and
  * reference their archive, so two threads reading different cold files
  * never wait for each other; decoding happens outside every lock, through
- * the shared block cache.
+ * the shared block cache. Sequential reads of a file make coldra.c's
+ * workers decode the blocks after it ahead of the reader.
  */
 #include "cold.h"
 
@@ -25,6 +26,7 @@
 
 #include "blkcache.h"
 #include "blob.h"
+#include "coldra.h"
 #include "fault.h"
 #include "fs_int.h"
 #include "log.h"
@@ -41,6 +43,7 @@ struct cold {
 	struct fs *fs;
 	struct blob_store *bs;          /* STORE/cold: the archive objects */
 	struct blkcache *cache;
+	struct coldra *ra;              /* read-ahead workers */
 	pthread_rwlock_t lock;
 	struct arc_ref **arcs;          /* protected by lock; sorted by id */
 	size_t narcs, cap;              /* protected by lock */
@@ -198,8 +201,28 @@ static void delete_orphans(struct cold *c, const struct meta_arc *arcs,
 	free(ids);
 }
 
+/* coldra's callback: decode the block covering `off` of archive `arc`. */
+static uint64_t cold_prefetch(void *ctx, uint64_t arc, uint64_t off)
+{
+	struct cold *c = ctx;
+	struct arc_ref *r;
+	uint64_t end;
+
+	pthread_rwlock_rdlock(&c->lock);
+	r = find_arc(c, arc);
+	if (r)
+		atomic_fetch_add(&r->users, 1);
+	pthread_rwlock_unlock(&c->lock);
+	if (!r)
+		return 0;
+	end = xzarc_prefetch(r->xz, c->cache, off);
+	atomic_fetch_sub(&r->users, 1);
+	return end;
+}
+
 int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg)
 {
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct meta_arc *arcs = NULL;
 	struct cold *c;
 	size_t n = 0;
@@ -227,6 +250,11 @@ int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg)
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = open_one(c, arcs[i].id, false);
 	free(arcs);
+	/* One read-ahead worker per core beyond the reader's, at most 2;
+	 * 4 blocks (1 MiB at the default cold_block) ahead. */
+	if (!rc)
+		rc = coldra_start(&c->ra, cold_prefetch, c,
+				  ncpu > 2 ? 2 : 1, 4);
 	if (rc)
 		goto out_fail;
 	*out = c;
@@ -243,6 +271,7 @@ void cold_close(struct cold **cp)
 
 	if (!c)
 		return;
+	coldra_stop(&c->ra);
 	for (size_t i = 0; i < c->narcs; i++) {
 		xzarc_close(&c->arcs[i]->xz);
 		free(c->arcs[i]);
@@ -289,6 +318,9 @@ ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 	}
 	n = xzarc_pread(r->xz, c->cache, dst, len, ext->off + off);
 	atomic_fetch_sub(&r->users, 1);
+	if (n > 0)
+		coldra_note(c->ra, ext->archive, ext->off, ext->off + off,
+			    ext->off + off + (uint64_t)n, ext->off + ext->len);
 	return n;
 }
 

@@ -77,5 +77,10 @@ uint64_t xzarc_file_size(const struct xzarc *a);
  * bytes copied (short only at the end of the stream), or -EIO. */
 ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 		    size_t len, uint64_t off);
+/* Read-ahead: decode the block covering uncompressed offset `off` into cache
+ * c unless it is cached or being decoded. Returns the uncompressed end of
+ * that block (where the next one starts), or 0 past the end of the stream
+ * or when decoding failed (the reader will meet and report the error). */
+uint64_t xzarc_prefetch(struct xzarc *a, struct blkcache *c, uint64_t off);
 
 #endif

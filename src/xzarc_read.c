@@ -283,6 +283,9 @@ static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
 		filters[f].id = LZMA_VLI_UNKNOWN;
 		filters[f].options = NULL;
 	}
+	why = "block shorter than a block header";
+	if (total < LZMA_BLOCK_HEADER_SIZE_MIN)
+		goto out_eio;
 	err = pread_full(a, buf, total, bk->file_off);
 	why = "short read";
 	if (err == -EIO)
@@ -389,11 +392,13 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 		uint8_t *tmp = NULL;
 		const uint8_t *data;
 		uint64_t in_blk = off + done - bk->uoff;
+		bool claimed = false;
 		size_t n;
 		int err;
 
+		/* Two readers missing one block decode it once. */
 		if (c)
-			e = blkcache_get(c, a->id, i);
+			e = blkcache_get_or_claim(c, a->id, i, &claimed);
 		if (e && e->len != bk->usize) {
 			tfs_err("xzarc %" PRIu64 ": block %" PRIu64
 				": cached length %zu, index says %" PRIu64,
@@ -403,8 +408,11 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 		}
 		if (!e) {
 			err = xzarc_decode(a, i, &tmp);
-			if (err)
+			if (err) {
+				if (claimed)
+					blkcache_abandon(c, a->id, i);
 				return err;
+			}
 			blkcache_count_decode(c);
 			if (c) {
 				e = blkcache_insert(c, a->id, i, tmp,
@@ -425,4 +433,26 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 		free(tmp);
 	}
 	return (ssize_t)done;
+}
+
+uint64_t xzarc_prefetch(struct xzarc *a, struct blkcache *c, uint64_t off)
+{
+	uint64_t i, end;
+	uint8_t *data;
+	const struct blkcache_ent *e;
+
+	if (off >= a->size)
+		return 0;
+	i = xzarc_find(a, off);
+	end = a->blk[i].uoff + a->blk[i].usize;
+	if (!blkcache_try_claim(c, a->id, i))
+		return end;     /* cached, or somebody is decoding it */
+	if (xzarc_decode(a, i, &data)) {
+		blkcache_abandon(c, a->id, i);
+		return 0;
+	}
+	blkcache_count_decode(c);
+	e = blkcache_insert(c, a->id, i, data, (size_t)a->blk[i].usize);
+	blkcache_put(c, e);
+	return end;
 }

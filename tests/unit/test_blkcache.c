@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint8_t pat(uint64_t arc, uint64_t block, size_t i)
 {
@@ -312,6 +313,119 @@ START_TEST(test_concurrent)
 }
 END_TEST
 
+/* ---- single flight ---- */
+
+struct sf_ctx {
+	struct blkcache *c;
+	int decodes;                    /* protected by lock */
+	pthread_mutex_t lock;
+	pthread_barrier_t go;
+	int ok;                         /* protected by lock */
+};
+
+/* What a reader does: get or claim, decode (slowly) if claimed. */
+static void *sf_reader(void *arg)
+{
+	struct sf_ctx *x = arg;
+	const struct blkcache_ent *e;
+	bool claimed;
+
+	pthread_barrier_wait(&x->go);
+	e = blkcache_get_or_claim(x->c, 7, 3, &claimed);
+	if (!e) {
+		if (!claimed)
+			return NULL;
+		pthread_mutex_lock(&x->lock);
+		x->decodes++;
+		pthread_mutex_unlock(&x->lock);
+		usleep(50000);  /* a slow decode: the others must wait */
+		e = blkcache_insert(x->c, 7, 3, mkdata(7, 3, 4096), 4096);
+	}
+	if (e && check_data(e, 7, 3, 4096)) {
+		pthread_mutex_lock(&x->lock);
+		x->ok++;
+		pthread_mutex_unlock(&x->lock);
+	}
+	blkcache_put(x->c, e);
+	return NULL;
+}
+
+START_TEST(test_single_flight)
+{
+	enum { N = 6 };
+	struct sf_ctx x = { .ok = 0 };
+	struct blkcache_stats st;
+	pthread_t t[N];
+
+	ck_assert_int_eq(blkcache_create(&x.c, 1 << 20), 0);
+	pthread_mutex_init(&x.lock, NULL);
+	pthread_barrier_init(&x.go, NULL, N);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, sf_reader, &x),
+				 0);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	/* Six threads missed one block at once: it was decoded once. */
+	ck_assert_int_eq(x.decodes, 1);
+	ck_assert_int_eq(x.ok, N);     /* and every reader got its bytes */
+	blkcache_get_stats(x.c, &st);
+	ck_assert_uint_eq(st.hits + st.misses, N);
+	ck_assert_uint_eq(st.joins + 1 + st.hits, N);
+	pthread_barrier_destroy(&x.go);
+	pthread_mutex_destroy(&x.lock);
+	blkcache_destroy(&x.c);
+}
+END_TEST
+
+static void *abandon_later(void *arg)
+{
+	struct blkcache *c = arg;
+
+	usleep(30000);
+	blkcache_abandon(c, 1, 1);
+	return NULL;
+}
+
+START_TEST(test_claims)
+{
+	struct blkcache *c;
+	const struct blkcache_ent *e;
+	pthread_t t;
+	bool claimed;
+
+	ck_assert_int_eq(blkcache_create(&c, 1 << 20), 0);
+	/* try_claim: only a block neither cached nor claimed */
+	ck_assert(blkcache_try_claim(c, 1, 1));
+	ck_assert(!blkcache_try_claim(c, 1, 1));
+	/* a waiter whose decoder gives up claims the block itself */
+	ck_assert_int_eq(pthread_create(&t, NULL, abandon_later, c), 0);
+	e = blkcache_get_or_claim(c, 1, 1, &claimed);
+	pthread_join(t, NULL);
+	ck_assert_ptr_null(e);
+	ck_assert(claimed);
+	ck_assert(!blkcache_try_claim(c, 1, 1));
+	e = blkcache_insert(c, 1, 1, mkdata(1, 1, 100), 100);
+	ck_assert_ptr_nonnull(e);
+	blkcache_put(c, e);
+	/* cached: no claim, a hit */
+	ck_assert(!blkcache_try_claim(c, 1, 1));
+	e = blkcache_get_or_claim(c, 1, 1, &claimed);
+	ck_assert_ptr_nonnull(e);
+	ck_assert(!claimed);
+	ck_assert(check_data(e, 1, 1, 100));
+	blkcache_put(c, e);
+	/* capacity 0: an insert is not kept but still releases the claim */
+	blkcache_set_capacity(c, 0);
+	ck_assert(blkcache_try_claim(c, 2, 2));
+	e = blkcache_insert(c, 2, 2, mkdata(2, 2, 10), 10);
+	ck_assert_ptr_nonnull(e);
+	blkcache_put(c, e);
+	ck_assert(blkcache_try_claim(c, 2, 2));
+	blkcache_abandon(c, 2, 2);
+	blkcache_destroy(&c);
+}
+END_TEST
+
 static Suite *blkcache_suite(void)
 {
 	Suite *s = suite_create("blkcache");
@@ -325,6 +439,8 @@ static Suite *blkcache_suite(void)
 	tcase_add_test(tc, test_drop_arc);
 	tcase_add_test(tc, test_capacity_zero);
 	tcase_add_test(tc, test_concurrent);
+	tcase_add_test(tc, test_single_flight);
+	tcase_add_test(tc, test_claims);
 	suite_add_tcase(s, tc);
 	return s;
 }

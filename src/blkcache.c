@@ -43,9 +43,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define BLKCACHE_SHARDS 16
 #define BLKCACHE_MIN_BUCKETS 16
+#define BLKCACHE_MAP_MIN (64 * 1024)    /* buffers this big are mmap'd */
 
 struct bc_entry {
 	struct blkcache_ent pub;        /* immutable once inserted */
@@ -111,7 +113,8 @@ static size_t bc_bucket(const struct bc_shard *s, uint64_t h)
 static void bc_entry_unref(struct bc_entry *e)
 {
 	if (atomic_fetch_sub(&e->refs, 1) == 1) {
-		free((void *)e->pub.data);
+		blkcache_buf_free((uint8_t *)(uintptr_t)e->pub.data,
+				  e->pub.len);
 		free(e);
 	}
 }
@@ -285,6 +288,27 @@ static void bc_evict(struct blkcache *c)
 			break;
 }
 
+uint8_t *blkcache_buf_alloc(size_t len)
+{
+	void *p;
+
+	if (len < BLKCACHE_MAP_MIN)
+		return malloc(len ? len : 1);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void blkcache_buf_free(uint8_t *p, size_t len)
+{
+	if (!p)
+		return;
+	if (len < BLKCACHE_MAP_MIN)
+		free(p);
+	else
+		munmap(p, len);
+}
+
 int blkcache_create(struct blkcache **out, uint64_t capacity)
 {
 	struct blkcache *c;
@@ -437,7 +461,7 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 
 	e = calloc(1, sizeof(*e));
 	if (!e) {
-		free(data);
+		blkcache_buf_free(data, len);
 		blkcache_abandon(c, arc, block);
 		return NULL;
 	}
@@ -460,7 +484,7 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 		atomic_fetch_add(&old->refs, 1);
 		bc_touch(c, s, old);
 		pthread_mutex_unlock(&s->lock);
-		free(data);
+		blkcache_buf_free(data, len);
 		free(e);
 		return &old->pub;
 	}

@@ -5,11 +5,13 @@
  *
  * Streams. A direct-mapped table of RA_SLOTS slots, indexed by a hash of
  * (archive, file start), remembers for each recently read file where its
- * last read ended. A read that starts within RA_WINDOW of that end (FUSE
+ * last read ended. A read that starts at most RA_BACK before that end (FUSE
  * serves the kernel's read-ahead on several threads, so reads of one
- * sequential stream arrive slightly out of order) is sequential; anything
- * else resets the slot to the new position and queues nothing. So the
- * first read of a file, and every random read, costs only the table update.
+ * sequential stream arrive slightly out of order) and at most RA_GAP after
+ * it continues the stream; anything else resets the slot to the new
+ * position. Only a stream of RA_STREAK continuing reads queues work, so the
+ * first reads of a file, and random reads (which land near the last one
+ * now and then), cost only the table update.
  *
  * Jobs. A sequential read queues "from the end of this read, `depth`
  * blocks, not past the file's end", at most once per RA_STEP bytes read.
@@ -34,7 +36,9 @@
 
 #define RA_SLOTS 64
 #define RA_QUEUE 32
-#define RA_WINDOW ((uint64_t)2 << 20)
+#define RA_BACK ((uint64_t)1 << 20)
+#define RA_GAP ((uint64_t)128 << 10)
+#define RA_STREAK 2
 #define RA_STEP ((uint64_t)64 << 10)
 
 struct ra_slot {
@@ -42,6 +46,7 @@ struct ra_slot {
 	uint64_t file_start;
 	uint64_t end;           /* furthest end of its sequential reads */
 	uint64_t queued_at;     /* `end` when a job was last queued */
+	unsigned streak;        /* continuing reads in a row */
 	bool used;
 };
 
@@ -192,7 +197,7 @@ void coldra_note(struct coldra *ra, uint64_t arc, uint64_t file_start,
 	s = &ra->slots[ra_slot_of(arc, file_start)];
 	pthread_mutex_lock(&ra->lock);
 	seq = s->used && s->arc == arc && s->file_start == file_start &&
-	      start + RA_WINDOW >= s->end && start <= s->end + RA_WINDOW;
+	      start + RA_BACK >= s->end && start <= s->end + RA_GAP;
 	if (!seq) {
 		*s = (struct ra_slot){
 			.arc = arc, .file_start = file_start, .end = end,
@@ -201,7 +206,10 @@ void coldra_note(struct coldra *ra, uint64_t arc, uint64_t file_start,
 	} else {
 		if (end > s->end)
 			s->end = end;
-		if (s->queued_at == 0 || s->end >= s->queued_at + RA_STEP) {
+		if (s->streak < RA_STREAK)
+			s->streak++;
+		if (s->streak >= RA_STREAK &&
+		    (s->queued_at == 0 || s->end >= s->queued_at + RA_STEP)) {
 			struct ra_job j = {
 				.arc = arc, .file_start = file_start,
 				.from = s->end, .limit = file_end,

@@ -320,7 +320,7 @@ static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
 					       (uint32_t)usize;
 		}
 	}
-	out = malloc(usize);
+	out = blkcache_buf_alloc(usize);
 	if (!out) {
 		err = -ENOMEM;
 		goto out_free;
@@ -352,7 +352,7 @@ out_eio:
 	err = -EIO;
 out_free:
 	lzma_filters_free(filters, NULL);
-	free(out);
+	blkcache_buf_free(out, usize);
 	free(buf);
 	return err;
 }
@@ -430,7 +430,7 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 		done += n;
 		if (e)
 			blkcache_put(c, e);
-		free(tmp);
+		blkcache_buf_free(tmp, (size_t)bk->usize);
 	}
 	return (ssize_t)done;
 }

@@ -115,5 +115,10 @@ uint32_t seg_rhdr_crc(const struct seg_rhdr *h);
 struct seg_file *seg_get(struct segstore *s, uint64_t id);
 /* Drop a reference; the last one unmaps and frees the segment. */
 void seg_put(struct seg_file *f);
+/* The file name of segment id ("%08x.seg"). */
+void seg_name(char *buf, size_t n, uint64_t id);
+/* -ENOSPC if appending `need` bytes would leave less than the reserve
+ * free on the store disk (seg_space.c). */
+int seg_check_space(struct segstore *s, uint64_t need);
 
 #endif

@@ -1,0 +1,172 @@
+/*
+ * seg_space.c - the warm tier and the store disk's free space: the reserve
+ * appends leave free (seg_check_space(), called by segstore_append), giving
+ * dead records' space back by punching holes, and trimming the active
+ * segment at a clean close. See seg.h for the contracts; seg_int.h for the
+ * structures shared with seg.c.
+ *
+ * What it is not: a policy. The filesystem decides the reserve and when to
+ * punch (fs.c's SPACE comment, compact.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "seg_int.h"
+
+/* -ENOSPC if appending `need` bytes would leave less than the reserve
+ * free on the store disk; said once when it starts and once when it ends. */
+int seg_check_space(struct segstore *s, uint64_t need)
+{
+	uint64_t reserve = atomic_load_explicit(&s->reserve,
+						memory_order_relaxed);
+	struct statvfs v;
+	uint64_t avail;
+	bool full;
+
+	if (reserve == 0 || fstatvfs(s->dirfd, &v) < 0)
+		return 0;       /* no reserve, or the write itself will tell */
+	avail = (uint64_t)v.f_bavail * v.f_frsize;
+	full = avail < reserve + need;
+	if (atomic_exchange(&s->full, full) != full) {
+		if (full)
+			tfs_warn("warm: store disk nearly full (%" PRIu64
+				 " KiB free, %" PRIu64 " KiB are kept for "
+				 "metadata): new data is refused with ENOSPC "
+				 "until space is freed", avail >> 10,
+				 reserve >> 10);
+		else
+			tfs_info("warm: store disk has space again (%" PRIu64
+				 " KiB free): writes accepted", avail >> 10);
+	}
+	return full ? -ENOSPC : 0;
+}
+
+int segstore_trim_active(struct segstore *s, uint64_t committed)
+{
+	struct seg_file *f;
+	char name[32];
+	uint64_t len;
+	int r = 0;
+
+	pthread_mutex_lock(&s->append_lock);
+	f = s->active;
+	if (f == NULL)
+		goto out_unlock;
+	len = atomic_load(&f->len);
+	seg_name(name, sizeof(name), f->id);
+	if (committed == 0) {
+		uint64_t id = f->id;
+
+		tfs_debug("warm: segment %s: nothing committed, deleted at "
+			  "close", name);
+		atomic_store_explicit(&f->sealed, true, memory_order_release);
+		s->active = NULL;
+		atomic_store(&s->active_id, 0);
+		pthread_mutex_unlock(&s->append_lock);
+		return segstore_remove(s, id);
+	}
+	if (committed < len) {
+		tfs_debug("warm: segment %s: cutting %" PRIu64 " uncommitted "
+			  "bytes at close", name, len - committed);
+		if (ftruncate(f->fd, (off_t)committed) < 0) {
+			r = -errno;
+			tfs_warn("warm: truncate segment %s: %s", name,
+				 strerror(-r));
+		} else {
+			atomic_store(&f->len, committed);
+		}
+	}
+out_unlock:
+	pthread_mutex_unlock(&s->append_lock);
+	return r;
+}
+
+void segstore_set_reserve(struct segstore *s, uint64_t bytes)
+{
+	atomic_store(&s->reserve, bytes);
+}
+
+int segstore_avail(struct segstore *s, uint64_t *avail)
+{
+	struct statvfs v;
+
+	if (fstatvfs(s->dirfd, &v) < 0)
+		return -errno;
+	*avail = (uint64_t)v.f_bavail * v.f_frsize;
+	return 0;
+}
+
+bool segstore_punch_wanted(struct segstore *s, uint64_t id, uint64_t live)
+{
+	struct seg_file *f = seg_get(s, id);
+	bool want;
+
+	if (f == NULL)
+		return false;
+	want = atomic_load(&f->punched_live) != live;
+	seg_put(f);
+	return want;
+}
+
+/* Punch [from, to) rounded inwards to whole pages; 0 or -errno. */
+static int seg_punch_range(struct segstore *s, int fd, uint64_t from,
+			   uint64_t to, uint64_t *punched)
+{
+	uint64_t a = (from + s->page - 1) / s->page * s->page;
+	uint64_t b = to / s->page * s->page;
+
+	if (b <= a)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)a, (off_t)(b - a)) < 0)
+		return -errno;
+	*punched += b - a;
+	return 0;
+}
+
+int segstore_punch_dead(struct segstore *s, uint64_t id,
+			const struct seg_loc *live, size_t n, uint64_t live_bytes,
+			uint64_t *punched)
+{
+	struct seg_file *f = seg_get(s, id);
+	uint64_t pos = SEG_FHDR, len;
+	char name[32];
+	int fd, r = 0;
+
+	*punched = 0;
+	if (f == NULL)
+		return -ENOENT;
+	seg_name(name, sizeof(name), id);
+	fd = openat(s->dirfd, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out_put;
+	}
+	len = atomic_load_explicit(&f->len, memory_order_acquire);
+	for (size_t i = 0; i <= n && r == 0; i++) {
+		uint64_t end = i < n ? live[i].off : len;
+
+		if (end > len)
+			end = len;
+		if (end > pos)
+			r = seg_punch_range(s, fd, pos, end, punched);
+		if (i < n && live[i].off + live[i].rec_len > pos)
+			pos = live[i].off + live[i].rec_len;
+	}
+	close(fd);
+	if (r == 0)
+		atomic_store(&f->punched_live, live_bytes);
+	else if (r != -EOPNOTSUPP)
+		tfs_warn("warm: punching dead records out of segment %s: %s",
+			 name, strerror(-r));
+out_put:
+	seg_put(f);
+	return r;
+}
+

@@ -170,7 +170,8 @@ static int fsck_open_store(struct fsck *k, const char *dir)
 		fatal(k, "%s: not a tierfs store (no FORMAT file)", dir);
 		return FSCK_FAILED;
 	}
-	rc = store_open(&k->store, dir, err, sizeof(err));
+	rc = store_open_wait(&k->store, dir, STORE_MOUNT_WAIT_MS, err,
+			     sizeof(err));
 	if (rc) {
 		fatal(k, "%s%s", err, rc == -EBUSY ?
 		      "; unmount it before checking" : "");

@@ -364,6 +364,19 @@ static int meta_setup(struct meta *m, bool create)
 
 	sqlite3_extended_result_codes(m->db, 1);
 	sqlite3_busy_timeout(m->db, META_BUSY_MS);
+	/* An existing database only: look before setting anything (WAL
+	 * mode would write a header into an empty file). */
+	if (!create) {
+		err = meta_pragma(m, "PRAGMA user_version", &ver, text,
+				  sizeof(text));
+		if (err)
+			return err;
+		if (ver == 0) {
+			tfs_err("meta: %s: not a tierfs database (no schema)",
+				m->path);
+			return -ENODATA;
+		}
+	}
 	/* Small pages: a transaction appends whole pages to the WAL, and a
 	 * create or a close touches 4 of them; 1 KiB pages halve its cost
 	 * (measured: see test_meta's perf test). Only takes effect when the
@@ -396,10 +409,6 @@ static int meta_setup(struct meta *m, bool create)
 			"understands (%d)", m->path, (long long)ver,
 			META_VERSION);
 		return -EPROTO;
-	}
-	if (ver == 0 && !create) {
-		tfs_err("meta: %s: not a tierfs database (no schema)", m->path);
-		return -ENODATA;
 	}
 	if (ver == 0 && (err = meta_create_schema(m)))
 		return err;

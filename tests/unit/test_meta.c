@@ -807,6 +807,130 @@ START_TEST(test_refuse_garbage)
 }
 END_TEST
 
+static int count_problem(void *ctx, const char *problem)
+{
+	ck_assert_ptr_nonnull(problem);
+	(*(int *)ctx)++;
+	return 0;
+}
+
+struct ro_seen {
+	uint64_t dangling_parent, dangling_ino;
+	char dangling_name[64];
+	int ndangling;
+	struct meta_links root, dir, file;
+};
+
+static int dangling_cb(void *ctx, uint64_t parent, const char *name,
+		       uint64_t ino)
+{
+	struct ro_seen *s = ctx;
+
+	s->dangling_parent = parent;
+	s->dangling_ino = ino;
+	snprintf(s->dangling_name, sizeof(s->dangling_name), "%s", name);
+	s->ndangling++;
+	return 0;
+}
+
+static uint64_t ro_dir_ino, ro_file_ino;
+
+static int links_cb(void *ctx, const struct meta_links *l)
+{
+	struct ro_seen *s = ctx;
+
+	if (l->ino == TFS_ROOT_INO)
+		s->root = *l;
+	else if (l->ino == ro_dir_ino)
+		s->dir = *l;
+	else if (l->ino == ro_file_ino)
+		s->file = *l;
+	return 0;
+}
+
+/* The checker's calls (meta_ro.c): integrity, dangling entries, link
+ * facts, segment use, and the two catalog repairs. */
+START_TEST(test_checker_calls)
+{
+	struct meta_inode d = mk_inode(S_IFDIR | 0755, 0);
+	struct meta_extent e = { .chunk = 0, .seg = 7, .off = 64,
+				 .rec_len = 100, .raw_len = 90 };
+	struct ro_seen seen = { 0 };
+	unsigned bad = 99;
+	int calls = 0;
+	uint64_t len;
+	bool used = true;
+
+	ck_assert_int_eq(meta_check(m, true, count_problem, &calls, &bad), 0);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_int_eq(meta_check(m, false, count_problem, &calls, &bad), 0);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_int_eq(calls, 0);
+
+	d.nlink = 2;
+	ck_assert_int_eq(meta_inode_create(m, &d), 0);
+	ro_dir_ino = d.ino;
+	ro_file_ino = new_file(100);
+	ck_assert_int_eq(meta_dentry_add(m, TFS_ROOT_INO, "d", d.ino), 0);
+	ck_assert_int_eq(meta_dentry_add(m, d.ino, "f", ro_file_ino), 0);
+	ck_assert_int_eq(meta_dentry_add(m, d.ino, "hl", ro_file_ino), 0);
+	ck_assert_int_eq(meta_dentry_add(m, d.ino, "ghost", 999999), 0);
+
+	ck_assert_int_eq(meta_ro_dangling(m, dangling_cb, &seen), 0);
+	ck_assert_int_eq(seen.ndangling, 1);
+	ck_assert_uint_eq(seen.dangling_parent, d.ino);
+	ck_assert_uint_eq(seen.dangling_ino, 999999);
+	ck_assert_str_eq(seen.dangling_name, "ghost");
+
+	ck_assert_int_eq(meta_ro_links(m, links_cb, &seen), 0);
+	ck_assert_uint_eq(seen.root.subdirs, 1);
+	ck_assert_uint_eq(seen.dir.entries, 1);
+	ck_assert_uint_eq(seen.dir.subdirs, 0);
+	ck_assert_uint_eq(seen.file.entries, 2);
+	ck_assert_uint_eq(seen.file.nlink, 1);
+	ck_assert(S_ISREG(seen.file.mode));
+
+	ck_assert_int_eq(meta_ro_seg_used(m, 7, &used), 0);
+	ck_assert(!used);
+	ck_assert_int_eq(meta_extent_put(m, ro_file_ino, &e), 0);
+	ck_assert_int_eq(meta_ro_seg_used(m, 7, &used), 0);
+	ck_assert(used);
+
+	ck_assert_int_eq(meta_seg_set_len(m, 8, 1000), -ENOENT);
+	ck_assert_int_eq(meta_seg_commit_len(m, 7, 164), 0);
+	ck_assert_int_eq(meta_seg_set_len(m, 7, 120), 0);
+	ck_assert_uint_eq(seg_live(7, &len), 100);
+	ck_assert_uint_eq(len, 120);
+	ck_assert_int_eq(meta_fix_live(m), 0);
+	ck_assert_uint_eq(seg_live(7, NULL), 100);
+}
+END_TEST
+
+/* meta_open_existing() never creates a schema. */
+START_TEST(test_open_existing)
+{
+	struct meta *x = NULL;
+	char path[192];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/empty.db", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(meta_open_existing(&x, path), -ENODATA);
+	ck_assert_ptr_null(x);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fgetc(f), EOF);        /* still empty */
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/absent.db", tmpdir);
+	ck_assert_int_ne(meta_open_existing(&x, path), 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	meta_close(&m);
+	ck_assert_int_eq(meta_open_existing(&m, dbpath), 0);
+}
+END_TEST
+
 #define THREAD_TXNS 300
 
 static void *thread_main(void *arg)
@@ -963,6 +1087,8 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_extents);
 	tcase_add_test(tc, test_extent_seg_order_in_txn);
 	tcase_add_test(tc, test_cold);
+	tcase_add_test(tc, test_checker_calls);
+	tcase_add_test(tc, test_open_existing);
 	tcase_add_test(tc, test_counters);
 	tcase_add_test(tc, test_txn);
 	tcase_add_test(tc, test_orphans_scan_count);

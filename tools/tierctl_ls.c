@@ -2,17 +2,19 @@
  * tierctl_ls.c - the read-only listings: `ls` (one row per file with its
  * tier, pin, sizes, last access and reason), `du` (per operand, the files
  * and bytes in each tier, recursively, and a total) and `pins` (the pinned
- * files below a path). Each prints a table, or JSON with --json. Facts the
+ * files below a path, and the directories whose policy pins). Each prints a table, or JSON with --json. Facts the
  * daemon does not provide (ENODATA, EOPNOTSUPP) show as "-" (null in JSON).
  */
 #include "tierctl.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/xattr.h>
 
 #define LS_FMT "%-4s  %-4s  %10s  %10s  %6s  %-20s  %-20s  %s%s\n"
 #define LS_HEAD "TIER", "PIN", "SIZE", "STORED", "RATIO", "LAST ACCESS", \
@@ -336,12 +338,76 @@ int cmd_du(struct ctx *c, int n, char **paths)
 
 /* ---- pins ---- */
 
-/* Every regular file below the operands (or the default mount) whose pin
- * is set: PIN, TIER, PATH. */
+static void pins_row(const struct ctx *c, size_t *shown, const char *path,
+		     const char *pin, const char *tier, bool policy)
+{
+	if (!c->json) {
+		printf("%-4s  %-4s  %s%s\n", pin, tier, path,
+		       policy ? "/ (directory policy)" : "");
+		return;
+	}
+	printf("%s\n  {\"path\": ", (*shown)++ ? "," : "");
+	json_str(stdout, path);
+	printf(", \"pin\": ");
+	json_str(stdout, pin);
+	printf(", \"tier\": ");
+	json_opt(tier);
+	printf(", \"policy\": %s}", policy ? "true" : "false");
+}
+
+/* The pin=TIER of a directory's policy in pin (16 bytes); false if none. */
+static bool policy_pin(const char *dir, char *pin)
+{
+	char v[1025], *save, *tok;
+	ssize_t n = getxattr(dir, XA_PREFIX "policy", v, sizeof(v) - 1);
+
+	if (n < 0)
+		return false;
+	v[n] = 0;
+	for (tok = strtok_r(v, " \t\n,", &save); tok;
+	     tok = strtok_r(NULL, " \t\n,", &save))
+		if (!strncmp(tok, "pin=", 4) && strlen(tok + 4) < 16) {
+			strcpy(pin, tok + 4);
+			return true;
+		}
+	return false;
+}
+
+/* The directories at and below DIR (same device, not a root's .tiers)
+ * whose policy pins. */
+static void pins_dirs(struct ctx *c, size_t *shown, const char *dir,
+		      dev_t dev)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st, up;
+	char pin[16], *path;
+
+	if (policy_pin(dir, pin))
+		pins_row(c, shown, dir, pin, "-", true);
+	if (!d)
+		return;		/* reported by the file walk */
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(st.st_mode) || st.st_dev != dev ||
+		    (!strcmp(de->d_name, ".tiers") &&
+		     !fstatat(dirfd(d), "..", &up, 0) && up.st_dev != dev) ||
+		    asprintf(&path, "%s/%s", dir, de->d_name) < 0)
+			continue;
+		pins_dirs(c, shown, path, dev);
+		free(path);
+	}
+	closedir(d);
+}
+
+/* Every regular file below the operands (or the default mount) whose own
+ * pin is set, then every directory whose policy pins: PIN, TIER, PATH. */
 int cmd_pins(struct ctx *c, int n, char **paths)
 {
 	char pin[16], tier[16], *def = NULL;
 	size_t shown = 0;
+	struct stat st;
 
 	if (n == 0) {
 		if (default_mount(c, &def))
@@ -366,18 +432,12 @@ int cmd_pins(struct ctx *c, int n, char **paths)
 			continue;
 		}
 		xa_get(p, "tier", tier, sizeof(tier));
-		if (!c->json) {
-			printf("%-4s  %-4s  %s\n", pin, tier, p);
-			continue;
-		}
-		printf("%s\n  {\"path\": ", shown++ ? "," : "");
-		json_str(stdout, p);
-		printf(", \"pin\": ");
-		json_str(stdout, pin);
-		printf(", \"tier\": ");
-		json_opt(tier);
-		putchar('}');
+		pins_row(c, &shown, p, pin, tier, false);
 	}
+	for (int i = 0; i < n; i++)
+		if (!stat(paths[i], &st) && S_ISDIR(st.st_mode) &&
+		    on_tierfs(paths[i], &st))
+			pins_dirs(c, &shown, paths[i], st.st_dev);
 	if (c->json)
 		printf("%s]\n", shown ? "\n" : "");
 	free(def);

@@ -264,11 +264,16 @@ static int status_watch(struct ctx *c, const char *root)
 	struct sample s[2];
 	bool tty = isatty(STDOUT_FILENO) && !c->json;
 	int lines = 0, cur = 0;
+	double start, wait;
 
 	if (take_sample(c, root, &s[0]))
 		return c->status;
+	start = s[0].t;
 	for (long i = 0; !c->count || i < c->count; i++) {
-		usleep((useconds_t)(c->watch * 1e6));
+		/* on a fixed beat: the time a sample takes does not add up */
+		wait = start + (double)(i + 1) * c->watch - now_sec();
+		if (wait > 0)
+			usleep((useconds_t)(wait * 1e6));
 		if (take_sample(c, root, &s[!cur]))
 			return c->status;
 		if (tty && lines)	/* back to the top of the last frame */

@@ -43,7 +43,8 @@ setfattr -n user.tierfs.policy -v "hot_age=1s warm_age=3s" "$M/fast"
 setfattr -n user.tierfs.policy -v "warm_age=never" "$M/fast/keep"
 assert_eq "hot_age=1s warm_age=3s" "$(pol "$M/fast")" "getfattr of fast's policy"
 assert_eq "warm_age=never" "$(pol "$M/fast/keep")" "getfattr of fast/keep's policy"
-wait_tier "$M/fast/a" warm 30
+# (idle for longer than both ages already, they may go warm and cold in
+# the same tick)
 wait_tier "$M/fast/sub/b" cold 30
 wait_tier "$M/fast/a" cold 30
 [[ $(xa "$M/fast/a" reason) =~ ^idle\ [0-9]+s\ \>\ age\ 3s$ ]] ||
@@ -86,6 +87,14 @@ d = json.loads(sys.argv[1]); print(d["policy"] + "|" + d["from"])' "$out")" "tie
 	assert_eq "hot_age=2h, pin=warm" "$(pol "$M/slow")" "policy after a bad value"
 	"$TC" policy --clear "$M/slow" >/dev/null
 	expect_errno "No such attribute" getfattr -n user.tierfs.policy "$M/slow"
+	# pins: the files' own pins, then the directories whose policy pins
+	out=$("$TC" pins "$M/pc")
+	assert_eq "PIN TIER PATH|hot hot $M/pc/own|warm warm $M/pc/p1|cold - $M/pc/ (directory policy)" \
+		"$(sed 's/  */ /g' <<<"$out" | paste -sd '|')" "tierctl pins of pc"
+	out=$("$TC" pins --json "$M/pc")
+	assert_eq "$M/pc:cold:True" "$("$PY" -c 'import json, sys
+print(" ".join("%s:%s:%s" % (e["path"], e["pin"], e["policy"])
+               for e in json.loads(sys.argv[1]) if e["policy"]))' "$out")" "tierctl pins --json of pc"
 fi
 
 note "policies persist across a remount"

@@ -37,8 +37,9 @@ PAGE = 4096
 COLD_BLOCK = 256 * KiB   # tierfs default cold_block (xz block size)
 COLD_LEVEL = 6           # tierfs default cold_level
 SQ_BLOCK = 128 * KiB     # mksquashfs default block size
+JBLOCKS = (128 * KiB, 256 * KiB)   # cold_block sizes compared in (j)
 
-ALL_WORKLOADS = "abcdefghi"
+ALL_WORKLOADS = "abcdefghijm"
 TIERS = ("hot", "warm", "cold")
 BASELINES = ("tmpfs", "mergerfs", "mergerfs-cached", "squashfuse-xz",
              "squashfuse-lz4")
@@ -69,7 +70,7 @@ def pct(sorted_vals, q):
 
 
 def higher_is_better(unit):
-    return unit not in ("s", "us", "ms", "MiB")
+    return unit not in ("s", "us", "ms", "MiB", "x decode")
 
 
 def drop_caches():
@@ -275,22 +276,30 @@ class Harness:
 # Results
 
 class Results:
+    """Samples per (workload, metric, system). Each sample carries the
+    round it was taken in (a tag such as "cold:2"); a ratio between two
+    systems is the median of the per-round ratios over the rounds both were
+    measured in (paired: the two runs were back to back, under the same
+    load), and falls back to the ratio of medians only when no round pairs
+    them (marked in the JSON)."""
+
     def __init__(self):
         self.rows = {}     # (workload, metric, system) -> dict
         self.order = []
         self.extra = {}    # workload -> free-form facts
         self.notes = []
 
-    def add(self, wl, metric, system, value, unit, note=None):
+    def add(self, wl, metric, system, value, unit, note=None, rnd=None):
         key = (wl, metric, system)
         if key not in self.rows:
             self.rows[key] = {"workload": wl, "metric": metric,
                               "system": system, "unit": unit,
-                              "samples": [], "note": None}
+                              "samples": [], "rounds": [], "note": None}
             self.order.append(key)
         row = self.rows[key]
         if value is not None:
             row["samples"].append(value)
+            row["rounds"].append(rnd)
         if note:
             row["note"] = note
 
@@ -303,7 +312,41 @@ class Results:
             return None
         return statistics.median(row["samples"])
 
+    def paired(self, wl, metric, system, base):
+        """Per-round speed ratios of system over base (rounds both were
+        measured in)."""
+        a = self.rows.get((wl, metric, system))
+        b = self.rows.get((wl, metric, base))
+        if not a or not b:
+            return []
+        hib = higher_is_better(a["unit"])
+        bv = {}
+        for r, v in zip(b["rounds"], b["samples"]):
+            if r is not None:
+                bv.setdefault(r, []).append(v)
+        out = []
+        for r, v in zip(a["rounds"], a["samples"]):
+            if r is None or r not in bv or not bv[r]:
+                continue
+            w = bv[r].pop(0)
+            if v and w:
+                out.append(v / w if hib else w / v)
+        return out
+
+    def cross(self, a, b):
+        """Per-round quotients a/b of two rows given as (wl, metric,
+        system), over the rounds both were measured in."""
+        ra, rb = self.rows.get(a), self.rows.get(b)
+        if not ra or not rb:
+            return []
+        bv = dict(zip(rb["rounds"], rb["samples"]))
+        return [v / bv[r] for r, v in zip(ra["rounds"], ra["samples"])
+                if r is not None and bv.get(r)]
+
     def ratio(self, wl, metric, system, base):
+        pr = self.paired(wl, metric, system, base)
+        if pr:
+            return statistics.median(pr)
         v = self.median(wl, metric, system)
         b = self.median(wl, metric, base)
         if v is None or b is None or v == 0 or b == 0:
@@ -319,11 +362,14 @@ class Results:
             row["median"] = self.median(wl, metric, system)
             row["higher_is_better"] = higher_is_better(row["unit"])
             row["ratios"] = {}
+            row["ratio_pairs"] = {}
             for base, _ in RATIO_COLS:
                 if base != system:
                     r = self.ratio(wl, metric, system, base)
                     if r is not None:
                         row["ratios"][base] = round(r, 4)
+                        row["ratio_pairs"][base] = len(
+                            self.paired(wl, metric, system, base))
             out.append(row)
         return out
 
@@ -457,9 +503,11 @@ def read_seq(path, expect):
 
 def read_random(path, offs, cap_s, blk):
     """4 KiB preads at offs (FADV_RANDOM: no readahead). Returns latencies
-    (ns), latencies of the first read of each blk-sized block, wall time."""
+    (ns) of every read, of the first read of each blk-sized block, of the
+    other reads, and the wall time."""
     lat = []
     first = []
+    again = []
     seen = set()
     pc = time.perf_counter_ns
     fd = os.open(path, O_RD)
@@ -477,12 +525,14 @@ def read_random(path, offs, cap_s, blk):
             if b not in seen:
                 seen.add(b)
                 first.append(e - s)
+            else:
+                again.append(e - s)
             if e > deadline:
                 break
         total = pc() - t0
     finally:
         os.close(fd)
-    return lat, first, total / 1e9
+    return lat, first, again, total / 1e9
 
 
 def verify_sample(paths, ref_paths, n, rng):
@@ -552,6 +602,29 @@ def get_tier(path):
         return "err:" + errno.errorcode.get(e.errno, str(e.errno))
 
 
+def describe_dir(path):
+    """Where a directory lives: its file system type and device."""
+    path = os.path.realpath(path)
+    best = ("?", "/", "?")
+    with open("/proc/mounts") as f:
+        for line in f:
+            dev, mp, fstype = line.split()[:3]
+            if (path == mp or path.startswith(mp.rstrip("/") + "/")) and \
+                    len(mp) >= len(best[1]):
+                best = (dev, mp, fstype)
+    return {"path": path, "device": best[0], "mountpoint": best[1],
+            "fstype": best[2]}
+
+
+def rotate(seq, r):
+    """seq rotated by r places: round r measures a different system first."""
+    seq = list(seq)
+    if not seq:
+        return seq
+    r %= len(seq)
+    return seq[r:] + seq[:r]
+
+
 def rss_kib(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -573,7 +646,7 @@ def rmtree(path):
 
 
 def print_goals(gl, out=sys.stdout):
-    print("\nGoals (issue 6 item 2):", file=out)
+    print("\nGoals (issue 9; older issue 6 goals last):", file=out)
     for x in gl:
         met = {True: "MET ", False: "MISS", None: "n/a "}[x["met"]]
         print("  [%s] %-58s %10s  (target %s; %s)" % (

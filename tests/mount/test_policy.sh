@@ -15,14 +15,20 @@ M=$TFS_MNT
 R=$TFS_REF
 OPTS=(-o "hot_age=2s,warm_age=4s,interval=500ms")
 
-# "TIER|REASON" of a file, read by name in one process (one instant; the
-# names are not listed, so getfattr -d cannot show them)
+# "TIER|REASON" of a file at one instant: the names are not listed (so one
+# getfattr -d cannot show both), and a python per poll is too slow on a
+# loaded machine; getfattr by name, reason read before and after the tier
+# until it did not change in between
 tier_reason()
 {
-	"$PY" -c 'import os, sys
-p = sys.argv[1]
-print("%s|%s" % (os.getxattr(p, "user.tierfs.tier").decode(),
-                 os.getxattr(p, "user.tierfs.reason").decode()))' "$1"
+	local r1 t r2 i
+	for ((i = 0; i < 20; i++)); do
+		r1=$(xa "$1" reason)
+		t=$(xa "$1" tier)
+		r2=$(xa "$1" reason)
+		[ "$r1" != "$r2" ] || break
+	done
+	printf '%s|%s\n' "$t" "$r2"
 }
 # pinned_stays FILE TIER REASON_REGEX: fail unless FILE is on TIER with a
 # reason matching REASON_REGEX now

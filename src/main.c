@@ -18,6 +18,12 @@
  * is the systemd journal, to stderr; otherwise to STORE/tierfs.log;
  * -o log=stderr|syslog|FILE chooses. A FILE is reopened on SIGHUP.
  *
+ * Detaching (without -f): the process forks before the store is opened,
+ * since threads do not survive fork and opening the store starts some
+ * (cold read-ahead workers); the parent waits until the child reports that
+ * the file system is mounted and served (exit 0) or why it is not (the
+ * child's message on the same stderr, its exit status passed on).
+ *
  * Readiness: if TIERFS_READY_FD names an open descriptor, "ready\n" is
  * written to it once the mount is live (tests wait on it instead of
  * sleeping); under systemd (Type=notify) READY=1 goes to $NOTIFY_SOCKET.
@@ -303,7 +309,6 @@ enum log_choice { LOGC_STDERR, LOGC_SYSLOG, LOGC_FILE };
 struct log_plan {
 	enum log_choice how;
 	char path[PATH_MAX];    /* LOGC_FILE */
-	int keep_fd;            /* stderr saved across daemonizing, or -1 */
 };
 
 /* Decide, and check that a log file can be opened, before mounting
@@ -313,7 +318,6 @@ static int log_plan(const struct cmdline *cl, const char *store,
 {
 	int fd, n;
 
-	lp->keep_fd = -1;
 	if (cl->log && !strcmp(cl->log, "stderr")) {
 		lp->how = LOGC_STDERR;
 	} else if (cl->log && !strcmp(cl->log, "syslog")) {
@@ -352,9 +356,6 @@ static int log_plan(const struct cmdline *cl, const char *store,
 		}
 		close(fd);
 	}
-	/* Detaching points stderr at /dev/null: keep the one we have. */
-	if (lp->how == LOGC_STDERR && !cl->foreground)
-		lp->keep_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	return 0;
 }
 
@@ -365,11 +366,6 @@ static void log_apply(struct log_plan *lp)
 
 	switch (lp->how) {
 	case LOGC_STDERR:
-		if (lp->keep_fd >= 0) {
-			dup2(lp->keep_fd, STDERR_FILENO);
-			close(lp->keep_fd);
-			lp->keep_fd = -1;
-		}
 		log_to_stderr();
 		break;
 	case LOGC_SYSLOG:
@@ -381,6 +377,69 @@ static void log_apply(struct log_plan *lp)
 			tfs_err("cannot log to %s: %s", lp->path, strerror(-rc));
 		break;
 	}
+}
+
+/* Without -f, before anything starts a thread: fork; the parent waits for
+ * one byte from the child (0: mounted and served; else the exit status)
+ * and exits with it, or with 1 if the child died first. The child gets
+ * the pipe's write end in *fd and its own session. 0 or -errno. */
+static int daemon_fork(int *fd)
+{
+	unsigned char st = 1;
+	ssize_t n;
+	pid_t pid;
+	int p[2], rc;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(p[0]);
+		close(p[1]);
+		return rc;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &st, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? st : 1);
+	}
+	close(p[0]);
+	setsid();
+	*fd = p[1];
+	return 0;
+}
+
+/* Tell the waiting parent (if any): 0 or an exit status. */
+static void daemon_report(int *fd, int status)
+{
+	unsigned char st = (unsigned char)status;
+
+	if (*fd < 0)
+		return;
+	if (write(*fd, &st, 1) < 0)
+		tfs_warn("cannot report to the mounting process: %s",
+			 strerror(errno));
+	close(*fd);
+	*fd = -1;
+}
+
+/* The detached daemon reads nothing and prints nothing; stderr stays
+ * where the log goes (a file is already on it; syslog needs none). */
+static void detach_stdio(const struct log_plan *lp)
+{
+	int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (nfd < 0)
+		return;
+	dup2(nfd, STDIN_FILENO);
+	dup2(nfd, STDOUT_FILENO);
+	if (lp->how == LOGC_SYSLOG)
+		dup2(nfd, STDERR_FILENO);
+	close(nfd);
 }
 
 static const char *log_desc(const struct log_plan *lp)
@@ -501,12 +560,12 @@ static int run(struct cmdline *clp)
 	struct fuse_session *se = NULL;
 	struct fs *fsp = NULL;
 	struct metrics_http *mh = NULL;
-	struct log_plan lp = { .keep_fd = -1 };
+	struct log_plan lp = { .how = LOGC_STDERR };
 	char store[4096], conf[4200], err[512], mnt[PATH_MAX], cwd[PATH_MAX];
 	char info[PATH_MAX + 256], maddr[128] = "off";
 	struct stat st;
 	sigset_t hup;
-	int rc, ret = 1, mfd = -1;
+	int rc, ret = 1, mfd = -1, dfd = -1;
 
 	/* Validate our options before touching anything. */
 	log_to_stderr();
@@ -619,6 +678,21 @@ static int run(struct cmdline *clp)
 		}
 		metrics_http_addr(mfd, maddr, sizeof(maddr));
 	}
+	if (!cl.foreground) {
+		rc = daemon_fork(&dfd);
+		if (rc) {
+			fprintf(stderr, "tierfs: cannot fork: %s\n",
+				strerror(-rc));
+			goto out_log;
+		}
+	}
+	/* SIGHUP reloads tierfs.conf: blocked in every thread, taken by the
+	 * policy thread through a signalfd. Blocked before fs_mount(), which
+	 * starts threads (they inherit the mask): one with SIGHUP open would
+	 * take it with libfuse's handler, which ends the session. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	log_set_level((int)cfg.log_level);
 	rc = fs_mount(&fsp, store, &cfg, err, sizeof(err));
 	if (rc) {
@@ -634,20 +708,18 @@ static int run(struct cmdline *clp)
 		goto out_unmount;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
-	/* SIGHUP reloads tierfs.conf: blocked in every thread, taken by the
-	 * policy thread through a signalfd. */
-	sigemptyset(&hup);
-	sigaddset(&hup, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	if (fs_set_overrides(fsp, cl.our_opts))
 		goto out_signals;
 	if (fuse_session_mount(se, cl.mnt)) {
 		fprintf(stderr, "tierfs: cannot mount on %s\n", cl.mnt);
 		goto out_signals;
 	}
-	if (fuse_daemonize(cl.foreground))
-		goto out_fuse_unmount;
+	/* Every path is absolute by now. */
+	if (chdir("/") < 0)
+		tfs_warn("cannot change to /: %s", strerror(errno));
 	log_apply(&lp);
+	if (!cl.foreground)
+		detach_stdio(&lp);
 	fs_note_pid(fsp);
 	rc = fs_start(fsp);
 	if (rc) {
@@ -667,6 +739,7 @@ static int run(struct cmdline *clp)
 	tfs_info("mounted %s on %s", store, cl.mnt);
 	notify_ready();
 	sd_notifyf(0, "READY=1\nSTATUS=mounted %s on %s", store, cl.mnt);
+	daemon_report(&dfd, 0);
 
 	if (cl.single) {
 		rc = fuse_session_loop(se);
@@ -700,7 +773,6 @@ out_unmount:
 out_log:
 	if (mfd >= 0)
 		close(mfd);
-	if (lp.keep_fd >= 0)
-		close(lp.keep_fd);
+	daemon_report(&dfd, ret ? ret : 1);
 	return ret;
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Unmount and mount lifecycle:
-#  - 20 times: write files (new, overwritten, appended, one unlinked while
+#  - 20 times: write files (new, overwritten, appended, 65 unlinked while
 #    open, one moved to warm by setfattr), `fusermount3 -u`, and mount the
 #    same store again at once, without waiting for the old daemon to exit:
 #    the new mount must succeed (it waits for the old daemon's lock), the
@@ -35,6 +35,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	echo data >&5
 	rm "$M/open-unlinked"
 	exec 5>&-
+	# and many at once, right before the unmount: their last FORGETs
+	# race the unmount
+	"$PY" - "$M" <<'EOF'
+import os, sys
+fds = []
+for i in range(64):
+    p = os.path.join(sys.argv[1], "ul%d" % i)
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    os.write(fd, b"x" * 100)
+    os.unlink(p)
+    fds.append(fd)
+for fd in fds:
+    os.close(fd)
+EOF
 
 	sleep ${TFS_LC_SLEEP:-0}
 	old_pid=$TFS_PID

@@ -8,6 +8,11 @@
 #                                    write DIR/env (see below)
 #   scripts/s3-server.sh stop DIR    stop everything `start` started there
 #   scripts/s3-server.sh status DIR  exit 0 when its S3 endpoint answers
+#   scripts/s3-server.sh gw-stop DIR / gw-start DIR
+#                                    stop / start the gateway alone (the
+#                                    endpoint goes down and comes back on
+#                                    the same port with the same objects:
+#                                    the outage tests)
 #
 # Everything it creates lives under DIR (config, daemon data, logs, admin
 # sockets, pid files); the daemons listen on 127.0.0.1 only, on free ports
@@ -24,7 +29,7 @@ set -eu
 
 usage()
 {
-	echo "usage: $0 start|stop|status DIR" >&2
+	echo "usage: $0 start|stop|status|gw-stop|gw-start DIR" >&2
 	exit 2
 }
 
@@ -264,12 +269,52 @@ export S3_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=$access
 export AWS_SECRET_ACCESS_KEY=$secret
 export AWS_SHARED_CREDENTIALS_FILE=$dir/credentials
+export S3_SERVER_DIR=$dir
 EOF
 	log "S3 at http://127.0.0.1:$rgw_port (env in $dir/env)"
 }
 
+gw_pid()
+{
+	[ -f "$dir/run/client.rgw.gw.pid" ] && cat "$dir/run/client.rgw.gw.pid"
+}
+
+do_gw_stop()
+{
+	p=$(gw_pid) || die "no gateway running in $dir"
+	kill -TERM "$p" 2>/dev/null || true
+	i=0
+	while pid_alive "$p" && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if pid_alive "$p"; then
+		kill -KILL "$p" 2>/dev/null || true
+	fi
+	rm -f "$dir/run/client.rgw.gw.pid"
+}
+
+do_gw_start()
+{
+	# shellcheck disable=SC1091
+	. "$dir/env"
+	rgw_port=${S3_ENDPOINT##*:}
+	access=$AWS_ACCESS_KEY_ID
+	secret=$AWS_SECRET_ACCESS_KEY
+	radosgw -c "$conf" -n client.rgw.gw 2>>"$dir/log/start.err" ||
+		die "radosgw failed to start"
+	deadline=$(( $(date +%s) + START_TIMEOUT ))
+	until [ "$(s3 GET /)" = 200 ]; do
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			die "the gateway does not answer again"
+		sleep 0.5
+	done
+}
+
 case $cmd in
 start) do_start ;;
+gw-stop) do_gw_stop ;;
+gw-start) do_gw_start ;;
 stop) do_stop ;;
 status) do_status ;;
 *) usage ;;

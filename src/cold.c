@@ -27,6 +27,7 @@
 #include "blkcache.h"
 #include "blob.h"
 #include "coldra.h"
+#include "cold_store.h"
 #include "fault.h"
 #include "fs_int.h"
 #include "log.h"
@@ -220,7 +221,8 @@ static uint64_t cold_prefetch(void *ctx, uint64_t arc, uint64_t off)
 	return end;
 }
 
-int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg)
+int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg,
+	      char *err, size_t errlen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct meta_arc *arcs = NULL;
@@ -233,34 +235,41 @@ int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg)
 		return -ENOMEM;
 	c->fs = f;
 	pthread_rwlock_init(&c->lock, NULL);
-	{
-		char dir[4096];
-
-		rc = store_path(&f->store, dir, sizeof(dir), "cold");
-		if (!rc)
-			rc = blob_local_open(&c->bs, dir, 0644, 0);
-	}
+	rc = meta_arc_list(f->meta, &arcs, &n);
+	if (rc)
+		snprintf(err, errlen, "cannot list the cold archives: %s",
+			 strerror(-rc));
 	if (!rc)
+		rc = cold_store_open(&c->bs, cfg, f->store.dir, n, err, errlen);
+	if (!rc) {
 		rc = blkcache_create(&c->cache, cfg->cache_size);
-	if (!rc)
-		rc = meta_arc_list(f->meta, &arcs, &n);
+		if (rc)
+			snprintf(err, errlen, "cold block cache: %s",
+				 strerror(-rc));
+	}
 	if (rc)
 		goto out_fail;
 	delete_orphans(c, arcs, n);
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = open_one(c, arcs[i].id, false);
-	free(arcs);
+	if (rc) {
+		snprintf(err, errlen, "cannot open the cold archives: %s",
+			 strerror(-rc));
+		goto out_fail;
+	}
 	/* One read-ahead worker per core beyond the reader's, at most 2;
 	 * 4 blocks (1 MiB at the default cold_block) ahead. */
-	if (!rc)
-		rc = coldra_start(&c->ra, cold_prefetch, c,
-				  ncpu > 2 ? 2 : 1, 4);
-	if (rc)
+	rc = coldra_start(&c->ra, cold_prefetch, c, ncpu > 2 ? 2 : 1, 4);
+	if (rc) {
+		snprintf(err, errlen, "cold read-ahead: %s", strerror(-rc));
 		goto out_fail;
+	}
+	free(arcs);
 	*out = c;
 	return 0;
 
 out_fail:
+	free(arcs);
 	cold_close(&c);
 	return rc;
 }
@@ -715,7 +724,23 @@ static int demote(struct cold *c, struct tfs_inode **inos, size_t n,
 int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
 		size_t *moved, size_t *skipped)
 {
-	return demote(c, inos, n, 0, 0, moved, skipped);
+	int rc = demote(c, inos, n, 0, 0, moved, skipped);
+
+	/* A remote store keeps meta.db's snapshot up to date per batch. */
+	if (*moved)
+		cold_snapshot(c);
+	return rc;
+}
+
+int cold_snapshot(struct cold *c)
+{
+	return c ? cold_store_snapshot(c->bs, c->fs->meta, c->fs->store.dir) :
+		   0;
+}
+
+bool cold_remote_stats(struct cold *c, struct s3_stats *st)
+{
+	return c && cold_store_remote_stats(c->bs, st);
 }
 
 /* ---- compaction ---- */
@@ -729,6 +754,9 @@ static int delete_archive(struct cold *c, uint64_t id)
 	if (rc)
 		return rc;
 	remove_arc(c, id);
+	/* The remote snapshot must stop naming it before it goes. */
+	if (cold_snapshot(c))
+		return 0;       /* an orphan now: the next mount sweeps it */
 	arc_name(id, name);
 	if (blob_remove(c->bs, name) == 0)
 		blob_sync(c->bs);

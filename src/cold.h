@@ -14,6 +14,7 @@
 #define TIERFS_COLD_H
 
 #include <stdbool.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,8 +25,10 @@
 struct cold;
 struct fs;
 
-/* Open STORE/cold: open every archive meta lists, delete the others. */
-int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg);
+/* Open the cold store cold_store= names (cold_store.h), open every archive
+ * meta lists and delete the other objects. On failure err says why. */
+int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg,
+	      char *err, size_t errlen);
 void cold_close(struct cold **c);
 
 /* Read `len` bytes at file offset `off` of a file whose cold extent is
@@ -65,5 +68,11 @@ void cold_set_cache_size(struct cold *c, uint64_t bytes);
 /* Counters of the shared block cache. */
 struct blkcache_stats;
 void cold_cache_stats(struct cold *c, struct blkcache_stats *out);
+
+/* A remote cold store (cold_store.h): upload meta.db's snapshot now (0 and
+ * nothing done on a local one); its request counters (false if local). */
+int cold_snapshot(struct cold *c);
+struct s3_stats;
+bool cold_remote_stats(struct cold *c, struct s3_stats *st);
 
 #endif

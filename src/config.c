@@ -130,6 +130,7 @@ void config_defaults(struct tfs_config *c)
 		.list_tier_xattrs = false,
 		.log_level = LOG_INFO,
 	};
+	config_s3_defaults(&c->s3);
 }
 
 static __attribute__((format(printf, 3, 4)))
@@ -246,7 +247,7 @@ static const struct config_key *config_find(const char *key)
 
 bool config_is_key(const char *key)
 {
-	return config_find(key) != NULL;
+	return config_find(key) != NULL || config_s3_is_key(key);
 }
 
 bool config_is_flag(const char *key)
@@ -370,6 +371,8 @@ int config_set(struct tfs_config *c, const char *key, const char *value,
 	uint64_t v;
 	int rc = -EINVAL;
 
+	if (config_s3_is_key(key))
+		return config_s3_set(&c->s3, key, value, err, errlen);
 	if (!k) {
 		config_err(err, errlen, "unknown option '%s'",
 			   key ? key : "");
@@ -583,6 +586,12 @@ int config_diff(const struct tfs_config *a, const struct tfs_config *b,
 		}
 		n++;
 	}
+	if (config_s3_differ(&a->s3, &b->s3)) {
+		if (buf && used < len)
+			snprintf(buf + used, len - used, "%scold store settings "
+				 "(used from the next mount on)", n ? ", " : "");
+		n++;
+	}
 	return n;
 }
 
@@ -597,4 +606,5 @@ void config_each(const struct tfs_config *c,
 			      v, sizeof(v));
 		fn(ctx, config_keys[i].name, v);
 	}
+	config_s3_each(&c->s3, fn, ctx);
 }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config_s3.h"
+
 struct tfs_config {
 	uint64_t hot_max;         /* bytes of file data kept in RAM */
 	uint64_t hot_age_ms;      /* idle time before hot -> warm */
@@ -36,6 +38,8 @@ struct tfs_config {
 	bool list_tier_xattrs;    /* listxattr lists the user.tierfs.* names */
 	/* ops: daemon settings */
 	uint32_t log_level;       /* LOG_ERR..LOG_DEBUG (log.h) */
+	/* the cold tier on an object store (config_s3.h; read at mount) */
+	struct tfs_s3_config s3;
 };
 
 /* Fill with defaults; hot_max defaults to 1/4 of physical RAM. */

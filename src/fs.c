@@ -684,12 +684,9 @@ int fs_mount(struct fs **out, const char *store_dir,
 		goto out_fail;
 	}
 	set_reserve(f);
-	rc = cold_open(&f->cold, f, cfg);
-	if (rc) {
-		snprintf(err, errlen, "%s/cold: cannot open archives: %s",
-			 f->store.dir, strerror(-rc));
+	rc = cold_open(&f->cold, f, cfg, err, errlen);
+	if (rc)
 		goto out_fail;
-	}
 	rc = fs_iget(f, TFS_ROOT_INO, &f->root);
 	if (rc) {
 		snprintf(err, errlen, "cannot load the root directory: %s",
@@ -786,6 +783,8 @@ void fs_unmount(struct fs **fp)
 		segstore_sync(f->seg);
 	if (f->meta)
 		meta_sync(f->meta);
+	if (f->meta && f->root)
+		cold_snapshot(f->cold);
 	cold_close(&f->cold);
 	segstore_close(&f->seg);
 	if (f->itable.buckets)

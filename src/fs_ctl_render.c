@@ -15,6 +15,7 @@
  */
 #include "blkcache.h"
 #include "cold.h"
+#include "s3.h"
 #include "fs_int.h"
 #include "policy.h"
 
@@ -196,6 +197,24 @@ static double ratio(uint64_t logical, uint64_t stored)
 	return stored ? (double)logical / (double)stored : 0.0;
 }
 
+/* The remote cold store's counters (cold_store.h), if there is one. */
+static void render_json_remote(struct fs *f, struct sbuf *b)
+{
+	struct s3_stats st;
+
+	if (!cold_remote_stats(f->cold, &st)) {
+		sb_printf(b, ",\n  \"cold_store\": {\"kind\": \"local\"}");
+		return;
+	}
+	sb_printf(b, ",\n  \"cold_store\": {\"kind\": \"s3\", \"requests\": %"
+		  PRIu64 ", \"bytes_up\": %" PRIu64 ", \"bytes_down\": %"
+		  PRIu64 ", \"errors\": %" PRIu64 ", \"retries\": %" PRIu64
+		  ", \"latency_us_avg\": %.1f, \"latency_us_max\": %" PRIu64
+		  "}", st.requests, st.bytes_up, st.bytes_down, st.errors,
+		  st.retries, st.requests ? (double)st.latency_us /
+		  (double)st.requests : 0.0, st.latency_max_us);
+}
+
 static void render_json(struct fs *f, const struct tier_totals *t,
 			const struct icounts *ic, struct sbuf *b)
 {
@@ -251,7 +270,7 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  ",\n  \"cold_cache\": {\"hits\": %" PRIu64
 		  ", \"misses\": %" PRIu64 ", \"decodes\": %" PRIu64
 		  ", \"bytes\": %" PRIu64 ", \"capacity\": %" PRIu64
-		  ", \"hit_rate\": %.3f}\n}\n",
+		  ", \"hit_rate\": %.3f}",
 		  atomic_load(&f->hot.bytes), atomic_load(&f->hot.max),
 		  hot_resident_files(f), ic->loaded, ic->referenced,
 		  atomic_load(&s->writes),
@@ -269,6 +288,8 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  bc.decodes, bc.bytes, bc.capacity,
 		  bc.hits + bc.misses ? (double)bc.hits /
 			  (double)(bc.hits + bc.misses) : 0.0);
+	render_json_remote(f, b);
+	sb_printf(b, "\n}\n");
 }
 
 static void prom_family(struct sbuf *b, const char *name, const char *type,
@@ -390,6 +411,30 @@ static void render_prom(struct fs *f, const struct tier_totals *t,
 		prom_scalar(b, "cold_cache_bytes", "gauge",
 			    "Bytes of decoded blocks cached.",
 			    bc.bytes);
+	}
+	{
+		struct s3_stats st;
+
+		if (cold_remote_stats(f->cold, &st)) {
+			prom_scalar(b, "s3_requests_total", "counter",
+				    "HTTP requests to the S3 cold store.",
+				    st.requests);
+			prom_scalar(b, "s3_sent_bytes_total", "counter",
+				    "Bytes uploaded to the S3 cold store.",
+				    st.bytes_up);
+			prom_scalar(b, "s3_received_bytes_total", "counter",
+				    "Object bytes read from the S3 cold store.",
+				    st.bytes_down);
+			prom_scalar(b, "s3_errors_total", "counter",
+				    "S3 calls that failed after retries.",
+				    st.errors);
+			prom_scalar(b, "s3_retries_total", "counter",
+				    "S3 requests repeated after a transient "
+				    "error.", st.retries);
+			prom_scalar(b, "s3_request_microseconds_total",
+				    "counter", "Time spent in S3 requests.",
+				    st.latency_us);
+		}
 	}
 	prom_scalar(b, "migration_backlog", "gauge",
 		    "Moves waiting for the policy thread.",

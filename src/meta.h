@@ -279,5 +279,8 @@ int meta_ro_links(struct meta *m,
  * transaction); set a segment's committed length (-ENOENT if no row). */
 int meta_fix_live(struct meta *m);
 int meta_seg_set_len(struct meta *m, uint64_t id, uint64_t len);
+/* Write a consistent copy of the whole database to the new file `path`
+ * (SQLite backup API; meta_backup.c). -EIO or -ENOSPC on failure. */
+int meta_backup(struct meta *m, const char *path);
 
 #endif

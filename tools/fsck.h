@@ -60,6 +60,7 @@ struct fsck {
 	struct meta *meta;
 	struct segstore *seg;
 	struct blkcache *cache;         /* neighbours share cold blocks */
+	struct blob_store *cold_bs;     /* the S3 cold store, or NULL: local */
 	int log_fd, err_fd;
 	char why[256];                  /* cause in the last core log line */
 
@@ -155,5 +156,16 @@ void fsck_check_catalog(struct fsck *k);
 void fsck_fix_sql(struct fsck *k);
 /* The root, dangling entries, link counts and orphan inodes. */
 void fsck_check_namespace(struct fsck *k);
+
+/* fsck_s3.c: open the store's S3 cold store when STORE/cold_store names
+ * one (settings from STORE/tierfs.conf, keys from s3_credentials or the
+ * environment) into k->cold_bs. 0, or an exit status after a message. */
+int fsck_s3_open(struct fsck *k);
+/* Every object under the prefix that is no catalog archive is reported. */
+void fsck_s3_orphans(struct fsck *k);
+
+/* tierfs-fsck --restore (fsck_s3.c): main() hands it argv when the first
+ * argument is --restore. Returns an exit status. */
+int fsck_s3_restore(int argc, char **argv);
 
 #endif

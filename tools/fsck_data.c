@@ -411,6 +411,44 @@ static void check_arc_files(struct fsck *k, uint64_t id, struct xzarc *a,
 	}
 }
 
+/* An archive of an S3 cold store: in the bucket, of the catalog's size,
+ * and every file in it decodes (one ranged GET per block). */
+static void check_remote_archive(struct fsck *k, const struct meta_arc *m,
+				 uint64_t live, size_t *ci)
+{
+	struct xzarc *a = NULL;
+	uint64_t size = 0;
+	char name[32];
+	int rc;
+
+	snprintf(name, sizeof(name), "%08" PRIx64 ".xz", m->id);
+	rc = blob_stat(k->cold_bs, name, &size);
+	if (!rc && size != m->size) {
+		problem(k, "archive %s: %" PRIu64 " bytes in the bucket, the "
+			"catalog says %" PRIu64, name, size, m->size);
+		rc = -EIO;
+	}
+	if (!rc)
+		rc = xzarc_open(&a, k->cold_bs, name, m->id);
+	if (rc) {
+		fsck_log_drain(k);
+		if (rc == -ENOENT)
+			problem(k, "archive %s: not in the bucket (%s)", name,
+				live ? "files use it" : "no file in use");
+		else if (rc != -EIO || size == m->size)
+			problem(k, "archive %s: cannot open: %s", name,
+				rc == -EIO ? k->why : strerror(-rc));
+		check_arc_files(k, m->id, NULL, "archive missing or unreadable",
+				ci);
+		return;
+	}
+	note(k, "archive %s (s3): %" PRIu64 " blocks, %" PRIu64 " bytes", name,
+	     xzarc_nblocks(a), xzarc_size(a));
+	check_arc_files(k, m->id, a, NULL, ci);
+	blkcache_drop_arc(k->cache, m->id);
+	xzarc_close(&a);
+}
+
 static void check_archive(struct fsck *k, const struct meta_arc *m,
 			  uint64_t live, size_t *ci)
 {
@@ -420,6 +458,10 @@ static void check_archive(struct fsck *k, const struct meta_arc *m,
 	struct stat st;
 	int rc;
 
+	if (k->cold_bs) {
+		check_remote_archive(k, m, live, ci);
+		return;
+	}
 	fsck_pathf(p, sizeof(p), "%s/%08" PRIx64 ".xz", k->cold, m->id);
 	if (stat(p, &st) < 0) {
 		if (live == 0) {
@@ -469,6 +511,8 @@ void fsck_check_archives(struct fsck *k)
 	for (size_t i = 0; i < k->narcs; i++)
 		check_archive(k, &k->arcs[i], k->arc_live[i], &ci);
 	check_arc_files(k, UINT64_MAX, NULL, "not in the catalog", &ci);
+	if (k->cold_bs)
+		fsck_s3_orphans(k);
 	/* Like a mount, count everything in cold/ but known archives as an
 	 * orphan (of an interrupted demotion or compaction). */
 	d = opendir(k->cold);

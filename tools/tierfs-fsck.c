@@ -46,11 +46,13 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "blkcache.h"
+#include "blob.h"
 #include "seg.h"
 #include "fsck.h"
 
@@ -187,7 +189,7 @@ static int fsck_open_store(struct fsck *k, const char *dir)
 		fatal(k, "%s: %s", path, strerror(errno));
 		return FSCK_FAILED;
 	}
-	return 0;
+	return fsck_s3_open(k);
 }
 
 static int report_db_problem(void *ctx, const char *msg)
@@ -314,6 +316,7 @@ static void fsck_close(struct fsck *k)
 	meta_close(&k->meta);
 	store_close(&k->store);
 	blkcache_destroy(&k->cache);
+	blob_store_close(&k->cold_bs);
 	free(k->segs);
 	free(k->seg_live);
 	free(k->arcs);
@@ -329,6 +332,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: tierfs-fsck [--repair] [-v] STORE\n"
 		"       tierfs-fsck --help | --version\n"
+		"       tierfs-fsck --restore s3://BUCKET[/PREFIX] [options]"
+		" STORE  (see --restore --help)\n"
 		"Check an unmounted tierfs store: meta.db, every warm record,"
 		" every cold file,\nthe catalogs and the namespace;"
 		" --repair fixes what can be fixed.\n"
@@ -349,6 +354,8 @@ int main(int argc, char **argv)
 			  .err_fd = STDERR_FILENO };
 	int c, rc;
 
+	if (argc > 1 && !strncmp(argv[1], "--restore", 9))
+		return fsck_s3_restore(argc, argv);
 	while ((c = getopt_long(argc, argv, "vhV", opts, NULL)) != -1) {
 		if (c == 'r') {
 			k.repair = true;

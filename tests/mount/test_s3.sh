@@ -135,6 +135,7 @@ note "refused mounts"
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = wrong\n' \
 	"$AWS_ACCESS_KEY_ID" >"$TFS_TMP/bad-cred"
 S2=$TFS_TMP/store2
+mkdir -p "$S2"
 tfs_expect_refused 1 "refused the credentials" "$M" "$S2" "$M" -o \
 	"cold_store=s3://$B/p2,s3_endpoint=$S3_ENDPOINT,s3_credentials=$TFS_TMP/bad-cred"
 tfs_expect_refused 1 "bucket 'nosuchbucket-[a-z0-9]+' does not exist" \

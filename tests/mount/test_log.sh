@@ -7,8 +7,9 @@
 #  - without -f the default is STORE/tierfs.log; with stderr being the
 #    systemd journal (JOURNAL_STREAM names it) the detached daemon keeps
 #    logging to stderr, each line with a "<N>" priority prefix;
-#  - -o log=syslog: nothing on stderr after the mount (the messages go to
-#    syslog(3); a syslog daemon to read them back is not assumed);
+#  - -o log=syslog: nothing on stderr after the mount; the messages reach
+#    /dev/log as facility daemon, ident tierfs (checked as root in a private
+#    mount namespace with our own /dev/log socket);
 #  - systemd's notify protocol: READY=1 once mounted and STOPPING=1 at
 #    unmount on $NOTIFY_SOCKET (tierfs@.service is Type=notify).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -115,6 +116,50 @@ echo y >"$M/y"
 tfs_umount
 if grep -qE " (info|warning|error): " "$TFS_LOG"; then
 	fail "log=syslog still wrote to stderr: $(head -3 "$TFS_LOG")"
+fi
+# What reaches syslog: in a private mount namespace whose /dev has our own
+# /dev/log socket (root only: unshare, mount --bind).
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	S=$TFS_TMP/syslog
+	mkdir "$S" "$S/dev" "$S/mnt"
+	cat >"$S/run.sh" <<'SHEOF'
+set -e
+S=$1 BIN=$2 STORE=$3 PY=$4
+for d in null zero fuse urandom random; do cp -a "/dev/$d" "$S/dev/"; done
+mount --bind "$S/dev" /dev
+"$PY" - "$S/got.txt" <<'PYEOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(120)
+with open(sys.argv[1], "a") as f:
+    while True:
+        m = s.recv(4096).decode(errors="replace")
+        f.write(m + "\n")
+        f.flush()
+        if "unmounted" in m:
+            break
+PYEOF
+py=$!
+for _ in $(seq 100); do [ -S /dev/log ] && break; sleep 0.1; done
+"$BIN" "$STORE" "$S/mnt" -f -o log=syslog 2>"$S/stderr.txt" &
+d=$!
+for _ in $(seq 300); do grep -q " $S/mnt " /proc/mounts && break; sleep 0.1; done
+echo z >"$S/mnt/z"
+fusermount3 -u "$S/mnt"
+wait "$d"
+wait "$py"
+SHEOF
+	timeout 300 unshare --mount --propagation private \
+		bash "$S/run.sh" "$S" "$TIERFS_BIN" "$TFS_STORE" "$PY" ||
+		fail "the syslog run in a private namespace failed: $(cat "$S/stderr.txt" 2>/dev/null)"
+	# <30>: facility daemon (3 * 8) + info (6)
+	grep -qE "^<30>.* tierfs\[[0-9]+\]: mounted $TFS_STORE on $S/mnt" "$S/got.txt" ||
+		fail "no mount message on /dev/log: $(cat "$S/got.txt")"
+	grep -qE "^<30>.* tierfs\[[0-9]+\]: unmounted $S/mnt" "$S/got.txt" ||
+		fail "no unmount message on /dev/log"
+else
+	note "not root or no unshare: what reaches syslog is not checked"
 fi
 
 note "sd_notify: READY=1 and STOPPING=1"

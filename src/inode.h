@@ -18,6 +18,10 @@
  *   1. tfs->ns_lock         namespace mutations (fs_ns.c)
  *   2. inode->io            one flush/migration/truncate of this inode at a
  *                           time; may be held across blocking I/O
+ *  2b. tfs->seg_lock (rw)   shared by a write-back from its first segment
+ *                           append to its commit; exclusive by compaction
+ *                           while it deletes or punches a segment (fs_int.h);
+ *                           before the segment store's locks and meta
  *   3. itable->lock         the hash table, nlookup, nopen, ref
  *   4. inode->lock          attributes, chunks, extent map; never held
  *                           across blocking I/O, a decode or a meta call

@@ -64,8 +64,12 @@ static int row_tier(struct fs *f, uint64_t ino, int tier)
 	if (n)
 		n->ref++;
 	pthread_mutex_unlock(&f->itable.lock);
+	/* Not loaded: the recorded tier, which is what fs_get_tier() says
+	 * of the same file once it is loaded (a file recorded hot that is
+	 * not in RAM yet, such as an empty one the mount-time restore skips,
+	 * is hot), so listing and lookup agree. */
 	if (!n)
-		return tier == TFS_HOT ? TFS_WARM : tier;
+		return tier;
 	tier = fs_get_tier(f, n);
 	fs_iput(f, n);
 	return tier;

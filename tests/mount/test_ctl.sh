@@ -74,7 +74,7 @@ assert_eq warn "$(conf log_level)" "log_level from -o"
 assert_eq hidden "$(conf tierdirs)" "tierdirs default"
 # every line is a comment or "key = value" with a key the daemon accepts
 # (checked by mounting a second store with the whole file as tierfs.conf)
-grep -vE '^(#.*|[a-z_]+ = [^ ]+)$' "$T/config" &&
+grep -vE '^(#.*|[a-z0-9_]+ = [^ ]+)$' "$T/config" &&
 	fail "lines of .tiers/config that are neither comments nor key = value"
 mkdir "$TFS_TMP/store2" "$TFS_TMP/mnt2"
 grep -v '^#' "$T/config" >"$TFS_TMP/store2/tierfs.conf"

@@ -472,7 +472,7 @@ static size_t dm_lock_unchanged(struct dm_item *items, size_t n)
 				     ino->cold.archive != it->src_arc))) {
 			it->ok = false;
 		} else {
-			it->attr = ino->attr;
+			it->attr = inode_attr_durable(ino);
 			if (!(it->flags & DM_KEEP_RAM) || !ino->resident)
 				it->attr.tier = TFS_COLD;
 			it->attr.last_access = atomic_load(&ino->last_access);

@@ -59,6 +59,16 @@ int fs_set_overrides(struct fs *f, const char *opts)
 	return 0;
 }
 
+void fs_set_zero_open(struct fs *f, bool on)
+{
+	atomic_store(&f->zero_open, on);
+}
+
+bool fs_zero_open(struct fs *f)
+{
+	return atomic_load(&f->zero_open);
+}
+
 int fs_start(struct fs *f)
 {
 	return policy_start(&f->policy, f);
@@ -428,10 +438,10 @@ int fs_persist_attr(struct fs *f, struct tfs_inode *ino)
 	int rc;
 
 	inode_lock(ino);
-	a = ino->attr;
+	a = inode_attr_durable(ino);
 	a.last_access = atomic_load(&ino->last_access);
 	a.access_count = atomic_load(&ino->access_count);
-	ino->meta_dirty = false;
+	ino->meta_dirty = ino->replace_since != 0;
 	inode_unlock(ino);
 	rc = meta_inode_update(f->meta, &a);
 	if (rc) {
@@ -641,6 +651,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->cfg_lock, NULL);
 	pthread_rwlock_init(&f->seg_lock, NULL);
+	pthread_mutex_init(&f->replace_lock, NULL);
 	f->ghosts = calloc(FS_GHOSTS, sizeof(*f->ghosts));
 	rc = f->ghosts ? itable_init(&f->itable) : -ENOMEM;
 	if (!rc)
@@ -777,8 +788,10 @@ void fs_unmount(struct fs **fp)
 
 	if (!f)
 		return;
-	if (f->meta && f->seg)
+	if (f->meta && f->seg) {
+		fs_replace_commit(f, true);
 		finish_store(f);
+	}
 	if (f->seg)
 		segstore_sync(f->seg);
 	if (f->meta)
@@ -801,6 +814,8 @@ void fs_unmount(struct fs **fp)
 	pthread_mutex_destroy(&f->ns_lock);
 	pthread_mutex_destroy(&f->cfg_lock);
 	pthread_rwlock_destroy(&f->seg_lock);
+	pthread_mutex_destroy(&f->replace_lock);
+	free(f->replace);
 	free(f);
 	*fp = NULL;
 }

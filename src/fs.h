@@ -100,6 +100,10 @@ int fs_set_mount_info(struct fs *f, const char *text);
 /* MNT/.tiers/metrics rendered now (Prometheus text format; malloc'd,
  * caller frees): what the daemon's HTTP endpoint serves. */
 int fs_metrics_text(struct fs *f, char **buf, size_t *len);
+/* The FUSE adapter says whether the kernel opens regular files without
+ * asking (zero-message open: no OPEN, FLUSH or RELEASE reaches the core). */
+void fs_set_zero_open(struct fs *f, bool on);
+bool fs_zero_open(struct fs *f);
 
 /* ---- namespace (fs_ns.c) ---- */
 int fs_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
@@ -162,10 +166,12 @@ int fs_create(struct fs *f, const struct fs_caller *c,
 	      struct fs_file **fh);
 ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		void *buf, size_t size, off_t off);
+/* Every write is durable against a daemon crash when it returns (its
+ * chunks appended to the warm segment, their extents and the size
+ * committed), so close(2) needs no write-back of its own. */
 ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		 const void *buf, size_t size, off_t off);
-/* close(2): write dirty chunks back and commit them (durable against a
- * daemon crash). */
+/* close(2): write back what is still dirty, if anything, and commit it. */
 int fs_flush(struct fs *f, struct tfs_inode *ino);
 /* fsync(2): as flush, and sync segment and metadata (durable against a
  * power loss). */

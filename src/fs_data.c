@@ -188,10 +188,32 @@ int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 
 /* ---- open / create / release ---- */
 
+/* After a remount a file recorded hot comes back into RAM when it is first
+ * used (the policy thread also reloads the hot set in the background). */
+static void restore_hot(struct fs *f, struct tfs_inode *ino)
+{
+	struct tfs_config cfg;
+	bool restore;
+
+	fs_get_config(f, &cfg);
+	inode_io_lock(ino);
+	inode_lock(ino);
+	restore = !ino->resident && ino->attr.tier == TFS_HOT &&
+		  ino->attr.size <= cfg.promote_max &&
+		  ino->attr.size <= cfg.hot_max / 2;
+	inode_unlock(ino);
+	if (restore && fs_make_resident(f, ino) == 0) {
+		inode_lock(ino);
+		fs_set_reason(ino, REASON_RESTORED, 0, 0);
+		inode_unlock(ino);
+		fs_hot_enforce(f, ino);
+	}
+	inode_io_unlock(ino);
+}
+
 int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
 	    struct fs_file **fh, bool *direct)
 {
-	struct tfs_config cfg;
 	bool restore;
 	int rc;
 
@@ -229,8 +251,6 @@ int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
 	if (rc)
 		return rc;
 	fs_iopen(f, ino);
-	if ((flags & O_ACCMODE) != O_WRONLY)
-		fs_touch(f, ino, ACCESS_OPEN_READ);
 	if (flags & O_TRUNC) {
 		inode_io_lock(ino);
 		rc = fs_truncate(f, ino, 0);
@@ -240,22 +260,8 @@ int fs_open(struct fs *f, struct tfs_inode *ino, int flags,
 			return rc;
 		}
 	}
-	if (restore) {
-		fs_get_config(f, &cfg);
-		inode_io_lock(ino);
-		inode_lock(ino);
-		restore = !ino->resident && ino->attr.tier == TFS_HOT &&
-			  ino->attr.size <= cfg.promote_max &&
-			  ino->attr.size <= cfg.hot_max / 2;
-		inode_unlock(ino);
-		if (restore && fs_make_resident(f, ino) == 0) {
-			inode_lock(ino);
-			fs_set_reason(ino, REASON_RESTORED, 0, 0);
-			inode_unlock(ino);
-			fs_hot_enforce(f, ino);
-		}
-		inode_io_unlock(ino);
-	}
+	if (restore)
+		restore_hot(f, ino);
 	return 0;
 }
 
@@ -299,6 +305,37 @@ int fs_release(struct fs *f, struct tfs_inode *ino, struct fs_file *fh)
 
 /* ---- read ---- */
 
+/* Gap between a READ and the end of the one before it beyond which it is
+ * no longer the same pass (the kernel's readahead windows arrive out of
+ * order from several threads, but never this far apart). */
+#define READ_PASS_GAP (8u << 20)
+/* A READ after this long a pause starts a new pass. */
+#define READ_PASS_IDLE_NS (1000 * 1000000LL)
+
+/*
+ * ACCESS ACCOUNTING. The kernel opens files without telling us (fuse_ops.c)
+ * and serves cached pages itself, so what can be counted is the READs that
+ * reach the daemon. One pass over a file (a sequential read, whatever the
+ * size of its READs) is one access: a READ counts when it starts at offset
+ * 0, lands far from where the previous READ ended, or comes after a pause.
+ * A scan of the store therefore counts each file once, as an open did.
+ */
+static enum fs_access read_access(struct tfs_inode *ino, uint64_t off,
+				  uint64_t end)
+{
+	uint64_t prev = atomic_exchange_explicit(&ino->read_next, end,
+						 memory_order_relaxed);
+	tfs_ns last = atomic_load_explicit(&ino->last_access,
+					   memory_order_relaxed);
+	uint64_t gap = off > prev ? off - prev : prev - off;
+
+	if (off == 0 || gap > READ_PASS_GAP ||
+	    fs_now() - last > READ_PASS_IDLE_NS)
+		return ACCESS_READ_START;
+	return ACCESS_READ;
+}
+
+
 ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		void *buf, size_t size, off_t off)
 {
@@ -318,12 +355,20 @@ ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		memcpy(buf, fh->buf + off, size);
 		return (ssize_t)size;
 	}
+	if (fs_ctl_is_file(ino))        /* no open: zero-message open */
+		return fs_ctl_read(f, ino, buf, size, off);
 	if (ino->kind != INODE_REAL)
 		return -EISDIR;
 	if (off < 0)
 		return -EINVAL;
 
 	inode_lock(ino);
+	if (!ino->resident && ino->attr.tier == TFS_HOT) {
+		/* First use after a remount: serve it from RAM. */
+		inode_unlock(ino);
+		restore_hot(f, ino);
+		inode_lock(ino);
+	}
 	tier = ino->resident ? TFS_HOT : ino->attr.tier;
 	if ((uint64_t)off >= ino->attr.size || size == 0) {
 		inode_unlock(ino);
@@ -400,7 +445,7 @@ ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		}
 	}
 	free(scratch);
-	fs_touch(f, ino, ACCESS_READ);
+	fs_touch(f, ino, read_access(ino, (uint64_t)off, end));
 	stats_add(&f->stats.reads[tier], 1);
 	stats_add(&f->stats.read_bytes[tier], end - (uint64_t)off);
 	stats_add(npend ? &f->stats.misses[tier] : &f->stats.hits[tier], 1);
@@ -537,6 +582,12 @@ ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 	if (pos == (uint64_t)off)
 		return rc;
 
+	/* Durable before the reply: nothing else tells us of a close. */
+	inode_io_lock(ino);
+	rc = fs_writeback(f, ino, false);
+	inode_io_unlock(ino);
+	if (rc)
+		return rc;
 	stats_add(&f->stats.writes, 1);
 	stats_add(&f->stats.write_bytes, pos - (uint64_t)off);
 	fs_touch(f, ino, ACCESS_WRITE);
@@ -548,10 +599,97 @@ ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 
 /* ---- truncate ---- */
 
+/*
+ * REPLACING A FILE. A program that rewrites a file in place opens it with
+ * O_TRUNC and writes the new content; a crash between the two must not
+ * leave the file empty (ext4 does the same with auto_da_alloc). So a
+ * truncation to 0 of a file with content is applied in RAM at once (the
+ * file reads as empty and takes the new writes) but not committed: meta
+ * keeps the old size and extents (inode_attr_durable) until the next
+ * write-back, whose one transaction drops the old extents and adds the
+ * new ones. Every write is such a write-back, so a rewrite done by one
+ * write(2) (up to 1 MiB, the largest WRITE) is atomic: a crash leaves the
+ * old content or the new one. A truncation that no write follows within
+ * FS_REPLACE_WAIT_NS (": > file") is committed alone by the policy tick,
+ * and every pending one at unmount; fsync commits it at once. Under
+ * zero-message open the daemon never learns of a close, so this is as
+ * close to "at close" as it can get.
+ */
+static int replace_queue(struct fs *f, struct tfs_inode *ino)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&f->replace_lock);
+	if (f->nreplace == f->replace_cap) {
+		size_t cap = f->replace_cap ? f->replace_cap * 2 : 16;
+		struct tfs_inode **v = realloc(f->replace, cap * sizeof(*v));
+
+		if (!v)
+			rc = -ENOMEM;
+		else {
+			f->replace = v;
+			f->replace_cap = cap;
+		}
+	}
+	if (!rc)
+		f->replace[f->nreplace++] = ino;
+	pthread_mutex_unlock(&f->replace_lock);
+	if (!rc)
+		fs_iref(f, ino);
+	return rc;
+}
+
+void fs_replace_commit(struct fs *f, bool all)
+{
+	tfs_ns now = fs_now();
+
+	for (size_t i = 0;;) {
+		struct tfs_inode *ino;
+		tfs_ns since;
+		int rc = 0;
+
+		pthread_mutex_lock(&f->replace_lock);
+		if (i >= f->nreplace) {
+			pthread_mutex_unlock(&f->replace_lock);
+			return;
+		}
+		ino = f->replace[i];
+		pthread_mutex_unlock(&f->replace_lock);
+
+		inode_lock(ino);
+		since = ino->replace_since;
+		inode_unlock(ino);
+		if (since && (all || now - since >= FS_REPLACE_WAIT_NS)) {
+			inode_io_lock(ino);
+			rc = fs_writeback(f, ino, false);
+			inode_io_unlock(ino);
+			inode_lock(ino);
+			since = ino->replace_since;
+			inode_unlock(ino);
+			if (rc && all) {
+				tfs_err("inode %" PRIu64 ": truncation not "
+					"committed: %s", ino->ino,
+					strerror(-rc));
+				since = 0;
+			}
+		}
+		if (since) {
+			i++;
+			continue;
+		}
+		/* Only this function removes entries: slot i is still ino. */
+		pthread_mutex_lock(&f->replace_lock);
+		f->replace[i] = f->replace[--f->nreplace];
+		pthread_mutex_unlock(&f->replace_lock);
+		fs_iput(f, ino);
+	}
+}
+
 int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
 {
 	uint64_t first, b, k;
 	uint32_t boff;
+	bool defer = false, queue = false;
 	int rc;
 
 	if (size > FS_MAX_FILE_SIZE)
@@ -599,10 +737,25 @@ int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
 		}
 		ino->ext_gen++;
 	}
+	if (size == 0 && ino->attr.size > 0) {
+		defer = true;
+		if (!ino->replace_since) {
+			ino->replace_since = fs_now();
+			ino->replace_size = ino->attr.size;
+			queue = true;
+		}
+	}
 	ino->attr.size = size;
 	ino->attr.mtime = ino->attr.ctime = fs_now();
 	ino->data_version++;
 	ino->meta_dirty = true;
 	inode_unlock(ino);
-	return fs_writeback(f, ino, false);
+	if (queue && replace_queue(f, ino)) {
+		/* Cannot track it: commit now. */
+		inode_lock(ino);
+		ino->replace_since = 0;
+		inode_unlock(ino);
+		defer = false;
+	}
+	return defer ? 0 : fs_writeback(f, ino, false);
 }

@@ -98,6 +98,14 @@ struct fs {
 	/* compaction's back-off after ENOSPC (compact.c); policy thread only */
 	tfs_ns compact_retry_at;        /* no rewrite before this time */
 	uint32_t compact_backoff;       /* current wait, seconds; 0: none */
+
+	_Atomic bool zero_open;         /* see fs_set_zero_open() */
+
+	pthread_mutex_t replace_lock;   /* leaf */
+	struct tfs_inode **replace;     /* protected by replace_lock: files
+					   with a truncation to 0 waiting
+					   (fs_truncate), one ref each */
+	size_t nreplace, replace_cap;   /* protected by replace_lock */
 };
 
 /* -ENOSPC if storing `bytes` more would leave less than the space reserve
@@ -157,8 +165,15 @@ int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync);
 /* fdatasync what was appended to the segments and the metadata log. */
 int fs_sync_store(struct fs *f);
-/* Truncate to `size`. Caller holds ino->io. */
+/* Truncate to `size`. Caller holds ino->io. A truncation to 0 of a file
+ * with content is committed with the file's next write-back (see
+ * fs_data.c, REPLACING A FILE). */
 int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
+/* Commit the truncations to 0 that waited FS_REPLACE_WAIT_NS for new
+ * content (all of them with `all`). Called by the policy tick and at
+ * unmount. */
+#define FS_REPLACE_WAIT_NS (3000 * 1000000LL)
+void fs_replace_commit(struct fs *f, bool all);
 
 /* ---- POSIX ACLs (fs_acl.c) ---- */
 #define FS_ACL_ACCESS "system.posix_acl_access"
@@ -209,11 +224,11 @@ int fs_warm_batch(struct fs *f, struct tfs_inode **inos, size_t n,
 /* Called after RAM grew: evict least recently used clean hot files until
  * under budget; `self` (may be NULL) is evicted last. */
 void fs_hot_enforce(struct fs *f, struct tfs_inode *self);
-/* Record an access for the policy. An open for reading counts towards
- * access_count and promotion; reads and writes only move last_access
- * (repeated reads are mostly served by the kernel's page cache and never
- * reach us, so opens are what can be counted reliably). */
-enum fs_access { ACCESS_OPEN_READ, ACCESS_READ, ACCESS_WRITE };
+/* Record an access for the policy. ACCESS_READ_START (a READ that starts
+ * a pass over the file, see fs_read) counts towards access_count and
+ * promotion; other reads and writes only move last_access. What the
+ * kernel's page cache serves never reaches us and needs no promotion. */
+enum fs_access { ACCESS_READ_START, ACCESS_READ, ACCESS_WRITE };
 void fs_touch(struct fs *f, struct tfs_inode *ino, enum fs_access a);
 /* Set why a file is where it is; caller holds ino->lock. */
 void fs_set_reason(struct tfs_inode *ino, enum fs_reason r, uint64_t a0,

@@ -58,7 +58,7 @@ static struct meta_inode snap(struct tfs_inode *ino)
 	struct meta_inode a;
 
 	inode_lock(ino);
-	a = ino->attr;
+	a = inode_attr_durable(ino);
 	inode_unlock(ino);
 	return a;
 }

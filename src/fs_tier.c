@@ -47,7 +47,7 @@ void fs_touch(struct fs *f, struct tfs_inode *ino, enum fs_access a)
 	bool queue = false;
 
 	atomic_store_explicit(&ino->last_access, now, memory_order_relaxed);
-	if (a != ACCESS_OPEN_READ)
+	if (a != ACCESS_READ_START)
 		return;
 	atomic_fetch_add_explicit(&ino->access_count, 1,
 				  memory_order_relaxed);
@@ -465,7 +465,7 @@ static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
 		for (size_t i = 0; i < got; i++)
 			fs_load_extents(f, t.ino[i]);
 		rc = fs_warm_batch(f, t.ino, got, &moved);
-		hot_trim();
+		hot_trim(&f->hot);
 	} else {
 		for (size_t i = 0; i < got; i++) {
 			int r = fs_move(f, t.ino[i], tier, REASON_SETFATTR, 0,
@@ -631,5 +631,5 @@ void fs_hot_enforce(struct fs *f, struct tfs_inode *self)
 		inode_io_unlock(self);
 	}
 	if (freed)
-		hot_trim();
+		hot_trim(&f->hot);
 }

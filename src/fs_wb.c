@@ -2,12 +2,21 @@
  * fs_wb.c - write-back: making a file's dirty RAM chunks durable as warm
  * records (close, fsync, eviction, moves).
  *
- * Write-back runs under ino->io: it copies dirty chunks under ino->lock,
- * appends them to the warm segments without any inode lock, commits all
- * their extents and the attributes in one meta transaction, then marks
- * clean each chunk whose generation did not move meanwhile. A chunk
- * written again during the write-back stays dirty, so a move never
+ * Write-back runs under ino->io: it notes the dirty chunks under
+ * ino->lock, appends them to the warm segments without any inode lock,
+ * commits all their extents and the attributes in one meta transaction,
+ * then marks clean each chunk whose generation did not move meanwhile. A
+ * chunk written again during the write-back stays dirty, so a move never
  * publishes stale bytes over a newer write.
+ *
+ * No copy of full-size chunks: their buffer never moves or goes away while
+ * ino->io is held (growing stops at the full size; truncation and eviction
+ * take ino->io), so the record is encoded straight from it. A writer may
+ * change those bytes meanwhile (fs_write holds only ino->lock), so after
+ * the append each such chunk's generation is checked under ino->lock
+ * (fs_write changes bytes and generation under it): a record whose chunk
+ * moved is not committed (it may be torn) and the write-back runs again,
+ * copying this time. Smaller chunks (small files) are copied: cheap.
  */
 #include "fs_int.h"
 
@@ -28,14 +37,15 @@ struct wb_item {
 	uint64_t k;
 	uint64_t gen;
 	struct seg_loc loc;
-	uint8_t *copy;
+	uint8_t *copy;          /* the bytes to append */
+	bool own;               /* copy is ours (malloc'd), not the chunk's */
 	uint32_t len;
 };
 
-/* Copy up to WB_BATCH dirty chunks from chunk *next on. Caller holds
- * ino->lock. */
+/* Note up to WB_BATCH dirty chunks from chunk *next on; copy the small
+ * ones, and all of them with `copy`. Caller holds ino->lock. */
 static size_t wb_collect(struct tfs_inode *ino, uint64_t *next,
-			 struct wb_item *items, int *err)
+			 struct wb_item *items, bool copy, int *err)
 {
 	size_t n = 0;
 
@@ -47,6 +57,12 @@ static size_t wb_collect(struct tfs_inode *ino, uint64_t *next,
 		items[n].k = *next;
 		items[n].gen = c->gen;
 		items[n].len = c->len;
+		items[n].own = copy || c->cap < TFS_CHUNK_SIZE;
+		if (!items[n].own) {
+			items[n].copy = c->data;
+			n++;
+			continue;
+		}
 		items[n].copy = malloc(c->len ? c->len : 1);
 		if (!items[n].copy) {
 			*err = -ENOMEM;
@@ -56,6 +72,34 @@ static size_t wb_collect(struct tfs_inode *ino, uint64_t *next,
 		n++;
 	}
 	return n;
+}
+
+static void wb_free(struct wb_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (items[i].own)
+			free(items[i].copy);
+}
+
+/* After the appends: keep the items whose bytes cannot have changed while
+ * they were encoded; returns how many (moved to the front). Caller holds
+ * ino->lock. */
+static size_t wb_keep_stable(struct tfs_inode *ino, struct wb_item *items,
+			     size_t n, bool *stale)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct hchunk *c = ino->chunks[items[i].k];
+
+		if (!items[i].own && (!c || c->data != items[i].copy ||
+				      c->gen != items[i].gen)) {
+			*stale = true;
+			continue;
+		}
+		items[kept++] = items[i];
+	}
+	return kept;
 }
 
 static int wb_commit(struct fs *f, struct tfs_inode *ino,
@@ -97,7 +141,7 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 	struct meta_inode attr;
 	struct meta_cold cold;
 	uint64_t next = 0, version, trunc_from;
-	bool last = false, has_cold, idle;
+	bool last = false, has_cold, idle, copy = false, stale = false;
 	int rc = 0;
 
 	if (ino->kind != INODE_REAL)
@@ -115,13 +159,14 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 	if (!items)
 		return -ENOMEM;
 
+again:
 	while (!last) {
 		size_t n;
 
 		inode_lock(ino);
-		n = wb_collect(ino, &next, items, &rc);
+		n = wb_collect(ino, &next, items, copy, &rc);
 		last = next >= ino->nchunks_cap;
-		attr = ino->attr;
+		attr = ino->attr;       /* with the truncation, if any */
 		attr.last_access = atomic_load(&ino->last_access);
 		attr.access_count = atomic_load(&ino->access_count);
 		version = ino->data_version;
@@ -129,33 +174,42 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 		has_cold = ino->has_cold;
 		cold = ino->cold;
 		inode_unlock(ino);
-		if (rc)
+		if (rc) {
+			wb_free(items, n);
 			goto out_free;
+		}
 		pthread_rwlock_rdlock(&f->seg_lock);
 		for (size_t i = 0; i < n && !rc; i++)
 			rc = segstore_append(f->seg, ino->ino, items[i].k,
 					     items[i].copy, items[i].len,
 					     &items[i].loc);
-		if (!rc && n)
+		if (!rc && n) {
 			fault_point("writeback-before-commit");
+			wb_free(items, n);      /* the records hold the bytes */
+			inode_lock(ino);
+			n = wb_keep_stable(ino, items, n, &stale);
+			inode_unlock(ino);
+		} else {
+			wb_free(items, n);
+		}
 		if (!rc)
-			rc = wb_commit(f, ino, items, n, last ? &attr : NULL,
+			rc = wb_commit(f, ino, items, n,
+				       last || trunc_from != UINT64_MAX ? &attr
+									: NULL,
 				       trunc_from, has_cold ? &cold : NULL);
 		pthread_rwlock_unlock(&f->seg_lock);
-		if (rc) {
-			for (size_t i = 0; i < n; i++)
-				free(items[i].copy);
+		if (rc)
 			goto out_free;
-		}
 		stats_add(&f->stats.writebacks, n);
 		inode_lock(ino);
 		if (trunc_from == ino->trunc_from)
 			ino->trunc_from = UINT64_MAX;
+		if (trunc_from != UINT64_MAX)
+			ino->replace_since = 0; /* committed with it */
 		for (size_t i = 0; i < n; i++) {
 			struct hchunk *c = ino->chunks[items[i].k];
 
 			stats_add(&f->stats.writeback_bytes, items[i].len);
-			free(items[i].copy);
 			if (inode_reserve_ext(ino, items[i].k) == 0)
 				ino->ext[items[i].k] = (struct ext_slot){
 					.seg = items[i].loc.seg,
@@ -180,6 +234,15 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 		if (last && ino->data_version == version)
 			ino->meta_dirty = false;
 		inode_unlock(ino);
+	}
+	if (stale && !copy) {
+		/* A writer changed a chunk while it was encoded: once more,
+		 * copying, so that what is durable on return includes every
+		 * write made before. */
+		copy = true;
+		next = 0;
+		last = false;
+		goto again;
 	}
 	if (sync)
 		rc = fs_sync_store(f);

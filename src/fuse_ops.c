@@ -10,8 +10,32 @@
  *
  * Caching: the kernel is the only writer of this tree, so entries and
  * attributes are cached for a long time and file pages are kept across
- * opens (keep_cache); virtual .tiers files are never cached (direct_io,
- * zero timeouts).
+ * opens (keep_cache); virtual .tiers files have zero timeouts.
+ *
+ * ZERO-MESSAGE OPEN. When the kernel supports it (FUSE_CAP_NO_OPEN_SUPPORT)
+ * OPEN of a regular file is answered ENOSYS: from then on the kernel sends
+ * no OPEN and no RELEASE on this connection and keeps every file's page
+ * cache across opens, so reopening a cached file costs no round trip. FLUSH
+ * is answered ENOSYS as well (the kernel then stops sending it), which is
+ * safe because every WRITE is durable before it is answered (fs_write) and
+ * the kernel sends a file's pending writes before close(2) returns.
+ *
+ * The kernel's writeback cache stays off: with it the kernel keeps size
+ * and mtime of every regular file to itself and ignores ours, so the
+ * control files could neither change size nor have their pages dropped,
+ * and it adds a synchronous SETATTR (times) to every close of a written
+ * file. Without it each write(2) is one WRITE, made durable before it
+ * returns: a program writing in small pieces rewrites the tail chunk each
+ * time (a known cost; cp and dd write 128 KiB to 1 MiB at a time, tar
+ * 10 KiB).
+ *
+ * O_TRUNC then arrives as a SETATTR of the size without a file handle
+ * (atomic O_TRUNC is turned off: it needs an OPEN to carry it), and CREATE
+ * is answered ENOSYS too so that a create is one MKNOD and never a
+ * RELEASE.
+ * The control files under .tiers report their rendering's size and mtime
+ * at every GETATTR; with FUSE_CAP_AUTO_INVAL_DATA the kernel drops its
+ * cached copy whenever that mtime moved, so every read(2) sees a fresh one.
  */
 #include "fuse_ops.h"
 
@@ -85,6 +109,9 @@ static struct fs_caller caller_of(fuse_req_t req)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct fs *f = userdata;
+	bool zero_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+
 	conn->want |= FUSE_CAP_ASYNC_READ;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
@@ -100,9 +127,19 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 		fs_set_acl(userdata, true);
 	}
-	/* Our pages change only through this mount: no invalidation on
-	 * mtime changes. */
-	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	if (zero_open) {
+		/* No OPEN may carry O_TRUNC; the control files need their
+		 * cached pages dropped when their mtime moves. */
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+		/* No writeback cache (see above). */
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	} else {
+		/* Our pages change only through this mount: no invalidation
+		 * on mtime changes. */
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	}
+	fs_set_zero_open(f, zero_open);
 	conn->max_write = READ_BUF_MAX;
 	conn->max_readahead = READ_BUF_MAX;
 }
@@ -260,7 +297,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_file *fh = NULL;
 	bool direct = false;
-	int rc = fs_open(fs_of(req), node(req, ino), fi->flags, &fh, &direct);
+	int rc;
+
+	if (fs_zero_open(fs_of(req)) && node(req, ino)->kind == INODE_REAL) {
+		/* Never again an OPEN or RELEASE on this connection. */
+		reply_err(req, -ENOSYS);
+		return;
+	}
+	rc = fs_open(fs_of(req), node(req, ino), fi->flags, &fh, &direct);
 
 	if (rc) {
 		reply_err(req, rc);
@@ -282,9 +326,15 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct tfs_inode *ino = NULL;
 	struct fs_file *fh = NULL;
-	int rc = fs_create(fs_of(req), &c, node(req, parent), name, mode,
-			   fi->flags, &ino, &e.attr, &fh);
+	int rc;
 
+	if (fs_zero_open(fs_of(req))) {
+		/* The kernel falls back to MKNOD and (no) OPEN for good. */
+		reply_err(req, -ENOSYS);
+		return;
+	}
+	rc = fs_create(fs_of(req), &c, node(req, parent), name, mode,
+		       fi->flags, &ino, &e.attr, &fh);
 	if (rc) {
 		reply_err(req, rc);
 		return;
@@ -340,6 +390,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
+	/* Every WRITE was durable when answered: nothing is left to do at
+	 * close, so the kernel may stop asking. */
+	if (fs_zero_open(fs_of(req))) {
+		reply_err(req, -ENOSYS);
+		return;
+	}
 	reply_err(req, fs_flush(fs_of(req), node(req, ino)));
 }
 

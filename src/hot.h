@@ -5,8 +5,10 @@
  * What it is: allocation of chunk buffers sized to their content (a 3 KiB
  * file costs ~3 KiB, not 64), a byte counter of all chunk memory, and the
  * list of resident (hot) inodes from which the eviction code picks the least
- * recently used. Full-size chunks are mapped with mmap(2) so that freeing
- * them returns memory to the system at once (RSS follows the hot tier).
+ * recently used. Full-size chunks come from a pool of pre-faulted 64 KiB
+ * buffers carved from 2 MiB mappings: a free buffer goes back to the pool
+ * (at most HOT_POOL_MAX of them, the rest are unmapped at once, and the
+ * pool itself drains at every hot_trim), so RSS follows the hot tier.
  * What it is not: the eviction policy. Deciding whom to demote and doing it
  * is fs_tier.c's job; hot only counts and lists.
  *
@@ -26,6 +28,10 @@ struct hchunk;
 
 struct hot {
 	pthread_mutex_t lock;
+	pthread_mutex_t pool_lock;      /* leaf */
+	uint8_t **pool;                 /* protected by pool_lock: free
+					   full-size buffers, pre-faulted */
+	size_t npool, pool_cap;         /* protected by pool_lock */
 	_Atomic uint64_t bytes;         /* RAM held by all chunks */
 	_Atomic uint64_t max;           /* the budget (hot_max) */
 	struct tfs_inode *head;         /* protected by lock: resident inodes */
@@ -46,8 +52,8 @@ void hot_chunk_free(struct hot *h, struct hchunk *c);
 /* Free a chunk without accounting (shutdown, when the budget is gone). */
 void hot_chunk_release(struct hchunk *c);
 /* Give back to the system the memory freed by chunk frees (after a large
- * demotion). */
-void hot_trim(void);
+ * demotion) and half of the free buffer pool. */
+void hot_trim(struct hot *h);
 
 /* The resident list. Caller holds ino->lock (the order allows hot->lock
  * inside it). */

@@ -11,7 +11,10 @@
  * file handles), ref (internal users: an operation in flight, the policy),
  * or it holds RAM chunks (a hot file stays hot when the kernel forgets it).
  * When all reach zero it is removed and freed; if its nlink is 0 its rows
- * and data are deleted from the store at that moment (open-unlink).
+ * and data are deleted from the store at that moment (open-unlink). Under
+ * zero-message open (fuse_ops.c) the kernel opens files without telling
+ * us, so nopen stays 0: an open file is kept by the kernel's own reference
+ * (nlookup), which it drops only after the last close.
  * The FUSE adapter uses the object's address as the FUSE node id.
  *
  * Locks, in the one global order (take only in this order):
@@ -117,17 +120,21 @@ struct tfs_inode {
 					   not loaded: allocated bytes */
 	uint64_t alloc_stamp;           /* ext_gen + data_version + 1 when
 					   alloc_bytes was counted; 0: never */
+	tfs_ns replace_since;           /* a truncation to 0 not committed
+					   yet (fs_truncate), or 0 */
+	uint64_t replace_size;          /* the size meta keeps meanwhile */
 
 	uint8_t reason;                 /* enum fs_reason: why it is where
 					   it is */
 	uint64_t reason_arg[2];
 	tfs_ns promo_start;             /* current promotion window */
-	uint32_t promo_reads;           /* opens for reading in it */
+	uint32_t promo_reads;           /* passes over the file in it */
 	bool promo_queued;
 
 	/* Access tracking (atomics: updated on the read path without locks). */
 	_Atomic tfs_ns last_access;
 	_Atomic uint64_t access_count;
+	_Atomic uint64_t read_next;     /* end of the last READ (fs_read) */
 
 	/* protected by hot->lock */
 	struct tfs_inode *hot_prev, *hot_next;
@@ -154,6 +161,18 @@ struct tfs_inode *inode_alloc(const struct meta_inode *attr,
 			      enum inode_kind kind);
 /* Free RAM chunks, extent map and the object. */
 void inode_free(struct tfs_inode *ino);
+
+/* The attributes the store must record now; caller holds ino->lock. While
+ * a truncation to zero waits to be committed together with the new content
+ * (fs_truncate), meta keeps the old size with the old extents. */
+static inline struct meta_inode inode_attr_durable(const struct tfs_inode *ino)
+{
+	struct meta_inode a = ino->attr;
+
+	if (ino->replace_since)
+		a.size = ino->replace_size;
+	return a;
+}
 
 /* Lock/unlock helpers (abort on error: a failed mutex op is a bug). */
 void inode_lock(struct tfs_inode *ino);

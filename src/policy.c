@@ -654,10 +654,11 @@ static void tick(struct policy *p)
 	do_promotions(p, &cfg);
 	do_hot_aging(p, &cfg, now);
 	fs_hot_enforce(f, NULL);
+	fs_replace_commit(f, false);
 	do_warm_aging(p, &cfg, now);
 	do_persist_access(p);
 	segstore_unmap_pages(f->seg);
-	hot_trim();
+	hot_trim(&f->hot);
 	compact_run(f, &freed);
 	if (freed)
 		tfs_info("compaction freed %" PRIu64 " bytes", freed);

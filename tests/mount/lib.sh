@@ -123,6 +123,18 @@ drop_caches()
 	fi
 }
 
+# uncache FILE...: drop the kernel's cached pages of each FILE
+# (posix_fadvise DONTNEED, no root needed) so that its next read reaches the
+# daemon: what the page cache serves is never seen, so never counted.
+uncache()
+{
+	"$PY" -c 'import os, sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)' "$@"
+}
+
 tfs_init()
 {
 	if [ -z "${TIERFS_BIN:-}" ] || [ ! -x "$TIERFS_BIN" ]; then

@@ -313,17 +313,31 @@ START_TEST(test_open_trunc)
 	ck_assert_int_eq(fs_open(f, ino, O_WRONLY | O_TRUNC, &fh, &direct), 0);
 	ck_assert_uint_eq(size_of(ino), 0);
 	{
-		struct meta_extent *e = NULL;
-		struct meta_cold c;
-		size_t n = 9;
+		struct meta_inode a;
 
-		/* Nothing durable of the old bytes is referenced any more. */
-		ck_assert_int_eq(meta_cold_get(f->meta, ino->ino, &c), -ENOENT);
-		ck_assert_int_eq(meta_extent_list(f->meta, ino->ino, &e, &n), 0);
-		ck_assert_uint_eq(n, 0);
-		free(e);
+		/* The truncation waits for the new content: a crash now
+		 * leaves the old content (fs_data.c, REPLACING A FILE). */
+		ck_assert_int_eq(meta_inode_get(f->meta, ino->ino, &a), 0);
+		ck_assert_uint_eq(a.size, len);
 	}
 	write_at(ino, "xyz", 3, 0);
+	{
+		struct meta_extent *e = NULL;
+		struct meta_cold c;
+		struct meta_inode a;
+		size_t n = 9;
+
+		/* The write committed the truncation with the new bytes:
+		 * nothing durable of the old ones is referenced any more. */
+		ck_assert_int_eq(meta_inode_get(f->meta, ino->ino, &a), 0);
+		ck_assert_uint_eq(a.size, 3);
+		ck_assert_int_eq(meta_cold_get(f->meta, ino->ino, &c), -ENOENT);
+		ck_assert_int_eq(meta_extent_list(f->meta, ino->ino, &e, &n), 0);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_uint_eq(e[0].chunk, 0);
+		ck_assert_uint_eq(e[0].raw_len, 3);
+		free(e);
+	}
 	ck_assert_int_eq(fs_flush(f, ino), 0);
 	ck_assert_int_eq(fs_release(f, ino, fh), 0);
 	expect_content(ino, (const uint8_t *)"xyz", 3);
@@ -353,12 +367,14 @@ START_TEST(test_durability)
 	write_at(ino, b, len, 0);
 	ck_assert_int_eq(fs_fsync(f, ino, false), 0);
 
-	/* Written, never flushed nor released: fs_unmount writes it back. */
+	/* Written, never flushed nor released: every write is durable when
+	 * it returns (nothing tells the core of a close). */
 	ck_assert_int_eq(fs_create(f, &caller, fs_root(f), "dirty", 0600,
 				   O_RDWR, &ino, &st, &fh), 0);
 	write_at(ino, c, len, 0);
 	inode_lock(ino);
-	ck_assert_uint_gt(ino->ndirty, 0);
+	ck_assert_uint_eq(ino->ndirty, 0);
+	ck_assert(!ino->meta_dirty);
 	inode_unlock(ino);
 
 	remount();

@@ -30,6 +30,8 @@
  *                           across blocking I/O, a decode or a meta call
  *   5. hot->lock            the hot budget and resident list
  *   6. meta's mutex         (leaf, inside meta.c)
+ * Leaves too (nothing is taken under them): tfs->replace_lock (fs_data.c)
+ * and hot->pool_lock (hot.c).
  * When two inode->io locks are needed (none today) take them by address.
  */
 #ifndef TIERFS_INODE_H

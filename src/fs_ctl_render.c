@@ -269,7 +269,7 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  ",\n  \"version\": \"%s\""
 		  ",\n  \"cold_cache\": {\"hits\": %" PRIu64
 		  ", \"misses\": %" PRIu64 ", \"decodes\": %" PRIu64
-		  ", \"bytes\": %" PRIu64 ", \"capacity\": %" PRIu64
+		  ", \"joins\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"capacity\": %" PRIu64
 		  ", \"hit_rate\": %.3f}",
 		  atomic_load(&f->hot.bytes), atomic_load(&f->hot.max),
 		  hot_resident_files(f), ic->loaded, ic->referenced,
@@ -285,7 +285,7 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  atomic_load(&s->config_reload_failures),
 		  (double)(stats_now_ns() - s->started_ns) / 1e9,
 		  TIERFS_VERSION, bc.hits, bc.misses,
-		  bc.decodes, bc.bytes, bc.capacity,
+		  bc.decodes, bc.joins, bc.bytes, bc.capacity,
 		  bc.hits + bc.misses ? (double)bc.hits /
 			  (double)(bc.hits + bc.misses) : 0.0);
 	render_json_remote(f, b);

@@ -262,12 +262,15 @@ def main():
     failed = None
     try:
         bench.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        # what was measured so far is still reported (marked interrupted)
         log("interrupted; cleaning up")
+        failed = e
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         h.cleanup()
         if getattr(bench, "back_rm", None):
             run(["rm", "-rf", "--one-file-system", bench.back_rm])
-        return 130
     except Exception as e:
         failed = e
         import traceback
@@ -360,6 +363,8 @@ def main():
     print("wrote " + a.json)
     for f in bench.failures:
         print("FAILED: " + f)
+    if isinstance(failed, KeyboardInterrupt):
+        return 130
     return 1 if failed or bench.failures else 0
 
 

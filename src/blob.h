@@ -115,6 +115,13 @@ struct blob_ops {
 	/* Cut a finished object back to len bytes: only crash recovery of
 	 * uncommitted tails uses it. */
 	int (*truncate)(struct blob_store *s, const char *name, uint64_t len);
+	/* Give back the space of bytes [off, off+len) of an object that will
+	 * never be read again there (dead warm records), keeping its length;
+	 * the range is whole pages. -EOPNOTSUPP where the disk cannot. */
+	int (*punch)(struct blob_store *s, const char *name, uint64_t off,
+		     uint64_t len);
+	/* Free bytes on the store's disk for new objects (statvfs). */
+	int (*avail)(struct blob_store *s, uint64_t *bytes);
 };
 
 /* Every implementation's store struct starts with this. */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -387,6 +388,35 @@ static int bl_truncate(struct blob_store *s, const char *name, uint64_t len)
 	return r;
 }
 
+static int bl_punch(struct blob_store *s, const char *name, uint64_t off,
+		    uint64_t len)
+{
+	int fd, r = 0;
+
+	if (!blob_name_ok(name))
+		return -EINVAL;
+	if (bl(s)->readonly)
+		return -EROFS;
+	fd = openat(bl(s)->dirfd, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)len) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int bl_avail(struct blob_store *s, uint64_t *bytes)
+{
+	struct statvfs v;
+
+	if (fstatvfs(bl(s)->dirfd, &v) < 0)
+		return -errno;
+	*bytes = (uint64_t)v.f_bavail * v.f_frsize;
+	return 0;
+}
+
 static const struct blob_ops bl_ops = {
 	.kind = "local",
 	.open = bl_open,
@@ -405,6 +435,8 @@ static const struct blob_ops bl_ops = {
 	.wr_sync = bl_wr_sync,
 	.wr_close = bl_wr_close,
 	.truncate = bl_truncate,
+	.punch = bl_punch,
+	.avail = bl_avail,
 };
 
 /* Delete leftover temp files (".put-*") of a crashed put. */

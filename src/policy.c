@@ -657,7 +657,6 @@ static void tick(struct policy *p)
 	fs_replace_commit(f, false);
 	do_warm_aging(p, &cfg, now);
 	do_persist_access(p);
-	segstore_unmap_pages(f->seg);
 	hot_trim(&f->hot);
 	compact_run(f, &freed);
 	if (freed)

@@ -1,6 +1,6 @@
 /*
- * seg.c - warm tier segment files: append-only LZ4 chunk records, read
- * through mmap. This file: the segment table, creation, recovery, appends,
+ * seg.c - warm tier segment files: append-only LZ4 chunk records, objects
+ * of a blob store (blob.h; the local directory STORE/warm). This file: the segment table, creation, recovery, appends,
  * sync and removal; seg_read.c has the read path; seg_int.h what the two
  * share, including the on-disk structs this DESIGN describes.
  *
@@ -15,45 +15,44 @@
  * CRC32C of the raw (decoded) bytes, so it also catches a decoder bug.
  *
  * Appends. A record is compressed and framed outside any lock into a
- * buffer from a small per-store pool, then written with one pwrite(2) at
- * the active segment's tail under append_lock, which covers only that
- * write, the tail bump and (rarely) starting a new segment. A failed or
- * short write is cut back with ftruncate(2) to the old tail, so the file
- * never keeps half a record; ENOSPC, EDQUOT and EFBIG all surface as
- * -ENOSPC. A segment is never appended to after it stops being active, and
- * never after a remount: recovery only opens old segments for reading,
- * which keeps the crash story to "truncate to the committed length".
+ * buffer from a small per-store pool, then written with one in-place
+ * write (blob wr_pwrite, a pwrite(2)) at the active segment's tail under
+ * append_lock, which covers only that write, the tail bump and (rarely)
+ * starting a new segment. A failed or short write is cut back
+ * (wr_truncate) to the old tail, so the object never keeps half a record;
+ * ENOSPC, EDQUOT and EFBIG all surface as -ENOSPC. A segment is never
+ * appended to after it stops being active, and never after a remount:
+ * recovery only opens old segments for reading, which keeps the crash
+ * story to "truncate to the committed length".
  *
- * Reads. Each segment is mapped PROT_READ, MAP_SHARED once. The active
- * segment's mapping is as long as the segment can ever get (seg_max, or one
- * maximal record in an empty segment), so records appended past the end of
- * file at mapping time become visible through the page cache without a
- * remap. A mapping may extend past end of file, so a reader only touches
- * bytes below seg_file.len: the tail (published with a release store after
- * the write) for the active segment, the file size for older ones. Readers
- * never take append_lock; they take tab_lock shared just long enough to
- * find the segment and take a reference, so segstore_remove() cannot unmap
- * a segment under a reader (the last reference unmaps).
+ * Reads. A segment's first read opens its read handle (blob_open), which
+ * it keeps while fewer than SEG_OPEN_MAX segments hold one (beyond that a
+ * read opens and closes its own); a read copies the record with one range
+ * read (pread(2) on the local store) into a pooled buffer and decodes from
+ * there. Nothing is mapped, so reading a
+ * large warm file does not grow the daemon's RSS: the pages stay in the
+ * kernel's page cache. A reader only reads bytes below seg_file.len: the
+ * tail (published with a release store after the write) for the active
+ * segment, the committed size for older ones. Readers never take
+ * append_lock; they take tab_lock shared just long enough to find the
+ * segment and take a reference, so segstore_remove() cannot close a
+ * segment under a reader (the last reference closes).
  *
- * File descriptors. Old segments are closed right after recovery maps them
- * (the mapping survives close), so a store of many segments does not hold
- * many descriptors. The active segment keeps its fd; once a segment is
- * sealed (another became active) and synced, segstore_sync() closes it.
+ * Descriptors. At most SEG_OPEN_MAX read handles, plus the active
+ * segment's write handle, which segstore_sync() closes once the segment is
+ * sealed (another became active) and synced.
  *
  * Lock order: append_lock before tab_lock. sync_lock serializes
- * segstore_sync() and guards the closing of sealed segments' fds. pool_lock
- * is a leaf.
+ * segstore_sync() and guards the closing of sealed segments' write
+ * handles. pool_lock is a leaf.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,39 +89,24 @@ static bool seg_ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int seg_space_errno(int e)
+/* A write's -errno as the warm tier reports it: full, or -EIO. */
+static int seg_space_errno(int r)
 {
-	return (e == ENOSPC || e == EDQUOT || e == EFBIG) ? -ENOSPC : -EIO;
+	return (r == -ENOSPC || r == -EDQUOT || r == -EFBIG) ? -ENOSPC : -EIO;
 }
 
-/* pwrite all of buf at off; 0, -ENOSPC or -EIO (real cause logged). */
-static int seg_write_all(int fd, const void *buf, size_t n, uint64_t off,
-			 uint64_t id)
+/* Write all of buf at off of f; 0, -ENOSPC or -EIO (real cause logged). */
+static int seg_write_all(struct segstore *s, struct seg_file *f,
+			 const void *buf, size_t n, uint64_t off)
 {
-	const uint8_t *p = buf;
+	int r = s->bs->ops->wr_pwrite(f->wr, buf, n, off);
 
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-
-			tfs_err("warm: write to segment %08" PRIx64
-				" at %" PRIu64 ": %s", id, off, strerror(e));
-			return seg_space_errno(e);
-		}
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
+	if (r < 0) {
+		tfs_err("warm: write to segment %08" PRIx64 " at %" PRIu64
+			": %s", f->id, off, strerror(-r));
+		return seg_space_errno(r);
 	}
 	return 0;
-}
-
-static size_t seg_round_page(const struct segstore *s, uint64_t n)
-{
-	return (size_t)((n + s->page - 1) / s->page * s->page);
 }
 
 uint32_t seg_rhdr_crc(const struct seg_rhdr *h)
@@ -137,11 +121,40 @@ uint32_t seg_rhdr_crc(const struct seg_rhdr *h)
 
 static void seg_file_free(struct seg_file *f)
 {
-	if (f->map != NULL)
-		munmap((void *)f->map, f->map_len);
-	if (f->fd >= 0)
-		close(f->fd);
+	struct blob *b = atomic_load(&f->obj);
+
+	if (b != NULL) {
+		blob_close(f->s->bs, &b);
+		atomic_fetch_sub(&f->s->nopen, 1);
+	}
+	if (f->wr != NULL)
+		f->s->bs->ops->wr_close(f->wr, false);
 	free(f);
+}
+
+struct blob *seg_handle(struct segstore *s, struct seg_file *f, bool *own)
+{
+	struct blob *b = atomic_load_explicit(&f->obj, memory_order_acquire);
+	struct blob *none = NULL;
+	char name[32];
+
+	*own = false;
+	if (b != NULL)
+		return b;
+	seg_name(name, sizeof(name), f->id);
+	if (blob_open(s->bs, name, &b, NULL) < 0)
+		return NULL;
+	if (atomic_fetch_add(&s->nopen, 1) >= SEG_OPEN_MAX) {
+		atomic_fetch_sub(&s->nopen, 1);
+		*own = true;
+		return b;
+	}
+	if (atomic_compare_exchange_strong(&f->obj, &none, b))
+		return b;
+	/* another reader installed one first */
+	atomic_fetch_sub(&s->nopen, 1);
+	blob_close(s->bs, &b);
+	return none;
 }
 
 void seg_put(struct seg_file *f)
@@ -221,39 +234,26 @@ static int seg_create(struct segstore *s, uint64_t id, struct seg_file **out)
 			      .hdr_size = sizeof(struct seg_fhdr), .id = id };
 	struct seg_file *f;
 	char name[32];
-	void *map;
-	int fd, r;
+	int r;
 
 	seg_name(name, sizeof(name), id);
-	fd = openat(s->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600);
-	if (fd < 0) {
-		r = errno;
-		if (r == EEXIST)
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->id = id;
+	f->s = s;
+	r = s->bs->ops->create(s->bs, name, &f->wr);
+	if (r < 0) {
+		free(f);
+		if (r == -EEXIST)
 			return -EEXIST;
-		tfs_err("warm: create segment %s: %s", name, strerror(r));
+		tfs_err("warm: create segment %s: %s", name, strerror(-r));
 		return seg_space_errno(r);
 	}
 	memcpy(h.magic, SEG_FMAGIC, sizeof(h.magic));
-	r = seg_write_all(fd, &h, sizeof(h), 0, id);
+	r = seg_write_all(s, f, &h, sizeof(h), 0);
 	if (r < 0)
-		goto out_unlink;
-	map = mmap(NULL, s->map_active, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		tfs_err("warm: mmap segment %s: %s", name, strerror(errno));
-		r = -ENOMEM;
-		goto out_unlink;
-	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
-		munmap(map, s->map_active);
-		r = -ENOMEM;
-		goto out_unlink;
-	}
-	f->id = id;
-	f->fd = fd;
-	f->map = map;
-	f->map_len = s->map_active;
+		goto out_remove;
 	atomic_init(&f->len, SEG_FHDR);
 	atomic_init(&f->dirty, true);
 	atomic_init(&f->sealed, false);
@@ -262,9 +262,9 @@ static int seg_create(struct segstore *s, uint64_t id, struct seg_file **out)
 	*out = f;
 	return 0;
 
-out_unlink:
-	close(fd);
-	unlinkat(s->dirfd, name, 0);
+out_remove:
+	seg_file_free(f);
+	blob_remove(s->bs, name);
 	return r;
 }
 
@@ -298,8 +298,8 @@ static int seg_roll(struct segstore *s)
 	r = seg_tab_insert(s, f);
 	if (r < 0) {
 		seg_name(name, sizeof(name), id);
-		unlinkat(s->dirfd, name, 0);
 		seg_file_free(f);
+		blob_remove(s->bs, name);
 		return r == -EEXIST ? -EIO : r;
 	}
 	if (s->active != NULL)
@@ -307,7 +307,6 @@ static int seg_roll(struct segstore *s)
 				      memory_order_release);
 	s->active = f;
 	atomic_store(&s->active_id, id);
-	atomic_store(&s->dir_dirty, true);
 	tfs_debug("warm: started segment %08" PRIx64, id);
 	return 0;
 }
@@ -321,25 +320,28 @@ static int seg_open_known(struct segstore *s, uint64_t id, uint64_t len)
 {
 	struct seg_fhdr h;
 	struct seg_file *f;
-	struct stat st;
 	char name[32];
 	uint64_t size;
-	int fd, r = 0;
+	int r;
+
+	struct blob *b = NULL;
 
 	seg_name(name, sizeof(name), id);
-	fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		r = errno;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->id = id;
+	f->s = s;
+	r = blob_open(s->bs, name, &b, &size);
+	if (r < 0) {
 		tfs_err("warm: segment %s (committed length %" PRIu64
-			"): %s", name, len, strerror(r));
-		return (r == EMFILE || r == ENFILE || r == ENOMEM) ? -r : 0;
+			"): %s", name, len, strerror(-r));
+		free(f);
+		return (r == -EMFILE || r == -ENFILE || r == -ENOMEM) ? r : 0;
 	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out_close;
-	}
-	size = (uint64_t)st.st_size;
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	r = size < sizeof(h) ? -EIO : blob_read(s->bs, b, &h, sizeof(h), 0);
+	blob_close(s->bs, &b);
+	if (r < 0 ||
 	    memcmp(h.magic, SEG_FMAGIC, sizeof(h.magic)) != 0 ||
 	    h.version != SEG_FVERSION || h.hdr_size != SEG_FHDR || h.id != id)
 		tfs_err("warm: segment %s has a bad file header", name);
@@ -351,35 +353,15 @@ static int seg_open_known(struct segstore *s, uint64_t id, uint64_t len)
 	if (size > len) {
 		tfs_info("warm: segment %s: dropping %" PRIu64
 			 " uncommitted bytes", name, size - len);
-		if (ftruncate(fd, (off_t)len) < 0)
+		r = s->bs->ops->truncate(s->bs, name, len);
+		if (r < 0)
 			tfs_err("warm: truncate segment %s: %s", name,
-				strerror(errno));
+				strerror(-r));
 		size = len;
 	} else if (size < len) {
 		tfs_err("warm: segment %s is %" PRIu64 " bytes but %" PRIu64
 			" are committed; records past the end are lost",
 			name, size, len);
-	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	f->id = id;
-	f->fd = -1;
-	if (size > 0) {
-		void *map;
-
-		f->map_len = seg_round_page(s, size);
-		map = mmap(NULL, f->map_len, PROT_READ, MAP_SHARED, fd, 0);
-		if (map == MAP_FAILED) {
-			r = -errno;
-			tfs_err("warm: mmap segment %s: %s", name,
-				strerror(-r));
-			free(f);
-			goto out_close;
-		}
-		f->map = map;
 	}
 	atomic_init(&f->len, size);
 	atomic_init(&f->dirty, false);
@@ -391,52 +373,64 @@ static int seg_open_known(struct segstore *s, uint64_t id, uint64_t len)
 		seg_file_free(f);
 		r = r == -EEXIST ? 0 : r;
 	}
-out_close:
-	close(fd);
 	return r;
 }
 
-/* Delete every segment file not in the table, and stray temp files. */
+struct seg_sweep {
+	struct segstore *s;
+	char (*names)[BLOB_NAME_MAX + 1];
+	size_t n, cap;
+};
+
+/* blob_list callback: note every object that is an orphan. */
+static int seg_note_orphan(void *ctx, const char *n, uint64_t size)
+{
+	struct seg_sweep *w = ctx;
+	uint64_t id;
+	size_t idx;
+	bool known;
+
+	if (seg_parse_name(n, &id)) {
+		pthread_rwlock_rdlock(&w->s->tab_lock);
+		known = seg_tab_find(w->s, id, &idx);
+		pthread_rwlock_unlock(&w->s->tab_lock);
+		if (known)
+			return 0;
+	} else if (!seg_ends_with(n, ".seg") && !seg_ends_with(n, ".tmp")) {
+		tfs_warn("warm: leaving unknown file %s alone", n);
+		return 0;
+	}
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		void *p = realloc(w->names, cap * sizeof(*w->names));
+
+		if (p == NULL)
+			return -ENOMEM;
+		w->names = p;
+		w->cap = cap;
+	}
+	snprintf(w->names[w->n++], sizeof(w->names[0]), "%s", n);
+	return 0;
+}
+
+/* Delete every segment object not in the table, and stray temp files. */
 static int seg_sweep(struct segstore *s)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd;
+	struct seg_sweep w = { .s = s };
+	int r;
 
-	fd = dup(s->dirfd);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		const char *n = de->d_name;
-		uint64_t id;
-		size_t idx;
-		bool known;
+	r = blob_list(s->bs, "", seg_note_orphan, &w);
+	for (size_t i = 0; r == 0 && i < w.n; i++) {
+		int e;
 
-		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
-			continue;
-		if (seg_parse_name(n, &id)) {
-			pthread_rwlock_rdlock(&s->tab_lock);
-			known = seg_tab_find(s, id, &idx);
-			pthread_rwlock_unlock(&s->tab_lock);
-			if (known)
-				continue;
-		} else if (!seg_ends_with(n, ".seg") &&
-			   !seg_ends_with(n, ".tmp")) {
-			tfs_warn("warm: leaving unknown file %s alone", n);
-			continue;
-		}
-		tfs_info("warm: deleting orphan %s", n);
-		if (unlinkat(s->dirfd, n, 0) < 0)
-			tfs_warn("warm: delete %s: %s", n, strerror(errno));
+		tfs_info("warm: deleting orphan %s", w.names[i]);
+		e = blob_remove(s->bs, w.names[i]);
+		if (e < 0)
+			tfs_warn("warm: delete %s: %s", w.names[i],
+				 strerror(-e));
 	}
-	closedir(d);
-	return 0;
+	free(w.names);
+	return r;
 }
 
 int segstore_open(struct segstore **out, const char *dir, uint64_t seg_max,
@@ -444,32 +438,23 @@ int segstore_open(struct segstore **out, const char *dir, uint64_t seg_max,
 		  int (*next_id)(void *ctx, uint64_t *id), void *ctx)
 {
 	struct segstore *s;
-	uint64_t ml;
 	int r;
 
 	*out = NULL;
 	if (dir == NULL || next_id == NULL || seg_max == 0 ||
 	    (known == NULL && nknown > 0))
 		return -EINVAL;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		tfs_err("warm: mkdir %s: %s", dir, strerror(-r));
-		return r;
-	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0) {
-		r = -errno;
+	r = blob_local_open(&s->bs, dir, 0600, 0);
+	if (r < 0) {
 		tfs_err("warm: open %s: %s", dir, strerror(-r));
 		free(s);
 		return r;
 	}
 	s->seg_max = seg_max;
 	s->page = (size_t)sysconf(_SC_PAGESIZE);
-	ml = seg_max > SEG_FHDR + SEG_REC_MAX ? seg_max : SEG_FHDR + SEG_REC_MAX;
-	s->map_active = seg_round_page(s, ml);
 	s->next_id = next_id;
 	s->ctx = ctx;
 	pthread_mutex_init(&s->append_lock, NULL);
@@ -523,14 +508,14 @@ void segstore_close(struct segstore **sp)
 	pthread_mutex_destroy(&s->append_lock);
 	pthread_mutex_destroy(&s->sync_lock);
 	pthread_mutex_destroy(&s->pool_lock);
-	close(s->dirfd);
+	blob_store_close(&s->bs);
 	free(s);
 	*sp = NULL;
 }
 
 /* ---- append ---- */
 
-static struct seg_buf *seg_buf_get(struct segstore *s)
+struct seg_buf *seg_buf_get(struct segstore *s)
 {
 	struct seg_buf *b;
 
@@ -544,7 +529,7 @@ static struct seg_buf *seg_buf_get(struct segstore *s)
 	return b;
 }
 
-static void seg_buf_put(struct segstore *s, struct seg_buf *b)
+void seg_buf_put(struct segstore *s, struct seg_buf *b)
 {
 	pthread_mutex_lock(&s->pool_lock);
 	b->next = s->pool;
@@ -607,8 +592,7 @@ int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
 	pthread_mutex_lock(&s->append_lock);
 	f = s->active;
 	tail = f ? atomic_load_explicit(&f->len, memory_order_relaxed) : 0;
-	if (f == NULL || (tail > SEG_FHDR && tail + rec_len > s->seg_max) ||
-	    tail + rec_len > f->map_len) {
+	if (f == NULL || (tail > SEG_FHDR && tail + rec_len > s->seg_max)) {
 		r = seg_roll(s);
 		if (r < 0)
 			goto out_unlock;
@@ -616,11 +600,13 @@ int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
 		tail = SEG_FHDR;
 	}
 	off = tail;
-	r = seg_write_all(f->fd, b->data, rec_len, off, f->id);
+	r = seg_write_all(s, f, b->data, rec_len, off);
 	if (r < 0) {
-		if (ftruncate(f->fd, (off_t)off) < 0)
+		int e = s->bs->ops->wr_truncate(f->wr, off);
+
+		if (e < 0)
 			tfs_err("warm: cut segment %08" PRIx64 " back to %"
-				PRIu64 ": %s", f->id, off, strerror(errno));
+				PRIu64 ": %s", f->id, off, strerror(-e));
 		goto out_unlock;
 	}
 	atomic_store_explicit(&f->len, off + rec_len, memory_order_release);
@@ -661,7 +647,7 @@ int segstore_sync(struct segstore *s)
 	for (size_t i = 0; i < s->ntab; i++) {
 		struct seg_file *f = s->tab[i];
 
-		if (atomic_load(&f->dirty) || (f->fd >= 0 &&
+		if (atomic_load(&f->dirty) || (f->wr != NULL &&
 					       atomic_load(&f->sealed))) {
 			atomic_fetch_add(&f->refs, 1);
 			v[n++] = f;
@@ -675,29 +661,33 @@ int segstore_sync(struct segstore *s)
 		bool sealed = atomic_load_explicit(&f->sealed,
 						   memory_order_acquire);
 
+		int e = 0;
+
 		if (atomic_exchange(&f->dirty, false) &&
-		    fdatasync(f->fd) < 0) {
+		    (e = s->bs->ops->wr_sync(f->wr)) < 0) {
 			/* Linux may forget a writeback error once reported,
 			 * so a later sync passing proves nothing; the caller
 			 * must treat this failure as data loss. */
-			int e = errno;
-
 			tfs_err("warm: fdatasync segment %08" PRIx64 ": %s",
-				f->id, strerror(e));
+				f->id, strerror(-e));
 			atomic_store(&f->dirty, true);
 			if (r == 0)
-				r = e == EDQUOT ? -ENOSPC : -e;
-		} else if (sealed && f->fd >= 0) {
-			close(f->fd);
-			f->fd = -1;
+				r = e;
+		} else if (sealed && f->wr != NULL) {
+			s->bs->ops->wr_close(f->wr, false);
+			f->wr = NULL;
 		}
 		seg_put(f);
 	}
-	if (atomic_exchange(&s->dir_dirty, false) && fsync(s->dirfd) < 0) {
-		tfs_err("warm: fsync segment directory: %s", strerror(errno));
-		atomic_store(&s->dir_dirty, true);
-		if (r == 0)
-			r = -EIO;
+	{
+		int e = blob_sync(s->bs);
+
+		if (e < 0) {
+			tfs_err("warm: fsync segment directory: %s",
+				strerror(-e));
+			if (r == 0)
+				r = -EIO;
+		}
 	}
 out_unlock:
 	pthread_mutex_unlock(&s->sync_lock);
@@ -729,10 +719,11 @@ int segstore_remove(struct segstore *s, uint64_t id)
 	if (f == NULL)
 		return -ENOENT;
 	seg_name(name, sizeof(name), id);
-	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT) {
-		r = -errno;
+	r = blob_remove(s->bs, name);
+	if (r == -ENOENT)
+		r = 0;
+	if (r < 0)
 		tfs_err("warm: delete segment %s: %s", name, strerror(-r));
-	}
 	seg_put(f);
 	return r;
 }
@@ -740,16 +731,6 @@ int segstore_remove(struct segstore *s, uint64_t id)
 uint64_t segstore_active(struct segstore *s)
 {
 	return atomic_load(&s->active_id);
-}
-
-void segstore_unmap_pages(struct segstore *s)
-{
-	pthread_rwlock_rdlock(&s->tab_lock);
-	for (size_t i = 0; i < s->ntab; i++)
-		if (s->tab[i]->map)
-			madvise((void *)s->tab[i]->map, s->tab[i]->map_len,
-				MADV_DONTNEED);
-	pthread_rwlock_unlock(&s->tab_lock);
 }
 
 uint64_t segstore_disk_bytes(struct segstore *s)

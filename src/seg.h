@@ -1,9 +1,10 @@
 /*
  * seg.h - the warm tier's storage: append-only segment files of checksummed,
- * LZ4-compressed chunk records, read back through mmap.
+ * LZ4-compressed chunk records, read back with range reads (no mmap, so
+ * large warm reads do not grow the daemon's RSS).
  *
  * What it is: a directory STORE/warm/ of files NNNNNNNN.seg (8 hex digits of
- * the segment id). Each starts with a fixed header (magic, version, id) and
+ * the segment id), objects of a local blob store (blob.h). Each starts with a fixed header (magic, version, id) and
  * is followed by records {header, payload}. A record's payload is the LZ4
  * block of one chunk, or the raw chunk when LZ4 does not make it smaller.
  * The header carries the inode, chunk index, raw and stored lengths and a
@@ -16,7 +17,7 @@
  *
  * Thread safety: all calls are safe from any thread. Appends are serialized
  * by an internal append lock (held across the write(2) of one record only);
- * reads take no lock beyond a short one to find the segment's mapping.
+ * reads take no lock beyond a short one to find the segment.
  *
  * Errors: 0 or negative errno. A record whose header or checksum does not
  * verify is -EIO (and logged); an id/offset outside a segment is -EIO.
@@ -123,11 +124,6 @@ int segstore_punch_dead(struct segstore *s, uint64_t id,
 			uint64_t live_bytes, uint64_t *punched);
 bool segstore_punch_wanted(struct segstore *s, uint64_t id, uint64_t live);
 
-/* Drop this process's page mappings of all segments (the pages stay in
- * the kernel's page cache; the next read faults them back). Keeps the
- * daemon's RSS to its own memory after large warm reads. Safe while
- * readers run. */
-void segstore_unmap_pages(struct segstore *s);
 /* The segment appends currently go to (0 if none yet). */
 uint64_t segstore_active(struct segstore *s);
 /* Bytes on disk of all segments. */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blob.h"
 #include "seg.h"
 #include "tierfs.h"
 
@@ -57,12 +58,18 @@ _Static_assert(sizeof(struct seg_rhdr) == 40, "seg_rhdr layout");
 /* Largest record: header, a raw chunk, padding. */
 #define SEG_REC_MAX     SEG_ALIGN8(SEG_RHDR + TFS_CHUNK_SIZE)
 
+/* Read handles kept open at most (beyond it a read opens and closes its
+ * own): a store of many segments does not hold a descriptor each. */
+#define SEG_OPEN_MAX 512u
+
 struct seg_file {
 	uint64_t id;
-	int fd;                 /* -1 when closed; written by the creator,
-				 * then only under sync_lock once sealed */
-	const uint8_t *map;     /* NULL when len == 0 */
-	size_t map_len;
+	struct segstore *s;
+	struct blob *_Atomic obj; /* read handle, opened by the first read
+				 * (set once, by compare-and-swap) */
+	struct blob_wr *wr;     /* the appendable object, NULL when closed;
+				 * written by the creator, then only under
+				 * sync_lock once sealed */
 	_Atomic uint64_t len;   /* readable bytes; grows only while active
 				 * (under append_lock, release store) */
 	atomic_bool dirty;      /* appended to since the last fdatasync */
@@ -79,10 +86,9 @@ struct seg_buf {
 };
 
 struct segstore {
-	int dirfd;
+	struct blob_store *bs;  /* STORE/warm, a store with in-place ops */
 	uint64_t seg_max;
-	size_t map_active;      /* mapping length of a new segment */
-	size_t page;
+	size_t page;            /* hole punching works in whole pages */
 	int (*next_id)(void *ctx, uint64_t *id);
 	void *ctx;
 
@@ -96,13 +102,13 @@ struct segstore {
 	size_t captab;                  /* protected by tab_lock */
 
 	pthread_mutex_t sync_lock;
-	atomic_bool dir_dirty;          /* a segment file was created */
 
 	_Atomic uint64_t reserve;       /* free bytes appends leave on disk */
 	atomic_bool full;               /* the last append hit the reserve */
 
 	pthread_mutex_t pool_lock;
 	struct seg_buf *pool;           /* protected by pool_lock */
+	atomic_uint nopen;              /* read handles held by segments */
 
 	_Atomic uint64_t n_appends, n_raw, n_bytes_in, n_bytes_out;
 	_Atomic uint64_t n_reads, n_crc_errors;
@@ -113,12 +119,19 @@ uint32_t seg_rhdr_crc(const struct seg_rhdr *h);
 /* Segment `id` with a reference taken (tab_lock is held only inside), or
  * NULL if there is no such segment. Drop the reference with seg_put(). */
 struct seg_file *seg_get(struct segstore *s, uint64_t id);
-/* Drop a reference; the last one unmaps and frees the segment. */
+/* Drop a reference; the last one closes and frees the segment. */
 void seg_put(struct seg_file *f);
 /* The file name of segment id ("%08x.seg"). */
 void seg_name(char *buf, size_t n, uint64_t id);
 /* -ENOSPC if appending `need` bytes would leave less than the reserve
  * free on the store disk (seg_space.c). */
 int seg_check_space(struct segstore *s, uint64_t need);
+/* f's read handle, opened if need be; NULL if it cannot be opened. With
+ * *own set the caller closes it (blob_close) after use. */
+struct blob *seg_handle(struct segstore *s, struct seg_file *f, bool *own);
+/* A record-sized buffer from the store's pool (NULL: out of memory), and
+ * back. */
+struct seg_buf *seg_buf_get(struct segstore *s);
+void seg_buf_put(struct segstore *s, struct seg_buf *b);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * seg_read.c - the warm tier's read path: find a record through the
- * segment's mapping, validate it (bounds, header CRC, owner, lengths),
- * decode it and check the data CRC. See seg.c's DESIGN ("Reads") for why a
- * reader needs no lock beyond the table lookup in seg_get().
+ * seg_read.c - the warm tier's read path: range-read a record from its
+ * segment object into a pooled buffer, validate it (bounds, header CRC,
+ * owner, lengths), decode it and check the data CRC. See seg.c's DESIGN
+ * ("Reads") for why a reader needs no lock beyond the table lookup in
+ * seg_get(), and why nothing is mapped.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,13 +24,33 @@ static int seg_bad(struct segstore *s, const struct seg_loc *loc,
 	return -EIO;
 }
 
+/* Bytes [off, off+n) of segment f into dst; -EIO (logged) if the object
+ * cannot deliver them (a segment shorter than committed, an I/O error). */
+static int seg_fetch(struct segstore *s, struct blob *obj,
+		     const struct seg_loc *loc, void *dst, size_t n,
+		     uint64_t off)
+{
+	int r = obj ? blob_read(s->bs, obj, dst, n, off) : -EBADF;
+
+	if (r < 0) {
+		tfs_err("warm: segment %08" PRIx64 " offset %" PRIu64
+			": read: %s", loc->seg, loc->off, strerror(-r));
+		atomic_fetch_add(&s->n_crc_errors, 1);
+		return -EIO;
+	}
+	return 0;
+}
+
 int segstore_read(struct segstore *s, const struct seg_loc *loc,
 		  uint64_t ino, uint64_t chunk, void *dst)
 {
 	const uint8_t *payload;
 	struct seg_rhdr h;
 	struct seg_file *f;
-	uint64_t len, off = loc->off, rec_len;
+	struct seg_buf *b = NULL;
+	struct blob *obj = NULL;
+	bool own = false;
+	uint64_t len, off = loc->off, rec_len, got;
 	int r;
 
 	f = seg_get(s, loc->seg);
@@ -41,7 +62,22 @@ int segstore_read(struct segstore *s, const struct seg_loc *loc,
 		r = seg_bad(s, loc, "offset outside the segment");
 		goto out_put;
 	}
-	memcpy(&h, f->map + off, sizeof(h));
+	b = seg_buf_get(s);
+	if (b == NULL) {
+		r = -ENOMEM;
+		goto out_put;
+	}
+	obj = seg_handle(s, f, &own);
+	/* One range read of the whole record when its length is known (and
+	 * plausible); else the header first. */
+	got = SEG_RHDR;
+	if (loc->rec_len >= SEG_RHDR && loc->rec_len <= SEG_REC_MAX &&
+	    loc->rec_len <= len - off)
+		got = loc->rec_len;
+	r = seg_fetch(s, obj, loc, b->data, (size_t)got, off);
+	if (r < 0)
+		goto out_put;
+	memcpy(&h, b->data, sizeof(h));
 	if (h.magic != SEG_RMAGIC || h.version != SEG_RVERSION ||
 	    (h.flags & ~SEG_RAW) != 0 || h.hdr_crc != seg_rhdr_crc(&h)) {
 		r = seg_bad(s, loc, "bad record header");
@@ -56,12 +92,19 @@ int segstore_read(struct segstore *s, const struct seg_loc *loc,
 	    ((h.flags & SEG_RAW) ? h.stored_len != h.raw_len :
 	     (h.stored_len == 0 ||
 	      h.stored_len > codec_lz4.bound(h.raw_len))) ||
-	    rec_len > len - off ||
+	    rec_len > len - off || rec_len > SEG_REC_MAX ||
 	    (loc->rec_len != 0 && loc->rec_len != rec_len)) {
 		r = seg_bad(s, loc, "bad record lengths");
 		goto out_put;
 	}
-	payload = f->map + off + SEG_RHDR;
+	if (got < SEG_RHDR + h.stored_len) {
+		r = seg_fetch(s, obj, loc, b->data + got,
+			      SEG_RHDR + h.stored_len - (size_t)got,
+			      off + got);
+		if (r < 0)
+			goto out_put;
+	}
+	payload = b->data + SEG_RHDR;
 	if (h.flags & SEG_RAW) {
 		if (h.raw_len > 0)
 			memcpy(dst, payload, h.raw_len);
@@ -77,6 +120,10 @@ int segstore_read(struct segstore *s, const struct seg_loc *loc,
 	atomic_fetch_add(&s->n_reads, 1);
 	r = (int)h.raw_len;
 out_put:
+	if (own)
+		blob_close(s->bs, &obj);
+	if (b != NULL)
+		seg_buf_put(s, b);
 	seg_put(f);
 	return r;
 }

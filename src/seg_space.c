@@ -9,12 +9,9 @@
  * punch (fs.c's SPACE comment, compact.c).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "seg_int.h"
@@ -25,13 +22,11 @@ int seg_check_space(struct segstore *s, uint64_t need)
 {
 	uint64_t reserve = atomic_load_explicit(&s->reserve,
 						memory_order_relaxed);
-	struct statvfs v;
 	uint64_t avail;
 	bool full;
 
-	if (reserve == 0 || fstatvfs(s->dirfd, &v) < 0)
+	if (reserve == 0 || segstore_avail(s, &avail) < 0)
 		return 0;       /* no reserve, or the write itself will tell */
-	avail = (uint64_t)v.f_bavail * v.f_frsize;
 	full = avail < reserve + need;
 	if (atomic_exchange(&s->full, full) != full) {
 		if (full)
@@ -74,8 +69,8 @@ int segstore_trim_active(struct segstore *s, uint64_t committed)
 	if (committed < len) {
 		tfs_debug("warm: segment %s: cutting %" PRIu64 " uncommitted "
 			  "bytes at close", name, len - committed);
-		if (ftruncate(f->fd, (off_t)committed) < 0) {
-			r = -errno;
+		r = s->bs->ops->wr_truncate(f->wr, committed);
+		if (r < 0) {
 			tfs_warn("warm: truncate segment %s: %s", name,
 				 strerror(-r));
 		} else {
@@ -94,12 +89,9 @@ void segstore_set_reserve(struct segstore *s, uint64_t bytes)
 
 int segstore_avail(struct segstore *s, uint64_t *avail)
 {
-	struct statvfs v;
-
-	if (fstatvfs(s->dirfd, &v) < 0)
-		return -errno;
-	*avail = (uint64_t)v.f_bavail * v.f_frsize;
-	return 0;
+	if (s->bs->ops->avail == NULL)
+		return -EOPNOTSUPP;
+	return s->bs->ops->avail(s->bs, avail);
 }
 
 bool segstore_punch_wanted(struct segstore *s, uint64_t id, uint64_t live)
@@ -114,18 +106,22 @@ bool segstore_punch_wanted(struct segstore *s, uint64_t id, uint64_t live)
 	return want;
 }
 
-/* Punch [from, to) rounded inwards to whole pages; 0 or -errno. */
-static int seg_punch_range(struct segstore *s, int fd, uint64_t from,
-			   uint64_t to, uint64_t *punched)
+/* Punch [from, to) of object `name` rounded inwards to whole pages; 0 or
+ * -errno. */
+static int seg_punch_range(struct segstore *s, const char *name,
+			   uint64_t from, uint64_t to, uint64_t *punched)
 {
 	uint64_t a = (from + s->page - 1) / s->page * s->page;
 	uint64_t b = to / s->page * s->page;
+	int r;
 
 	if (b <= a)
 		return 0;
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)a, (off_t)(b - a)) < 0)
-		return -errno;
+	if (s->bs->ops->punch == NULL)
+		return -EOPNOTSUPP;
+	r = s->bs->ops->punch(s->bs, name, a, b - a);
+	if (r < 0)
+		return r;
 	*punched += b - a;
 	return 0;
 }
@@ -137,17 +133,12 @@ int segstore_punch_dead(struct segstore *s, uint64_t id,
 	struct seg_file *f = seg_get(s, id);
 	uint64_t pos = SEG_FHDR, len;
 	char name[32];
-	int fd, r = 0;
+	int r = 0;
 
 	*punched = 0;
 	if (f == NULL)
 		return -ENOENT;
 	seg_name(name, sizeof(name), id);
-	fd = openat(s->dirfd, name, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out_put;
-	}
 	len = atomic_load_explicit(&f->len, memory_order_acquire);
 	for (size_t i = 0; i <= n && r == 0; i++) {
 		uint64_t end = i < n ? live[i].off : len;
@@ -155,17 +146,15 @@ int segstore_punch_dead(struct segstore *s, uint64_t id,
 		if (end > len)
 			end = len;
 		if (end > pos)
-			r = seg_punch_range(s, fd, pos, end, punched);
+			r = seg_punch_range(s, name, pos, end, punched);
 		if (i < n && live[i].off + live[i].rec_len > pos)
 			pos = live[i].off + live[i].rec_len;
 	}
-	close(fd);
 	if (r == 0)
 		atomic_store(&f->punched_live, live_bytes);
 	else if (r != -EOPNOTSUPP)
 		tfs_warn("warm: punching dead records out of segment %s: %s",
 			 name, strerror(-r));
-out_put:
 	seg_put(f);
 	return r;
 }

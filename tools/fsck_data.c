@@ -204,7 +204,8 @@ int fsck_open_warm(struct fsck *k)
 	if (!rc)
 		rc = segstore_open(&k->seg, k->farm, SEG_MAX, known, n,
 				   no_new_segments, NULL);
-	fsck_farm_remove(k);    /* the segments stay mapped */
+	/* the farm stays until the segstore is closed: segments are opened
+	 * by their first read */
 out_free:
 	free(known);
 	fsck_log_drain(k);

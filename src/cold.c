@@ -1,5 +1,8 @@
 /*
- * cold.c - the cold tier's catalog of open archives and cold reads.
+ * cold.c - the cold tier's catalog of open archives and cold reads (see
+ * cold.h). Depends only on meta, xzarc, blkcache and the blob store; the
+ * mover that fills archives (fs_cold.c) and compaction (compact.c) sit above
+ * the filesystem and call in here.
  *
  * At mount every archive meta lists is opened (its xz index decoded once)
  * and every other file in STORE/cold is an orphan of an interrupted
@@ -19,7 +22,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,20 +30,21 @@
 #include "blob.h"
 #include "coldra.h"
 #include "cold_store.h"
-#include "fault.h"
-#include "fs_int.h"
 #include "log.h"
+#include "meta.h"
 #include "xzarc.h"
 
 struct arc_ref {
 	uint64_t id;
 	struct xzarc *xz;
 	uint64_t file_size;             /* bytes of the .xz file */
-	_Atomic uint32_t users;         /* readers inside xzarc_pread */
+	_Atomic uint32_t refs;          /* the catalog's + one per reader
+					 * inside xzarc_pread; the last frees */
 };
 
 struct cold {
-	struct fs *fs;
+	struct meta *meta;
+	char *store_dir;                /* STORE (snapshots stage there) */
 	struct blob_store *bs;          /* STORE/cold: the archive objects */
 	struct blkcache *cache;
 	struct coldra *ra;              /* read-ahead workers */
@@ -59,15 +62,12 @@ static void arc_name(uint64_t id, char out[32])
 /* The id an archive name stands for; false for any other name. */
 static bool arc_parse_name(const char *name, uint64_t *id)
 {
-	char canon[32];
 	char *end;
 	uint64_t v;
 
 	v = strtoull(name, &end, 16);
 	if (end == name || strcmp(end, ".xz") != 0)
 		return false;
-	arc_name(v, canon);
-	(void)canon;
 	*id = v;
 	return true;
 }
@@ -123,6 +123,7 @@ static int open_one(struct cold *c, uint64_t id, bool strict)
 	if (!r)
 		return -ENOMEM;
 	r->id = id;
+	atomic_init(&r->refs, 1);
 	rc = xzarc_open(&r->xz, c->bs, name, id);
 	if (!rc)
 		r->file_size = xzarc_file_size(r->xz);
@@ -202,6 +203,17 @@ static void delete_orphans(struct cold *c, const struct meta_arc *arcs,
 	free(ids);
 }
 
+/* Drop a reference to r; the last one closes the archive and forgets its
+ * cached blocks. */
+static void arc_put(struct cold *c, struct arc_ref *r)
+{
+	if (atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	blkcache_drop_arc(c->cache, r->id);
+	xzarc_close(&r->xz);
+	free(r);
+}
+
 /* coldra's callback: decode the block covering `off` of archive `arc`. */
 static uint64_t cold_prefetch(void *ctx, uint64_t arc, uint64_t off)
 {
@@ -212,17 +224,17 @@ static uint64_t cold_prefetch(void *ctx, uint64_t arc, uint64_t off)
 	pthread_rwlock_rdlock(&c->lock);
 	r = find_arc(c, arc);
 	if (r)
-		atomic_fetch_add(&r->users, 1);
+		atomic_fetch_add(&r->refs, 1);
 	pthread_rwlock_unlock(&c->lock);
 	if (!r)
 		return 0;
 	end = xzarc_prefetch(r->xz, c->cache, off);
-	atomic_fetch_sub(&r->users, 1);
+	arc_put(c, r);
 	return end;
 }
 
-int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg,
-	      char *err, size_t errlen)
+int cold_open(struct cold **out, const char *store_dir, struct meta *m,
+	      const struct tfs_config *cfg, char *err, size_t errlen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct meta_arc *arcs = NULL;
@@ -233,14 +245,17 @@ int cold_open(struct cold **out, struct fs *f, const struct tfs_config *cfg,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->fs = f;
+	c->meta = m;
 	pthread_rwlock_init(&c->lock, NULL);
-	rc = meta_arc_list(f->meta, &arcs, &n);
+	c->store_dir = strdup(store_dir);
+	rc = c->store_dir ? 0 : -ENOMEM;
+	if (!rc)
+		rc = meta_arc_list(m, &arcs, &n);
 	if (rc)
 		snprintf(err, errlen, "cannot list the cold archives: %s",
 			 strerror(-rc));
 	if (!rc)
-		rc = cold_store_open(&c->bs, cfg, f->store.dir, n, err, errlen);
+		rc = cold_store_open(&c->bs, cfg, store_dir, n, err, errlen);
 	if (!rc) {
 		rc = blkcache_create(&c->cache, cfg->cache_size);
 		if (rc)
@@ -288,6 +303,7 @@ void cold_close(struct cold **cp)
 	free(c->arcs);
 	blob_store_close(&c->bs);
 	blkcache_destroy(&c->cache);
+	free(c->store_dir);
 	pthread_rwlock_destroy(&c->lock);
 	free(c);
 	*cp = NULL;
@@ -304,7 +320,7 @@ ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 	pthread_rwlock_rdlock(&c->lock);
 	r = find_arc(c, ext->archive);
 	if (r)
-		atomic_fetch_add(&r->users, 1);
+		atomic_fetch_add(&r->refs, 1);
 	pthread_rwlock_unlock(&c->lock);
 	if (!r) {
 		char name[32];
@@ -326,7 +342,7 @@ ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 		return -EIO;
 	}
 	n = xzarc_pread(r->xz, c->cache, dst, len, ext->off + off);
-	atomic_fetch_sub(&r->users, 1);
+	arc_put(c, r);
 	if (n > 0)
 		coldra_note(c->ra, ext->archive, ext->off, ext->off + off,
 			    ext->off + off + (uint64_t)n, ext->off + ext->len);
@@ -358,399 +374,61 @@ uint64_t cold_stored_bytes(struct cold *c, const struct meta_cold *ext)
 	return (uint64_t)((double)size * (double)ext->orig_len / (double)total);
 }
 
-/* ---- demotion ---- */
+/* ---- archives coming and going (for the mover and compaction) ---- */
 
-/* dm flags */
-#define DM_FORCE 1      /* re-archive files that are already cold */
-#define DM_KEEP_RAM 2   /* leave hot files hot (compaction) */
-
-struct dm_item {
-	struct tfs_inode *ino;
-	char *path;
-	uint64_t version;       /* data_version when its bytes were read */
-	uint64_t ext_gen;       /* ...and where they were (ext_gen) */
-	uint64_t src_arc;       /* compaction: the archive it must still be
-				   in (0: any place) */
-	uint64_t size;
-	uint64_t off;           /* where it starts in the archive stream */
-	bool ok;
-	bool locked;            /* holds ino->io in the commit phase */
-	int flags;              /* DM_* */
-	struct meta_inode attr; /* row to commit */
-};
-
-static int dm_cmp(const void *a, const void *b)
+int cold_arc_create(struct cold *c, const struct xzarc_params *p,
+		    uint64_t *id, struct xzarc_writer **w)
 {
-	const struct dm_item *x = a, *y = b;
-
-	return strcmp(x->path, y->path);
-}
-
-/* Write back the file and note its version; false if it need not move. */
-static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
-		      int flags)
-{
-	struct tfs_inode *ino = it->ino;
-	bool warm_left = false, resident;
+	char name[32];
 	int rc;
 
-	*already = false;
-	rc = fs_load_extents(f, ino);
+	rc = meta_next_id(c->meta, "archive", id);
 	if (rc)
 		return rc;
-	inode_io_lock(ino);
-	rc = fs_writeback(f, ino, false);
-	inode_lock(ino);
-	if (!rc && (!S_ISREG(ino->attr.mode) || ino->attr.nlink == 0))
-		rc = -ENOENT;
-	for (uint64_t k = 0; k < ino->next && !warm_left; k++)
-		warm_left = ino->ext[k].seg != 0;
-	*already = !(flags & DM_FORCE) && ino->has_cold && !warm_left &&
-		   ino->ndirty == 0 && ino->cold.len == ino->attr.size;
-	resident = ino->resident;
-	if (!rc && it->src_arc && (!ino->has_cold ||
-				   ino->cold.archive != it->src_arc))
-		rc = -ESTALE;   /* compaction: it left that archive */
-	it->version = ino->data_version;
-	it->ext_gen = ino->ext_gen;
-	it->size = ino->attr.size;
-	inode_unlock(ino);
-	/* In RAM over an up-to-date archive copy: leaving RAM is the move. */
-	if (!rc && *already && resident) {
-		rc = fs_drop_ram(f, ino, true);
-		if (!rc)
-			stats_add(&f->stats.demotions[TFS_COLD], 1);
-	}
-	inode_io_unlock(ino);
-	return rc;
+	arc_name(*id, name);
+	return xzarc_writer_open(w, c->bs, name, p);
 }
 
-/* Append the file's bytes to the archive stream. */
-static int dm_stream(struct fs *f, struct xzarc_writer *w, struct dm_item *it,
-		     uint8_t *buf)
+int cold_arc_add(struct cold *c, uint64_t id)
 {
-	uint64_t n = inode_nchunks(it->size);
-
-	it->off = xzarc_writer_offset(w);
-	for (uint64_t k = 0; k < n; k++) {
-		uint32_t len;
-		int rc = fs_read_durable_chunk(f, it->ino, k, buf, &len);
-
-		if (rc)
-			return rc;
-		rc = xzarc_writer_add(w, buf, len);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	return open_one(c, id, true);
 }
 
-/* Take the io lock of every file still unchanged, and its row to commit. */
-static size_t dm_lock_unchanged(struct dm_item *items, size_t n)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		struct dm_item *it = &items[i];
-		struct tfs_inode *ino = it->ino;
-
-		if (!it->ok)
-			continue;
-		/* Never wait for an io lock while holding others: a busy
-		 * file is being changed or moved and stays where it is. */
-		if (pthread_mutex_trylock(&ino->io)) {
-			it->ok = false;
-			continue;
-		}
-		inode_lock(ino);
-		/* Changed, or moved elsewhere (by a user or the policy) while
-		 * its bytes were being archived: it stays where it is now. */
-		if (ino->data_version != it->version ||
-		    ino->ext_gen != it->ext_gen ||
-		    ino->attr.nlink == 0 || ino->ndirty ||
-		    (it->src_arc && (!ino->has_cold ||
-				     ino->cold.archive != it->src_arc))) {
-			it->ok = false;
-		} else {
-			it->attr = inode_attr_durable(ino);
-			if (!(it->flags & DM_KEEP_RAM) || !ino->resident)
-				it->attr.tier = TFS_COLD;
-			it->attr.last_access = atomic_load(&ino->last_access);
-			it->attr.access_count =
-				atomic_load(&ino->access_count);
-		}
-		inode_unlock(ino);
-		if (it->ok) {
-			it->locked = true;
-			kept++;
-		} else {
-			inode_io_unlock(ino);
-		}
-	}
-	return kept;
-}
-
-static int dm_commit(struct fs *f, const struct meta_arc *arc,
-		     struct dm_item *items, size_t n)
-{
-	int rc = meta_begin(f->meta);
-
-	if (rc)
-		return rc;
-	rc = meta_arc_add(f->meta, arc);
-	for (size_t i = 0; i < n && !rc; i++) {
-		struct meta_cold ce = {
-			.archive = arc->id, .off = items[i].off,
-			.len = items[i].size, .orig_len = items[i].size,
-		};
-
-		if (!items[i].ok)
-			continue;
-		rc = meta_cold_put(f->meta, items[i].ino->ino, &ce);
-		if (!rc)
-			rc = meta_extent_truncate(f->meta, items[i].ino->ino, 0);
-		if (!rc)
-			rc = meta_inode_update(f->meta, &items[i].attr);
-	}
-	return meta_finish(f->meta, rc);
-}
-
-/* After the commit: the file's bytes now come from the archive. */
-static void dm_publish(struct fs *f, struct dm_item *it, uint64_t arc,
-		       int flags)
-{
-	struct tfs_inode *ino = it->ino;
-	bool resident;
-
-	inode_lock(ino);
-	for (uint64_t k = 0; k < ino->next; k++)
-		ino->ext[k] = (struct ext_slot){ 0 };
-	ino->has_cold = true;
-	ino->cold = (struct meta_cold){
-		.archive = arc, .off = it->off, .len = it->size,
-		.orig_len = it->size,
-	};
-	ino->ext_gen++;
-	if (!(flags & DM_KEEP_RAM) || !ino->resident) {
-		for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
-			struct hchunk *ch = ino->chunks[k];
-
-			if (ch && !ch->dirty) {
-				ino->ram_bytes -= ch->cap;
-				hot_chunk_free(&f->hot, ch);
-				ino->chunks[k] = NULL;
-			}
-		}
-		ino->resident = false;
-		ino->attr.tier = TFS_COLD;
-	}
-	resident = ino->resident;
-	inode_unlock(ino);
-	if (!resident)
-		hot_list_remove(&f->hot, ino);
-	if (!(flags & DM_KEEP_RAM))
-		stats_add(&f->stats.demotions[TFS_COLD], 1);
-}
-
+/* Take archive `id` out of the catalog; readers inside keep it open. */
 static void remove_arc(struct cold *c, uint64_t id)
 {
-	struct arc_ref *r = NULL;
+	struct arc_ref *r;
+	size_t i;
 
 	pthread_rwlock_wrlock(&c->lock);
-	for (size_t i = 0; i < c->narcs; i++)
-		if (c->arcs[i]->id == id) {
-			r = c->arcs[i];
-			memmove(&c->arcs[i], &c->arcs[i + 1],
-				(c->narcs - i - 1) * sizeof(*c->arcs));
-			c->narcs--;
-			break;
-		}
+	r = find_arc(c, id);
+	if (r) {
+		for (i = 0; c->arcs[i] != r; i++)
+			;
+		memmove(&c->arcs[i], &c->arcs[i + 1],
+			(c->narcs - i - 1) * sizeof(*c->arcs));
+		c->narcs--;
+	}
 	pthread_rwlock_unlock(&c->lock);
-	if (!r)
-		return;
-	while (atomic_load(&r->users))
-		sched_yield();
-	blkcache_drop_arc(c->cache, id);
-	xzarc_close(&r->xz);
-	free(r);
+	if (r)
+		arc_put(c, r);  /* readers still inside keep it open */
 }
 
-/* Archive items[0..n) (all ok on entry) into one new archive. */
-static int dm_archive(struct cold *c, struct dm_item *items, size_t n,
-		      int flags, size_t *moved, size_t *skipped)
+void cold_arc_discard(struct cold *c, uint64_t id)
 {
-	struct fs *f = c->fs;
-	struct tfs_config cfg;
-	struct xzarc_params p;
-	struct xzarc_writer *w = NULL;
-	struct meta_arc arc = { 0 };
 	char name[32];
-	uint8_t *buf;
-	size_t kept;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int rc;
 
-	fs_get_config(f, &cfg);
-	p = (struct xzarc_params){
-		.block_size = cfg.cold_block, .preset = cfg.cold_level,
-		.min_saving = cfg.cold_min_saving,
-		.threads = ncpu > 0 ? (uint32_t)ncpu : 1,
-	};
-	buf = malloc(TFS_CHUNK_SIZE);
-	if (!buf)
-		return -ENOMEM;
-	rc = meta_next_id(f->meta, "archive", &arc.id);
-	if (rc)
-		goto out_free;
-	arc_name(arc.id, name);
-	rc = xzarc_writer_open(&w, c->bs, name, &p);
-	if (rc)
-		goto out_free;
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = dm_stream(f, w, &items[i], buf);
-		if (rc == -EIO) {
-			/* Unreadable source: leave this file where it is. */
-			tfs_err("cold demotion: %s: cannot read its data; it "
-				"stays where it is", items[i].path);
-			items[i].ok = false;
-			rc = 0;
-		}
-	}
-	if (rc) {
-		xzarc_writer_abort(&w);
-		goto out_free;
-	}
-	arc.total = xzarc_writer_offset(w);
-	rc = xzarc_writer_finish(&w, &arc.size);
-	if (rc)
-		goto out_free;
-	/* Readers must find the archive once the commit points at it. */
-	rc = open_one(c, arc.id, true);
-	if (rc)
-		goto out_unlink;
-	fault_point("cold-before-commit");
-	kept = dm_lock_unchanged(items, n);
-	rc = kept ? dm_commit(f, &arc, items, n) : -ECANCELED;
-	if (!rc)
-		fault_point("cold-after-commit");
-	for (size_t i = 0; i < n; i++) {
-		if (!items[i].locked)
-			continue;
-		if (!rc)
-			dm_publish(f, &items[i], arc.id, flags);
-		items[i].locked = false;
-		inode_io_unlock(items[i].ino);
-	}
-	if (rc) {
-		remove_arc(c, arc.id);
-		if (rc == -ECANCELED)
-			rc = 0;
-		goto out_unlink;
-	}
-	*moved += kept;
-	*skipped += n - kept;
-	goto out_free;
-
-out_unlink:
-	*skipped += n;
+	remove_arc(c, id);
+	arc_name(id, name);
 	blob_remove(c->bs, name);
-out_free:
-	free(buf);
-	return rc;
 }
 
-static int demote(struct cold *c, struct tfs_inode **inos, size_t n,
-		  int flags, uint64_t src_arc, size_t *moved, size_t *skipped)
-{
-	struct fs *f = c->fs;
-	struct tfs_config cfg;
-	struct dm_item *items;
-	size_t m = 0, start;
-	int rc = 0;
-
-	*moved = *skipped = 0;
-	items = calloc(n ? n : 1, sizeof(*items));
-	if (!items)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		char p[4096];
-		bool already;
-		int prc;
-
-		items[m].ino = inos[i];
-		items[m].flags = flags;
-		items[m].src_arc = src_arc;
-		prc = dm_prepare(f, &items[m], &already, flags);
-		if (prc || already) {
-			if (already)
-				(*moved)++;
-			else
-				(*skipped)++;
-			continue;
-		}
-		if (fs_path(f, inos[i]->ino, p, sizeof(p)))
-			snprintf(p, sizeof(p), "\x7f%020" PRIu64,
-				 inos[i]->ino);
-		items[m].path = strdup(p);
-		if (!items[m].path) {
-			rc = -ENOMEM;
-			break;
-		}
-		items[m].ok = true;
-		m++;
-	}
-	qsort(items, m, sizeof(*items), dm_cmp);
-
-	fs_get_config(f, &cfg);
-	for (start = 0; start < m && !rc;) {
-		uint64_t bytes = 0;
-		size_t end = start;
-
-		while (end < m && (end == start ||
-				   bytes + items[end].size <= cfg.archive_max))
-			bytes += items[end++].size;
-		rc = fs_space_for(f, bytes);
-		if (!rc)
-			rc = dm_archive(c, items + start, end - start, flags,
-					moved, skipped);
-		start = end;
-	}
-	for (size_t i = 0; i < m; i++)
-		free(items[i].path);
-	free(items);
-	return rc;
-}
-
-int cold_demote(struct cold *c, struct tfs_inode **inos, size_t n,
-		size_t *moved, size_t *skipped)
-{
-	int rc = demote(c, inos, n, 0, 0, moved, skipped);
-
-	/* A remote store keeps meta.db's snapshot up to date per batch. */
-	if (*moved)
-		cold_snapshot(c);
-	return rc;
-}
-
-int cold_snapshot(struct cold *c)
-{
-	return c ? cold_store_snapshot(c->bs, c->fs->meta, c->fs->store.dir) :
-		   0;
-}
-
-bool cold_remote_stats(struct cold *c, struct s3_stats *st)
-{
-	return c && cold_store_remote_stats(c->bs, st);
-}
-
-/* ---- compaction ---- */
-
-static int delete_archive(struct cold *c, uint64_t id)
+int cold_arc_delete(struct cold *c, uint64_t id)
 {
 	char name[32];
 	int rc;
 
-	rc = meta_arc_delete(c->fs->meta, id);
+	rc = meta_arc_delete(c->meta, id);
 	if (rc)
 		return rc;
 	remove_arc(c, id);
@@ -763,89 +441,12 @@ static int delete_archive(struct cold *c, uint64_t id)
 	return 0;
 }
 
-/* Re-archive the files still living in archive `id`, then delete it. */
-static int rewrite_archive(struct cold *c, uint64_t id)
+int cold_snapshot(struct cold *c)
 {
-	struct fs *f = c->fs;
-	struct meta_cold *colds = NULL;
-	struct tfs_inode **inos = NULL;
-	uint64_t *nums = NULL;
-	size_t n = 0, got = 0, moved, skipped;
-	int rc;
-
-	rc = meta_cold_list_arc(f->meta, id, &nums, &colds, &n);
-	if (rc)
-		return rc;
-	inos = calloc(n ? n : 1, sizeof(*inos));
-	if (!inos) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (fs_iget(f, nums[i], &inos[got]) == 0)
-			got++;
-	rc = demote(c, inos, got, DM_FORCE | DM_KEEP_RAM, id, &moved,
-		    &skipped);
-	for (size_t i = 0; i < got; i++)
-		fs_iput(f, inos[i]);
-out_free:
-	free(inos);
-	free(nums);
-	free(colds);
-	return rc;
+	return c ? cold_store_snapshot(c->bs, c->meta, c->store_dir) : 0;
 }
 
-/* Delete a dead archive and count it. */
-static int drop_dead_archive(struct cold *c, const struct meta_arc *a,
-			     uint64_t *freed)
+bool cold_remote_stats(struct cold *c, struct s3_stats *st)
 {
-	int rc = delete_archive(c, a->id);
-
-	if (!rc) {
-		*freed += a->size;
-		stats_add(&c->fs->stats.compactions, 1);
-		stats_add(&c->fs->stats.compacted_bytes, a->size);
-	}
-	return rc;
-}
-
-int cold_compact(struct cold *c, uint32_t threshold, bool rewrite,
-		 uint64_t *freed)
-{
-	struct fs *f = c->fs;
-	struct meta_arc *arcs = NULL;
-	size_t n = 0;
-	int rc;
-
-	*freed = 0;
-	rc = meta_arc_list(f->meta, &arcs, &n);
-	if (rc)
-		return rc;
-	/* Dead archives first: deleting needs no space, rewriting does. */
-	for (size_t i = 0; i < n && !rc; i++)
-		if (arcs[i].live == 0)
-			rc = drop_dead_archive(c, &arcs[i], freed);
-	for (size_t i = 0; i < n && !rc && rewrite; i++) {
-		struct meta_arc a = arcs[i];
-
-		if (!a.live || !a.total ||
-		    a.live * 100 >= (uint64_t)threshold * a.total)
-			continue;
-		rc = rewrite_archive(c, a.id);
-		if (rc)
-			break;
-		/* Files changed meanwhile keep it alive a while. */
-		struct meta_arc *now = NULL;
-		size_t m = 0;
-
-		rc = meta_arc_list(f->meta, &now, &m);
-		for (size_t j = 0; j < m; j++)
-			if (now[j].id == a.id)
-				a.live = now[j].live;
-		free(now);
-		if (!rc && a.live == 0)
-			rc = drop_dead_archive(c, &a, freed);
-	}
-	free(arcs);
-	return rc;
+	return c && cold_store_remote_stats(c->bs, st);
 }

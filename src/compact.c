@@ -1,6 +1,14 @@
 /*
- * compact.c - see compact.h. The warm half is here; the cold half is
- * cold_compact() in cold.c, which reuses the demotion machinery.
+ * compact.c - see compact.h: one driver for both families of containers,
+ * warm segments and cold archives. Each family says how to list its units
+ * (id, live bytes, total bytes, bytes freed by deleting it), re-read one
+ * unit's row, rewrite one and delete a dead one; the driver makes one pass
+ * deleting dead units (that needs no space, so it never waits behind a
+ * rewrite on a full disk) and one rewriting units under the threshold,
+ * reading back only the rewritten unit's row (catalog work O(n), not a
+ * re-list of the whole catalog per rewrite). An archive is rewritten by the
+ * cold mover (fs_cold_rewrite: its live files go to a new archive, hot
+ * files stay hot).
  *
  * A warm segment is rewritten record by record: each live record is read
  * (checksum verified), appended to the active segment, and after a sync its
@@ -234,55 +242,187 @@ static bool low_on_space(struct fs *f)
 	       avail < 4 * f->space_reserve;
 }
 
-/*
- * Two passes over the catalog: first every dead segment is deleted outright
- * (on a full disk that is what gives space back, so it must not wait behind
- * a rewrite that needs space), and when the disk is nearly full the dead
- * records of the others are punched out; then segments under the threshold
- * are rewritten, unless `rewrite` is false (backing off after ENOSPC).
- */
-static int compact_warm(struct fs *f, uint32_t threshold, bool rewrite,
-			uint64_t *freed)
+/* A container compaction looks at: a segment or an archive. */
+struct unit {
+	uint64_t id;
+	uint64_t live;          /* bytes still pointed at */
+	uint64_t total;         /* live is compared with this */
+	uint64_t bytes;         /* what deleting it frees */
+};
+
+/* How one family of containers is listed, rewritten and deleted. */
+struct family {
+	int (*list)(struct fs *f, struct unit **out, size_t *n);
+	int (*get)(struct fs *f, uint64_t id, struct unit *out);
+	bool (*busy)(struct fs *f, uint64_t id);  /* never touch it */
+	int (*rewrite)(struct fs *f, uint64_t id);
+	/* delete a dead unit, adding what it frees to *freed and the stats
+	 * (it may find the unit alive after all and leave it) */
+	int (*drop)(struct fs *f, const struct unit *u, uint64_t *freed);
+	/* between the dead pass and the rewrites (may be NULL) */
+	int (*tidy)(struct fs *f, const struct unit *u, size_t n,
+		    uint64_t *freed);
+};
+
+static struct unit unit_of_seg(const struct meta_seg *s)
 {
-	struct meta_seg *segs = NULL;
-	uint64_t active = segstore_active(f->seg);
+	return (struct unit){ s->id, s->live, s->len, s->len };
+}
+
+static struct unit unit_of_arc(const struct meta_arc *a)
+{
+	return (struct unit){ a->id, a->live, a->total, a->size };
+}
+
+static int seg_units(struct fs *f, struct unit **out, size_t *n)
+{
+	struct meta_seg *v = NULL;
+	int rc = meta_seg_list(f->meta, &v, n);
+
+	*out = NULL;
+	if (!rc && *n && !(*out = malloc(*n * sizeof(**out))))
+		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < *n; i++)
+		(*out)[i] = unit_of_seg(&v[i]);
+	free(v);
+	return rc;
+}
+
+static int seg_unit(struct fs *f, uint64_t id, struct unit *out)
+{
+	struct meta_seg s;
+	int rc = meta_seg_get(f->meta, id, &s);
+
+	if (!rc)
+		*out = unit_of_seg(&s);
+	return rc;
+}
+
+static bool seg_busy(struct fs *f, uint64_t id)
+{
+	return id == segstore_active(f->seg);
+}
+
+static int seg_drop(struct fs *f, const struct unit *u, uint64_t *freed)
+{
+	const struct meta_seg s = { .id = u->id, .len = u->total,
+				    .live = u->live };
+
+	return drop_dead_segment(f, &s, freed);
+}
+
+/* When the disk is nearly full, punch the dead records of segments out
+ * rather than wait for a rewrite. */
+static int seg_tidy(struct fs *f, const struct unit *u, size_t n,
+		    uint64_t *freed)
+{
+	int rc = 0;
+
+	if (!low_on_space(f))
+		return 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct meta_seg s = { .id = u[i].id, .len = u[i].total,
+					    .live = u[i].live };
+
+		if (s.live < s.len &&
+		    segstore_punch_wanted(f->seg, s.id, s.live))
+			rc = punch_segment(f, &s, freed);
+	}
+	return rc;
+}
+
+static int arc_units(struct fs *f, struct unit **out, size_t *n)
+{
+	struct meta_arc *v = NULL;
+	int rc = meta_arc_list(f->meta, &v, n);
+
+	*out = NULL;
+	if (!rc && *n && !(*out = malloc(*n * sizeof(**out))))
+		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < *n; i++)
+		(*out)[i] = unit_of_arc(&v[i]);
+	free(v);
+	return rc;
+}
+
+static int arc_unit(struct fs *f, uint64_t id, struct unit *out)
+{
+	struct meta_arc a;
+	int rc = meta_arc_get(f->meta, id, &a);
+
+	if (!rc)
+		*out = unit_of_arc(&a);
+	return rc;
+}
+
+static bool arc_busy(struct fs *f, uint64_t id)
+{
+	return false;
+}
+
+static int arc_drop(struct fs *f, const struct unit *u, uint64_t *freed)
+{
+	int rc = cold_arc_delete(f->cold, u->id);
+
+	if (!rc) {
+		*freed += u->bytes;
+		stats_add(&f->stats.compactions, 1);
+		stats_add(&f->stats.compacted_bytes, u->bytes);
+	}
+	return rc;
+}
+
+static const struct family compact_segments = {
+	seg_units, seg_unit, seg_busy, rewrite_segment, seg_drop, seg_tidy,
+};
+
+static const struct family compact_archives = {
+	arc_units, arc_unit, arc_busy, fs_cold_rewrite, arc_drop, NULL,
+};
+
+/*
+ * Two passes over the catalog: first every dead unit is deleted outright
+ * (on a full disk that is what gives space back, so it must not wait behind
+ * a rewrite that needs space), then the family may tidy (segments punch
+ * dead records out when the disk is nearly full); then units under the
+ * threshold are rewritten, unless `rewrite` is false (backing off after
+ * ENOSPC), and deleted if nothing points at them any more (a file changed
+ * meanwhile keeps one alive a while). Only the rewritten unit's row is read
+ * again: the catalog work is O(n), not a re-list per rewrite.
+ */
+static int compact_family(struct fs *f, const struct family *fam,
+			  uint32_t threshold, bool rewrite, uint64_t *freed)
+{
+	struct unit *u = NULL;
 	size_t n = 0;
 	int rc;
 
-	rc = meta_seg_list(f->meta, &segs, &n);
+	*freed = 0;
+	rc = fam->list(f, &u, &n);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++)
-		if (segs[i].id != active && segs[i].live == 0)
-			rc = drop_dead_segment(f, &segs[i], freed);
-	if (!rc && low_on_space(f))
-		for (size_t i = 0; i < n && !rc; i++)
-			if (segs[i].live < segs[i].len &&
-			    segstore_punch_wanted(f->seg, segs[i].id,
-						  segs[i].live))
-				rc = punch_segment(f, &segs[i], freed);
+		if (u[i].live == 0 && !fam->busy(f, u[i].id))
+			rc = fam->drop(f, &u[i], freed);
+	if (!rc && fam->tidy)
+		rc = fam->tidy(f, u, n, freed);
 	for (size_t i = 0; i < n && !rc && rewrite; i++) {
-		struct meta_seg s = segs[i];
+		struct unit now;
 
-		if (s.id == active || s.live == 0 ||
-		    s.live * 100 >= (uint64_t)threshold * s.len)
+		if (u[i].live == 0 || !u[i].total || fam->busy(f, u[i].id) ||
+		    u[i].live * 100 >= (uint64_t)threshold * u[i].total)
 			continue;
-		rc = rewrite_segment(f, s.id);
-		if (rc)
-			break;
-		/* What is still live after the rewrite? */
-		struct meta_seg *now = NULL;
-		size_t m = 0;
-
-		rc = meta_seg_list(f->meta, &now, &m);
-		for (size_t j = 0; j < m; j++)
-			if (now[j].id == s.id)
-				s.live = now[j].live;
-		free(now);
-		if (!rc && s.live == 0)
-			rc = drop_dead_segment(f, &s, freed);
+		rc = fam->rewrite(f, u[i].id);
+		if (!rc)
+			rc = fam->get(f, u[i].id, &now);
+		if (rc == -ENOENT) {
+			rc = 0;         /* gone meanwhile */
+			continue;
+		}
+		if (!rc && now.live == 0)
+			rc = fam->drop(f, &now, freed);
 	}
-	free(segs);
+	free(u);
 	return rc;
 }
 
@@ -299,10 +439,11 @@ int compact_run(struct fs *f, uint64_t *freed)
 
 	*freed = 0;
 	fs_get_config(f, &cfg);
-	rc = compact_warm(f, cfg.compact_threshold, rewrite, freed);
+	rc = compact_family(f, &compact_segments, cfg.compact_threshold,
+			    rewrite, freed);
 	if (!rc)
-		rc = cold_compact(f->cold, cfg.compact_threshold, rewrite,
-				  &cold_freed);
+		rc = compact_family(f, &compact_archives, cfg.compact_threshold,
+				    rewrite, &cold_freed);
 	*freed += cold_freed;
 	if (rc == -ENOSPC) {
 		/* Deleting dead files goes on every pass; rewrites wait,

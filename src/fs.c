@@ -33,7 +33,6 @@
 
 #include "cold.h"
 #include "log.h"
-#include "policy.h"
 
 tfs_ns fs_now(void)
 {
@@ -69,14 +68,23 @@ bool fs_zero_open(struct fs *f)
 	return atomic_load(&f->zero_open);
 }
 
-int fs_start(struct fs *f)
+void fs_set_upcalls(struct fs *f, const struct fs_upcalls *up)
 {
-	return policy_start(&f->policy, f);
+	if (up)
+		f->up = *up;
+	else
+		memset(&f->up, 0, sizeof(f->up));
 }
 
-void fs_stop(struct fs *f)
+void fs_queue_promote(struct fs *f, uint64_t ino)
 {
-	policy_stop(&f->policy);
+	if (f->up.queue_promote)
+		f->up.queue_promote(f->up.ctx, ino);
+}
+
+uint64_t fs_backlog(struct fs *f)
+{
+	return f->up.backlog ? f->up.backlog(f->up.ctx) : 0;
 }
 
 /* Apply comma-separated key=value overrides to cfg. */
@@ -695,7 +703,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 		goto out_fail;
 	}
 	set_reserve(f);
-	rc = cold_open(&f->cold, f, cfg, err, errlen);
+	rc = cold_open(&f->cold, f->store.dir, f->meta, cfg, err, errlen);
 	if (rc)
 		goto out_fail;
 	rc = fs_iget(f, TFS_ROOT_INO, &f->root);

@@ -78,11 +78,21 @@ struct tfs_inode *fs_root(struct fs *f);
 /* The -o settings given on the command line: they win over tierfs.conf,
  * also when it is reloaded. */
 int fs_set_overrides(struct fs *f, const char *opts);
-/* Start/stop the policy thread. Start after daemonizing (threads do not
- * survive fork) with SIGHUP blocked in every thread; stop before
- * fs_unmount(). */
-int fs_start(struct fs *f);
-void fs_stop(struct fs *f);
+/*
+ * What the layer above the filesystem (the policy, policy.h) offers it:
+ * the filesystem calls up only through these, never by name. The policy
+ * sets them when it starts (before the FUSE loop serves requests) and
+ * clears them when it stops; without them promotions are not queued and
+ * the backlog reads 0. Pass NULL to clear.
+ */
+struct fs_upcalls {
+	void *ctx;
+	/* queue inode `ino` for promotion to hot; never blocks */
+	void (*queue_promote)(void *ctx, uint64_t ino);
+	/* moves waiting for the policy thread */
+	uint64_t (*backlog)(void *ctx);
+};
+void fs_set_upcalls(struct fs *f, const struct fs_upcalls *up);
 /* Re-read STORE/tierfs.conf and apply it; on a bad file the old settings
  * stay and the error is logged. */
 int fs_reload_config(struct fs *f);

@@ -17,7 +17,6 @@
 #include "cold.h"
 #include "s3.h"
 #include "fs_int.h"
-#include "policy.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -278,7 +277,7 @@ static void render_json(struct fs *f, const struct tier_totals *t,
 		  atomic_load(&s->writeback_bytes),
 		  atomic_load(&s->evictions),
 		  atomic_load(&s->migration_errors),
-		  policy_backlog(f->policy),
+		  fs_backlog(f),
 		  atomic_load(&s->compactions),
 		  atomic_load(&s->compacted_bytes),
 		  atomic_load(&s->config_reloads),
@@ -438,7 +437,7 @@ static void render_prom(struct fs *f, const struct tier_totals *t,
 	}
 	prom_scalar(b, "migration_backlog", "gauge",
 		    "Moves waiting for the policy thread.",
-		    policy_backlog(f->policy));
+		    fs_backlog(f));
 	prom_scalar(b, "compacted_bytes_total", "counter",
 		    "Bytes of store files released by compaction.",
 		    atomic_load(&s->compacted_bytes));

@@ -19,7 +19,6 @@
 #include "store.h"
 
 struct cold;
-struct policy;
 
 /* Why a file is where it is (user.tierfs.reason). */
 enum fs_reason {
@@ -61,8 +60,8 @@ struct fs {
 	struct meta *meta;
 	struct segstore *seg;
 	struct cold *cold;              /* cold tier */
-	struct policy *policy;          /* background thread, NULL until
-					   fs_start() */
+	struct fs_upcalls up;           /* the policy's (fs.h); set before
+					   and cleared after the FUSE loop */
 	char *overrides;                /* -o settings (win over the file) */
 	struct itable itable;
 	struct itable vtable;           /* view directories (fs_view.c) */
@@ -114,6 +113,9 @@ int fs_space_for(struct fs *f, uint64_t bytes);
 
 /* Wall clock now, in ns. */
 tfs_ns fs_now(void);
+/* Through the upcalls (fs.h): queue a promotion; the policy's backlog. */
+void fs_queue_promote(struct fs *f, uint64_t ino);
+uint64_t fs_backlog(struct fs *f);
 
 /* ---- inode references (fs.c) ---- */
 /* Find or load inode `ino` and take an internal reference. -ENOENT. */
@@ -243,6 +245,23 @@ bool fs_pinned_elsewhere(struct fs *f, const struct tfs_inode *ino, int tier);
 /* Move one file (caller holds no lock of it), recording why. */
 int fs_move(struct fs *f, struct tfs_inode *ino, int tier,
 	    enum fs_reason r, uint64_t a0, uint64_t a1);
+
+/* ---- the cold mover (fs_cold.c) ---- */
+/* Move files to the cold tier, packed into as few new archives as
+ * archive_max allows, in path order (a directory's files share blocks).
+ * `inos` are referenced regular files; the caller keeps its references.
+ * For each archive: write it, sync it, commit every file's new place in
+ * one meta transaction, then drop the old copies. A file written to,
+ * truncated or unlinked while it is being archived keeps its newest bytes
+ * where they are and is counted in *skipped. Files already entirely cold
+ * count as moved. Returns 0 or the first error (archives committed before
+ * it stay committed). */
+int fs_cold_demote(struct fs *f, struct tfs_inode **inos, size_t n,
+		   size_t *moved, size_t *skipped);
+/* Re-archive the files still living in archive `arc` into a new archive
+ * (hot files stay hot), for compaction; the caller deletes `arc` once
+ * nothing points at it. */
+int fs_cold_rewrite(struct fs *f, uint64_t arc);
 
 /* ---- tier views (fs_view.c) ---- */
 int fs_view_get(struct fs *f, int tier, uint64_t dir, struct tfs_inode **out);

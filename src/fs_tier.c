@@ -29,7 +29,6 @@
 
 #include "cold.h"
 #include "log.h"
-#include "policy.h"
 
 void fs_set_reason(struct tfs_inode *ino, enum fs_reason r, uint64_t a0,
 		   uint64_t a1)
@@ -68,7 +67,7 @@ void fs_touch(struct fs *f, struct tfs_inode *ino, enum fs_access a)
 	}
 	inode_unlock(ino);
 	if (queue)
-		policy_queue_promote(f->policy, ino->ino);
+		fs_queue_promote(f, ino->ino);
 }
 
 int fs_get_tier(struct fs *f, struct tfs_inode *ino)
@@ -344,7 +343,7 @@ static int set_tier_file(struct fs *f, struct tfs_inode *ino, int tier)
 	fs_get_config(f, &cfg);
 	from = fs_get_tier(f, ino);
 	if (tier == TFS_COLD) {
-		rc = cold_demote(f->cold, &ino, 1, &moved, &skipped);
+		rc = fs_cold_demote(f, &ino, 1, &moved, &skipped);
 		if (!rc && skipped)
 			rc = -EAGAIN;   /* changed while being archived */
 		return rc;
@@ -454,7 +453,7 @@ static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
 		tfs_info("moving a directory tree to %s: %zu pinned file(s) "
 			 "skipped", tfs_tier_name(tier), npinned);
 	if (tier == TFS_COLD) {
-		rc = cold_demote(f->cold, t.ino, got, &moved, &skipped);
+		rc = fs_cold_demote(f, t.ino, got, &moved, &skipped);
 		for (size_t i = 0; i < got; i++) {
 			inode_lock(t.ino[i]);
 			if (t.ino[i]->attr.tier == TFS_COLD)

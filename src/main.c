@@ -51,6 +51,7 @@
 #include "fuse_ops.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "policy.h"
 #include "store.h"
 
 #define EXIT_USAGE 2
@@ -561,6 +562,7 @@ static int run(struct cmdline *clp)
 	struct fs *fsp = NULL;
 	struct metrics_http *mh = NULL;
 	struct log_plan lp = { .how = LOGC_STDERR };
+	struct policy *policy = NULL;
 	char store[4096], conf[4200], err[512], mnt[PATH_MAX], cwd[PATH_MAX];
 	char info[PATH_MAX + 256], maddr[128] = "off";
 	struct stat st;
@@ -721,7 +723,7 @@ static int run(struct cmdline *clp)
 	if (!cl.foreground)
 		detach_stdio(&lp);
 	fs_note_pid(fsp);
-	rc = fs_start(fsp);
+	rc = policy_start(&policy, fsp);
 	if (rc) {
 		tfs_err("cannot start the policy thread: %s", strerror(-rc));
 		goto out_fuse_unmount;
@@ -759,7 +761,7 @@ static int run(struct cmdline *clp)
 	sd_notify(0, "STOPPING=1");
 out_stop:
 	metrics_http_stop(&mh);
-	fs_stop(fsp);
+	policy_stop(&policy);
 out_fuse_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -203,6 +203,7 @@ static const char *const meta_sql[ST_COUNT] = {
 		" size = excluded.size, total = excluded.total",
 	[ST_ARC_DEL] = "DELETE FROM archive WHERE id = ?1",
 	[ST_ARC_LIST] = "SELECT id, size, total, live FROM archive ORDER BY id",
+	[ST_ARC_GET] = "SELECT id, size, total, live FROM archive WHERE id = ?1",
 };
 
 /* Parameters ?1..?13 are the inode's fields after ino. */

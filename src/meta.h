@@ -244,6 +244,8 @@ int meta_seg_delete(struct meta *m, uint64_t id);
 int meta_seg_get(struct meta *m, uint64_t id, struct meta_seg *out);
 /* All segment rows sorted by id; caller frees. */
 int meta_seg_list(struct meta *m, struct meta_seg **out, size_t *n);
+/* One archive row; -ENOENT if the catalog has none. */
+int meta_arc_get(struct meta *m, uint64_t id, struct meta_arc *out);
 int meta_arc_add(struct meta *m, const struct meta_arc *a);
 int meta_arc_delete(struct meta *m, uint64_t id);
 int meta_arc_list(struct meta *m, struct meta_arc **out, size_t *n);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/xattr.h>
 
 #define META_XATTR_NAME_MAX 255
@@ -383,6 +384,11 @@ int meta_seg_list(struct meta *m, struct meta_seg **out, size_t *n)
 			col_seg, &a, NULL, n);
 	*out = a;
 	return err;
+}
+
+int meta_arc_get(struct meta *m, uint64_t id, struct meta_arc *out)
+{
+	return meta_get(m, meta_prep(m, ST_ARC_GET, 1, &id), col_arc, out);
 }
 
 int meta_arc_add(struct meta *m, const struct meta_arc *a)

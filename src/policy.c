@@ -429,7 +429,7 @@ static void do_warm_aging(struct policy *p, const struct tfs_config *cfg,
 		else
 			fs_iput(f, ino);
 	}
-	rc = cold_demote(f->cold, inos, got, &moved, &skipped);
+	rc = fs_cold_demote(f, inos, got, &moved, &skipped);
 	if (rc)
 		tfs_err("policy: demotion to cold: %s", strerror(-rc));
 	for (size_t i = 0; i < got; i++) {
@@ -724,6 +724,16 @@ static void *policy_main(void *arg)
 	return NULL;
 }
 
+static void up_queue_promote(void *ctx, uint64_t ino)
+{
+	policy_queue_promote(ctx, ino);
+}
+
+static uint64_t up_backlog(void *ctx)
+{
+	return policy_backlog(ctx);
+}
+
 int policy_start(struct policy **out, struct fs *f)
 {
 	struct policy *p = calloc(1, sizeof(*p));
@@ -755,6 +765,10 @@ int policy_start(struct policy **out, struct fs *f)
 	rc = -pthread_create(&p->thread, NULL, policy_main, p);
 	if (rc)
 		goto out_close;
+	fs_set_upcalls(f, &(struct fs_upcalls){
+		.ctx = p, .queue_promote = up_queue_promote,
+		.backlog = up_backlog,
+	});
 	*out = p;
 	return 0;
 
@@ -776,6 +790,7 @@ void policy_stop(struct policy **pp)
 
 	if (!p)
 		return;
+	fs_set_upcalls(p->fs, NULL);
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
 	pthread_mutex_unlock(&p->lock);

@@ -11,7 +11,7 @@
  * Pinned files are never moved off their pinned tier.
  *
  * What it is not: the mover. Every move goes through fs_move() and
- * cold_demote(), the same paths the xattrs use, so the policy needs no
+ * fs_cold_demote(), the same paths the xattrs use, so the policy needs no
  * locking rules of its own beyond theirs.
  */
 #ifndef TIERFS_POLICY_H
@@ -22,8 +22,11 @@
 struct fs;
 struct policy;
 
-/* Start the thread. SIGHUP must already be blocked in every thread (the
- * policy thread takes it through a signalfd). */
+/* Start the thread and plug the policy into the filesystem (fs.h
+ * fs_set_upcalls: queued promotions, backlog). Start after daemonizing
+ * (threads do not survive fork), before the FUSE loop serves requests,
+ * with SIGHUP blocked in every thread (the policy thread takes it through
+ * a signalfd); stop after the loop, before fs_unmount(). */
 int policy_start(struct policy **out, struct fs *f);
 /* Stop and join the thread; tolerates NULL; sets *p = NULL. */
 void policy_stop(struct policy **p);

@@ -1,9 +1,5 @@
 /*
- * codec.c - LZ4 block codec and CRC32C.
- *
- * LZ4: a dozen lines around liblz4's one-shot block calls. Decoding insists
- * on exactly raw_len output bytes: a record that decodes to anything else is
- * corrupt (-EIO), whatever LZ4 itself thinks of it.
+ * codec.c - the codec table (codec_by_id) and CRC32C.
  *
  * CRC32C (Castagnoli, reflected polynomial 0x82F63B78, pre- and
  * post-inverted, so the check value of "123456789" is 0xE3069283):
@@ -22,54 +18,22 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <lz4.h>
-
 #include "codec.h"
 
-/* ---- LZ4 ---- */
+/* ---- the table: one line per codec ---- */
 
-static size_t lz4_bound(size_t n)
-{
-	if (n > LZ4_MAX_INPUT_SIZE)
-		return 0;
-	return (size_t)LZ4_compressBound((int)n);
-}
-
-static int lz4_compress(const void *src, size_t n, void *dst, size_t dst_cap)
-{
-	int r;
-
-	if (n > LZ4_MAX_INPUT_SIZE)
-		return -ENOSPC;
-	if (dst_cap > INT_MAX)
-		dst_cap = INT_MAX;
-	if (dst_cap == 0)
-		return -ENOSPC;
-	r = LZ4_compress_default(src, dst, (int)n, (int)dst_cap);
-	if (r <= 0)
-		return -ENOSPC;
-	return r;
-}
-
-static int lz4_decompress(const void *src, size_t n, void *dst,
-			  size_t raw_len)
-{
-	int r;
-
-	if (n > INT_MAX || raw_len > INT_MAX || n == 0)
-		return -EIO;
-	r = LZ4_decompress_safe(src, dst, (int)n, (int)raw_len);
-	if (r < 0 || (size_t)r != raw_len)
-		return -EIO;
-	return r;
-}
-
-const struct codec codec_lz4 = {
-	.name = "lz4",
-	.bound = lz4_bound,
-	.compress = lz4_compress,
-	.decompress = lz4_decompress,
+static const struct codec *const codecs[] = {
+	&codec_raw,
+	&codec_lz4,
 };
+
+const struct codec *codec_by_id(uint32_t id)
+{
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (codecs[i]->id == id)
+			return codecs[i];
+	return NULL;
+}
 
 /* ---- CRC32C, software slice-by-8 ---- */
 

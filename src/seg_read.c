@@ -45,6 +45,7 @@ int segstore_read(struct segstore *s, const struct seg_loc *loc,
 		  uint64_t ino, uint64_t chunk, void *dst)
 {
 	const uint8_t *payload;
+	const struct codec *codec;
 	struct seg_rhdr h;
 	struct seg_file *f;
 	struct seg_buf *b = NULL;
@@ -105,12 +106,12 @@ int segstore_read(struct segstore *s, const struct seg_loc *loc,
 			goto out_put;
 	}
 	payload = b->data + SEG_RHDR;
-	if (h.flags & SEG_RAW) {
-		if (h.raw_len > 0)
-			memcpy(dst, payload, h.raw_len);
-	} else if (codec_lz4.decompress(payload, h.stored_len, dst,
-					h.raw_len) != (int)h.raw_len) {
-		r = seg_bad(s, loc, "LZ4 block does not decode");
+	codec = codec_by_id((h.flags & SEG_RAW) ? CODEC_RAW : CODEC_LZ4);
+	if (codec->decompress(payload, h.stored_len, dst, h.raw_len) !=
+	    (int)h.raw_len) {
+		r = seg_bad(s, loc, (h.flags & SEG_RAW) ?
+			    "raw record does not match its lengths" :
+			    "LZ4 block does not decode");
 		goto out_put;
 	}
 	if (codec_crc32c(0, dst, h.raw_len) != h.data_crc) {

@@ -245,6 +245,42 @@ START_TEST(test_speed_report)
 }
 END_TEST
 
+/* The table: every codec is found by its id and round-trips through the
+ * one signature; an unknown id is NULL. */
+START_TEST(test_table)
+{
+	static const uint8_t text[] = "abcabcabcabcabcabcabcabcabcabcabc";
+	const uint32_t ids[] = { CODEC_RAW, CODEC_LZ4 };
+	uint8_t enc[256], dec[sizeof(text)];
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		const struct codec *c = codec_by_id(ids[i]);
+		int n;
+
+		ck_assert_ptr_nonnull(c);
+		ck_assert_uint_eq(c->id, ids[i]);
+		ck_assert_uint_ge(c->bound(sizeof(text)), 1);
+		n = c->compress(text, sizeof(text), enc, sizeof(enc));
+		if (n == -ENOSPC) {     /* raw: stored as is */
+			memcpy(enc, text, sizeof(text));
+			n = (int)sizeof(text);
+		}
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(c->decompress(enc, (size_t)n, dec,
+					       sizeof(text)),
+				 (int)sizeof(text));
+		ck_assert_mem_eq(dec, text, sizeof(text));
+		/* the wrong length is corrupt input */
+		ck_assert_int_eq(c->decompress(enc, (size_t)n, dec,
+					       sizeof(text) - 1), -EIO);
+	}
+	ck_assert_ptr_eq(codec_by_id(CODEC_LZ4), &codec_lz4);
+	ck_assert_ptr_eq(codec_by_id(CODEC_RAW), &codec_raw);
+	ck_assert_ptr_null(codec_by_id(77));
+	ck_assert_str_eq(codec_by_id(CODEC_LZ4)->name, "lz4");
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
 	Suite *s = suite_create("codec");
@@ -255,6 +291,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_crc_incremental);
 	tcase_add_test(tc, test_lz4_roundtrip);
 	tcase_add_test(tc, test_lz4_errors);
+	tcase_add_test(tc, test_table);
 	tcase_add_test(tc, test_speed_report);
 	suite_add_tcase(s, tc);
 	return s;

@@ -17,22 +17,48 @@
  * (nlookup), which it drops only after the last close.
  * The FUSE adapter uses the object's address as the FUSE node id.
  *
- * Locks, in the one global order (take only in this order):
- *   1. tfs->ns_lock         namespace mutations (fs_ns.c)
- *   2. inode->io            one flush/migration/truncate of this inode at a
- *                           time; may be held across blocking I/O
- *  2b. tfs->seg_lock (rw)   shared by a write-back from its first segment
- *                           append to its commit; exclusive by compaction
- *                           while it deletes or punches a segment (fs_int.h);
- *                           before the segment store's locks and meta
- *   3. itable->lock         the hash table, nlookup, nopen, ref
- *   4. inode->lock          attributes, chunks, extent map; never held
- *                           across blocking I/O, a decode or a meta call
- *   5. hot->lock            the hot budget and resident list
- *   6. meta's mutex         (leaf, inside meta.c)
- * Leaves too (nothing is taken under them): tfs->replace_lock (fs_data.c)
- * and hot->pool_lock (hot.c).
- * When two inode->io locks are needed (none today) take them by address.
+ * LOCKING: every lock in tierfs, what it protects, and the one global
+ * order (a thread holding a lock takes only locks further down the list).
+ *   1. fs->ns_lock            namespace mutations: create, link, unlink,
+ *                             rename (fs_ns.c)
+ *   2. inode->io              one flush/migration/truncate of this inode at
+ *                             a time; may be held across blocking I/O. Two
+ *                             at once only by trylock (the cold mover's
+ *                             commit never waits for a busy file); if ever
+ *                             taken blocking, take them by address
+ *  2b. fs->seg_lock (rw)       shared by a write-back from its first segment
+ *                             append to its commit; exclusive by compaction
+ *                             while it deletes or punches a segment
+ *                             (fs_int.h)
+ *   3. itable->lock           (fs->itable and fs->vtable) the hash table,
+ *                             nlookup, nopen, ref; fs->ghosts
+ *   4. inode->lock            attributes, chunks, extent map; never held
+ *                             across blocking I/O, a decode or a meta call
+ *   5. hot->lock              the hot budget's resident list (hot.h)
+ *   6. seg append_lock        the active segment and its tail (seg_int.h)
+ *   7. seg sync_lock          one segstore_sync(); closing sealed segments'
+ *                             write handles
+ *   8. seg tab_lock (rw)      the segment table (after 6 and 7)
+ *   9. cold->lock (rw)        the archive catalog (cold.c); readers hold it
+ *                             only to reference an archive, never while
+ *                             decoding; the last reference frees
+ *  10. meta->lock             SQLite and its statements (recursive; meta.c)
+ * Leaves (nothing is taken while one is held; any of the above may be held
+ * when one is taken):
+ *      fs->cfg_lock           the config in force, fs->mount_info
+ *      fs_ctl lock            the .tiers control files' renderings
+ *      policy->lock           the promotion queue, directory policies,
+ *                             stop flag
+ *      blkcache lock          the decoded-block cache's table and LRU
+ *      coldra lock            the cold read-ahead queue (coldra.c)
+ *      s3 lock                an S3 client's pool of connections (s3.c)
+ *      seg pool_lock          the pool of record buffers
+ *      fs->replace_lock       pending O_TRUNC rewrites (fs_data.c)
+ *      hot->pool_lock         the hot chunk buffer pool (hot.c)
+ *      xzarc_writer lock      one archive writer's job queue (its threads)
+ *      log_file_lock          the log file (log.c)
+ * Atomics without a lock: inode access counters, hot->bytes, segment
+ * lengths and flags, archive and segment reference counts, stats.
  */
 #ifndef TIERFS_INODE_H
 #define TIERFS_INODE_H

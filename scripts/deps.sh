@@ -8,7 +8,7 @@ set -eu
 PKGS="gcc pkg-config meson ninja-build libfuse3-dev fuse3 liblz4-dev
 libmicrohttpd-dev libsystemd-dev prometheus python3-numpy
 liblzma-dev libsqlite3-dev libcurl4-openssl-dev check attr acl xz-utils lz4
-python3 rsync mandoc curl iproute2 procps"
+python3 rsync mandoc curl iproute2 procps cppcheck"
 LEAN=""
 for a in "$@"; do
 	case $a in

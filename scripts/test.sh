@@ -5,7 +5,9 @@
 # a sanitizer report). A real S3 server (Ceph RGW, scripts/s3-server.sh)
 # runs on loopback for the whole suite, in a temp dir, and is stopped at the
 # end even on failure; TIERFS_REQUIRE_S3=1 makes every S3 test fail rather
-# than skip if it is not there.
+# than skip if it is not there. Both builds use -Werror (a warning fails
+# CI), and TIERFS_REQUIRE_FUSE=1 makes a mount test fail, not skip, when
+# the machine has no usable /dev/fuse (CI cannot pass by skipping them).
 #   ./scripts/test.sh
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +26,18 @@ trap 'exit 1' INT TERM HUP
 # The server starts (~25 s) while the code builds.
 "$top/scripts/s3-server.sh" start "$s3dir" >"$s3dir.log" 2>&1 &
 s3pid=$!
-[ -d build-test ] || meson setup build-test >/dev/null
+export TIERFS_REQUIRE_FUSE=1
+# setup, or reconfigure an existing build dir to the same options
+setup() {
+	dir=$1
+	shift
+	if [ -d "$dir" ]; then
+		meson configure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+}
+setup build-test -Dwerror=true
 ninja -C build-test
 if ! wait "$s3pid"; then
 	s3pid=""
@@ -38,8 +51,8 @@ rm -f "$s3dir.log"
 . "$s3dir/env"
 export TIERFS_REQUIRE_S3=1
 meson test -C build-test --print-errorlogs --num-processes 2
-[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined \
-	-Db_lundef=false >/dev/null
+setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
+	-Db_lundef=false
 ninja -C build-asan
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1

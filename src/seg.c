@@ -269,7 +269,7 @@ out_remove:
 }
 
 /* Start a new active segment. Caller holds append_lock. */
-static int seg_roll(struct segstore *s)
+static int seg_roll(struct segstore *s, struct seg_file **out)
 {
 	struct seg_file *f = NULL;
 	char name[32];
@@ -306,6 +306,7 @@ static int seg_roll(struct segstore *s)
 		atomic_store_explicit(&s->active->sealed, true,
 				      memory_order_release);
 	s->active = f;
+	*out = f;
 	atomic_store(&s->active_id, id);
 	tfs_debug("warm: started segment %08" PRIx64, id);
 	return 0;
@@ -593,10 +594,9 @@ int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
 	f = s->active;
 	tail = f ? atomic_load_explicit(&f->len, memory_order_relaxed) : 0;
 	if (f == NULL || (tail > SEG_FHDR && tail + rec_len > s->seg_max)) {
-		r = seg_roll(s);
+		r = seg_roll(s, &f);
 		if (r < 0)
 			goto out_unlock;
-		f = s->active;
 		tail = SEG_FHDR;
 	}
 	off = tail;

@@ -14,6 +14,9 @@
 # 0 (pass), 1 (fail) or 77 (skip: no /dev/fuse, no fusermount3, not root).
 #
 # Environment: TIERFS_BIN (required) the daemon; TFS_DEBUG=1 passes -d;
+# TIERFS_REQUIRE_FUSE=1 (set by scripts/test.sh, i.e. CI) makes a missing
+# /dev/fuse or fusermount3 a failure instead of a skip, so a CI machine
+# without FUSE cannot pass every mount test by skipping it;
 # TFS_READY_TIMEOUT seconds to wait for readiness (default 120);
 # TFS_KEEP=1 keeps the temp dir after a failure for inspection.
 
@@ -135,6 +138,17 @@ for p in sys.argv[1:]:
     os.close(fd)' "$@"
 }
 
+# Skip for want of FUSE, or fail under TIERFS_REQUIRE_FUSE=1.
+tfs__skip_fuse()
+{
+	if [ "${TIERFS_REQUIRE_FUSE:-}" = 1 ]; then
+		echo "FAIL: $1 (TIERFS_REQUIRE_FUSE=1: mount tests must run)" >&2
+		exit 1
+	fi
+	echo "SKIP: $1"
+	exit 77
+}
+
 tfs_init()
 {
 	if [ -z "${TIERFS_BIN:-}" ] || [ ! -x "$TIERFS_BIN" ]; then
@@ -142,12 +156,10 @@ tfs_init()
 		exit 1
 	fi
 	if ! command -v fusermount3 >/dev/null; then
-		echo "SKIP: fusermount3 not found (install fuse3)"
-		exit 77
+		tfs__skip_fuse "fusermount3 not found (install fuse3)"
 	fi
 	if ! (exec 9<>/dev/fuse) 2>/dev/null; then
-		echo "SKIP: cannot open /dev/fuse read-write ($(ls -l /dev/fuse 2>&1))"
-		exit 77
+		tfs__skip_fuse "cannot open /dev/fuse read-write ($(ls -l /dev/fuse 2>&1))"
 	fi
 	if ! command -v "$PY" >/dev/null; then
 		echo "SKIP: python3 not found"

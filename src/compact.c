@@ -86,11 +86,7 @@ static void publish_moves(struct fs *f, const struct move *mv, size_t n)
 
 		if (!mv[i].ok)
 			continue;
-		pthread_mutex_lock(&f->itable.lock);
-		ino = itable_find(&f->itable, mv[i].ino);
-		if (ino)
-			ino->ref++;
-		pthread_mutex_unlock(&f->itable.lock);
+		ino = fs_ifind(f, mv[i].ino);
 		if (!ino)
 			continue;
 		inode_lock(ino);

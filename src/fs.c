@@ -87,6 +87,17 @@ uint64_t fs_backlog(struct fs *f)
 	return f->up.backlog ? f->up.backlog(f->up.ctx) : 0;
 }
 
+int fs_dir_pin(struct fs *f, uint64_t ino)
+{
+	return f->up.dir_pin ? f->up.dir_pin(f->up.ctx, ino) : TFS_PIN_NONE;
+}
+
+void fs_policy_wake(struct fs *f)
+{
+	if (f->up.wake)
+		f->up.wake(f->up.ctx);
+}
+
 /* Apply comma-separated key=value overrides to cfg. */
 static int apply_overrides(struct tfs_config *cfg, const char *opts,
 			   char *err, size_t errlen)
@@ -226,6 +237,31 @@ static void ghost_restore(struct fs *f, struct tfs_inode *n)
 	g->ino = 0;
 }
 
+void fs_chunk_drop(struct fs *f, struct tfs_inode *ino, uint64_t k)
+{
+	struct hchunk *c = ino->chunks[k];
+
+	if (!c)
+		return;
+	if (c->dirty)
+		ino->ndirty--;
+	ino->ram_bytes -= c->cap;
+	hot_chunk_free(&f->hot, c);
+	ino->chunks[k] = NULL;
+}
+
+struct tfs_inode *fs_ifind(struct fs *f, uint64_t ino)
+{
+	struct tfs_inode *n;
+
+	pthread_mutex_lock(&f->itable.lock);
+	n = itable_find(&f->itable, ino);
+	if (n)
+		n->ref++;
+	pthread_mutex_unlock(&f->itable.lock);
+	return n;
+}
+
 int fs_iget(struct fs *f, uint64_t ino, struct tfs_inode **out)
 {
 	struct meta_inode attr;
@@ -302,10 +338,8 @@ static void free_inode(struct fs *f, struct tfs_inode *ino)
 	int rc;
 
 	hot_list_remove(&f->hot, ino);
-	for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
-		hot_chunk_free(&f->hot, ino->chunks[k]);
-		ino->chunks[k] = NULL;
-	}
+	for (uint64_t k = 0; k < ino->nchunks_cap; k++)
+		fs_chunk_drop(f, ino, k);
 	if (ino->attr.nlink == 0) {
 		rc = meta_inode_delete(f->meta, ino->ino);
 		if (rc)

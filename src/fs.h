@@ -14,7 +14,7 @@
  * the core only checks what the kernel cannot (sticky-free semantics like
  * ENOTEMPTY, name length, flags).
  *
- * References. Every call that returns a `struct fs_inode *` to the kernel
+ * References. Every call that returns a `struct tfs_inode *` to the kernel
  * (lookup, create, mkdir, mknod, symlink, link, readdirplus entries) adds
  * one to its nlookup; fs_forget() takes them back. fs_open()/fs_create()
  * add an open count that fs_release() drops. Those two counts and the
@@ -91,6 +91,11 @@ struct fs_upcalls {
 	void (*queue_promote)(void *ctx, uint64_t ino);
 	/* moves waiting for the policy thread */
 	uint64_t (*backlog)(void *ctx);
+	/* the pin a directory policy above inode `ino` sets, or
+	 * TFS_PIN_NONE */
+	int (*dir_pin)(void *ctx, uint64_t ino);
+	/* run a policy tick soon (a directory policy changed) */
+	void (*wake)(void *ctx);
 };
 void fs_set_upcalls(struct fs *f, const struct fs_upcalls *up);
 /* Re-read STORE/tierfs.conf and apply it; on a bad file the old settings

@@ -199,15 +199,9 @@ static void dm_publish(struct fs *f, struct dm_item *it, uint64_t arc,
 	};
 	ino->ext_gen++;
 	if (!(flags & DM_KEEP_RAM) || !ino->resident) {
-		for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
-			struct hchunk *ch = ino->chunks[k];
-
-			if (ch && !ch->dirty) {
-				ino->ram_bytes -= ch->cap;
-				hot_chunk_free(&f->hot, ch);
-				ino->chunks[k] = NULL;
-			}
-		}
+		for (uint64_t k = 0; k < ino->nchunks_cap; k++)
+			if (ino->chunks[k] && !ino->chunks[k]->dirty)
+				fs_chunk_drop(f, ino, k);
 		ino->resident = false;
 		ino->attr.tier = TFS_COLD;
 	}

@@ -34,10 +34,6 @@ struct fs_file {
 	size_t len;
 };
 
-int fs_ns_create_file(struct fs *f, const struct fs_caller *c,
-		      struct tfs_inode *parent, const char *name, mode_t mode,
-		      struct tfs_inode **out, struct stat *st);
-
 /* Logical length of chunk k of a file of `size` bytes. */
 static uint32_t chunk_span(uint64_t size, uint64_t k)
 {
@@ -700,17 +696,8 @@ int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
 	inode_lock(ino);
 	if (size < ino->attr.size) {
 		first = inode_nchunks(size);
-		for (k = first; k < ino->nchunks_cap; k++) {
-			struct hchunk *c = ino->chunks[k];
-
-			if (!c)
-				continue;
-			if (c->dirty)
-				ino->ndirty--;
-			ino->ram_bytes -= c->cap;
-			hot_chunk_free(&f->hot, c);
-			ino->chunks[k] = NULL;
-		}
+		for (k = first; k < ino->nchunks_cap; k++)
+			fs_chunk_drop(f, ino, k);
 		for (k = first; k < ino->next; k++)
 			ino->ext[k] = (struct ext_slot){ 0 };
 		if (ino->has_cold && ino->cold.len > size)

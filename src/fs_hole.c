@@ -284,17 +284,8 @@ static int punch_chunks(struct fs *f, struct tfs_inode *ino, uint64_t k0,
 	}
 
 	inode_lock(ino);
-	for (uint64_t k = k0; k < k1 && k < ino->nchunks_cap; k++) {
-		struct hchunk *c = ino->chunks[k];
-
-		if (!c)
-			continue;
-		if (c->dirty)
-			ino->ndirty--;
-		ino->ram_bytes -= c->cap;
-		hot_chunk_free(&f->hot, c);
-		ino->chunks[k] = NULL;
-	}
+	for (uint64_t k = k0; k < k1 && k < ino->nchunks_cap; k++)
+		fs_chunk_drop(f, ino, k);
 	for (uint64_t k = k0; k < k1 && k < ino->next; k++)
 		ino->ext[k] = (struct ext_slot){ 0 };
 	if (ino->has_cold && (k0 << TFS_CHUNK_SHIFT) < ino->cold.len) {

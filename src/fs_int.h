@@ -113,13 +113,23 @@ int fs_space_for(struct fs *f, uint64_t bytes);
 
 /* Wall clock now, in ns. */
 tfs_ns fs_now(void);
-/* Through the upcalls (fs.h): queue a promotion; the policy's backlog. */
+/* Through the upcalls (fs.h): queue a promotion; the policy's backlog; a
+ * directory policy's pin (TFS_PIN_NONE without one); wake the policy. */
 void fs_queue_promote(struct fs *f, uint64_t ino);
 uint64_t fs_backlog(struct fs *f);
+int fs_dir_pin(struct fs *f, uint64_t ino);
+void fs_policy_wake(struct fs *f);
 
 /* ---- inode references (fs.c) ---- */
 /* Find or load inode `ino` and take an internal reference. -ENOENT. */
 int fs_iget(struct fs *f, uint64_t ino, struct tfs_inode **out);
+/* Free chunk k of ino's RAM copy (nothing if there is none): the one place
+ * that keeps ndirty, ram_bytes and the hot budget right when a chunk goes.
+ * Caller holds ino->lock. (fs.c) */
+void fs_chunk_drop(struct fs *f, struct tfs_inode *ino, uint64_t k);
+/* The loaded inode `ino` with an internal reference taken, or NULL if it
+ * is not loaded (never loads it). Drop the reference with fs_iput(). */
+struct tfs_inode *fs_ifind(struct fs *f, uint64_t ino);
 /* Take one more internal reference to a loaded inode. */
 void fs_iref(struct fs *f, struct tfs_inode *ino);
 /* Drop an internal reference; may free the inode (and delete it from the
@@ -150,8 +160,14 @@ void fs_dir_count(struct fs *f, struct tfs_inode *dir);
 void fs_dir_changed(struct tfs_inode *dir, int delta);
 
 /* The path of `ino` relative to the root ("a/b/c"; "" for the root),
- * through one of its links. -ENOENT if unlinked. (fs_ns.c) */
+ * through one of its links. -ENOENT if unlinked. (fs_dir.c) */
 int fs_path(struct fs *f, uint64_t ino, char *buf, size_t len);
+
+/* Create regular file `name` in parent (the namespace half of
+ * fs_create(), which opens it). (fs_ns.c) */
+int fs_ns_create_file(struct fs *f, const struct fs_caller *c,
+		      struct tfs_inode *parent, const char *name, mode_t mode,
+		      struct tfs_inode **out, struct stat *st);
 
 /* ---- data helpers (fs_data.c) ---- */
 /* Load the warm/cold extent map of a regular file if not loaded yet.

@@ -252,10 +252,6 @@ int fs_symlink(struct fs *f, const struct fs_caller *c,
 	return ns_new(f, c, parent, name, S_IFLNK | 0777, 0, target, out, st);
 }
 
-/* Used by fs_create() in fs_data.c. */
-int fs_ns_create_file(struct fs *f, const struct fs_caller *c,
-		      struct tfs_inode *parent, const char *name, mode_t mode,
-		      struct tfs_inode **out, struct stat *st);
 int fs_ns_create_file(struct fs *f, const struct fs_caller *c,
 		      struct tfs_inode *parent, const char *name, mode_t mode,
 		      struct tfs_inode **out, struct stat *st)

@@ -162,12 +162,8 @@ static int release_ram(struct fs *f, struct tfs_inode *ino)
 		inode_unlock(ino);
 		return -EAGAIN;
 	}
-	for (uint64_t k = 0; k < ino->nchunks_cap; k++) {
-		if (!ino->chunks[k])
-			continue;
-		hot_chunk_free(&f->hot, ino->chunks[k]);
-		ino->chunks[k] = NULL;
-	}
+	for (uint64_t k = 0; k < ino->nchunks_cap; k++)
+		fs_chunk_drop(f, ino, k);
 	ino->ram_bytes = 0;
 	ino->resident = false;
 	/* Clean chunks of a cold-backed file need no re-encoding: it falls
@@ -502,7 +498,7 @@ int fs_pin_of(struct fs *f, const struct tfs_inode *ino)
 {
 	if (ino->attr.pin != TFS_PIN_NONE)
 		return ino->attr.pin;
-	return policy_dir_pin(f->policy, ino->ino);
+	return fs_dir_pin(f, ino->ino);
 }
 
 bool fs_pinned_elsewhere(struct fs *f, const struct tfs_inode *ino, int tier)
@@ -592,11 +588,7 @@ void fs_hot_enforce(struct fs *f, struct tfs_inode *self)
 	for (size_t i = 0; i < n && hot_excess_low(&f->hot); i++) {
 		struct tfs_inode *ino;
 
-		pthread_mutex_lock(&f->itable.lock);
-		ino = itable_find(&f->itable, v[i].ino);
-		if (ino)
-			ino->ref++;
-		pthread_mutex_unlock(&f->itable.lock);
+		ino = fs_ifind(f, v[i].ino);
 		if (!ino)
 			continue;
 		if (pthread_mutex_trylock(&ino->io) == 0) {

@@ -59,11 +59,7 @@ static int row_tier(struct fs *f, uint64_t ino, int tier)
 {
 	struct tfs_inode *n;
 
-	pthread_mutex_lock(&f->itable.lock);
-	n = itable_find(&f->itable, ino);
-	if (n)
-		n->ref++;
-	pthread_mutex_unlock(&f->itable.lock);
+	n = fs_ifind(f, ino);
 	/* Not loaded: the recorded tier, which is what fs_get_tier() says
 	 * of the same file once it is loaded (a file recorded hot that is
 	 * not in RAM yet, such as an empty one the mount-time restore skips,

@@ -224,11 +224,8 @@ again:
 				ino->ndirty--;
 			}
 			/* A file that is not hot keeps no clean chunks. */
-			if (c && !c->dirty && !ino->resident) {
-				ino->ram_bytes -= c->cap;
-				hot_chunk_free(&f->hot, c);
-				ino->chunks[items[i].k] = NULL;
-			}
+			if (c && !c->dirty && !ino->resident)
+				fs_chunk_drop(f, ino, items[i].k);
 		}
 		ino->ext_gen++;
 		if (last && ino->data_version == version)

@@ -22,7 +22,6 @@
 #include "cold.h"
 #include "dirpol.h"
 #include "fs_int.h"
-#include "policy.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -199,7 +198,7 @@ static int set_policy(struct fs *f, struct tfs_inode *ino, const void *value,
 	rc = xattr_store(f, ino, DIRPOL_XATTR, value, size, flags, NULL,
 			 false);
 	if (!rc)
-		policy_wake(f->policy);
+		fs_policy_wake(f);
 	return rc;
 }
 
@@ -488,7 +487,7 @@ int fs_removexattr(struct fs *f, struct tfs_inode *ino, const char *name)
 		int rc = xattr_store(f, ino, name, NULL, 0, 0, NULL, false);
 
 		if (!rc)
-			policy_wake(f->policy);
+			fs_policy_wake(f);
 		return rc;
 	}
 	if (is_tierfs_name(name)) {

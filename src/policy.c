@@ -157,19 +157,6 @@ static uint64_t min_age(uint64_t cfg_ms, uint64_t dir_ms)
 	return dir_ms < cfg_ms ? dir_ms : cfg_ms;
 }
 
-/* Reference a loaded inode by number (NULL if not loaded). */
-static struct tfs_inode *find_loaded(struct fs *f, uint64_t num)
-{
-	struct tfs_inode *ino;
-
-	pthread_mutex_lock(&f->itable.lock);
-	ino = itable_find(&f->itable, num);
-	if (ino)
-		ino->ref++;
-	pthread_mutex_unlock(&f->itable.lock);
-	return ino;
-}
-
 /* Rule 1. */
 static void do_promotions(struct policy *p, const struct tfs_config *cfg)
 {
@@ -255,7 +242,7 @@ static void do_hot_aging(struct policy *p, const struct tfs_config *cfg,
 	inos = calloc(n ? n : 1, sizeof(*inos));
 	ages = calloc(n ? n : 1, sizeof(*ages));
 	for (size_t i = 0; inos && ages && i < n; i++) {
-		struct tfs_inode *ino = find_loaded(f, v[i].ino);
+		struct tfs_inode *ino = fs_ifind(f, v[i].ino);
 		struct eff e;
 		int own;
 
@@ -373,7 +360,7 @@ static void do_pins(struct policy *p, const struct tfs_config *cfg,
 			fs_move(f, ino, TFS_HOT, REASON_PIN, 0, 0);
 		fs_iput(f, ino);
 	}
-	if (ncold && cold_demote(f->cold, cold, ncold, &moved, &skipped))
+	if (ncold && fs_cold_demote(f, cold, ncold, &moved, &skipped))
 		tfs_err("policy: moving pinned files to cold failed");
 	for (size_t i = 0; i < ncold; i++) {
 		inode_lock(cold[i]);
@@ -734,6 +721,16 @@ static uint64_t up_backlog(void *ctx)
 	return policy_backlog(ctx);
 }
 
+static int up_dir_pin(void *ctx, uint64_t ino)
+{
+	return policy_dir_pin(ctx, ino);
+}
+
+static void up_wake(void *ctx)
+{
+	policy_wake(ctx);
+}
+
 int policy_start(struct policy **out, struct fs *f)
 {
 	struct policy *p = calloc(1, sizeof(*p));
@@ -767,7 +764,7 @@ int policy_start(struct policy **out, struct fs *f)
 		goto out_close;
 	fs_set_upcalls(f, &(struct fs_upcalls){
 		.ctx = p, .queue_promote = up_queue_promote,
-		.backlog = up_backlog,
+		.backlog = up_backlog, .dir_pin = up_dir_pin, .wake = up_wake,
 	});
 	*out = p;
 	return 0;

@@ -267,9 +267,13 @@ static void items_add(struct ctx *c, const char *path, const struct stat *st,
 		report(c, EXIT_FAILED, path, "%s", strerror(ENOMEM));
 		return;
 	}
-	c->items[c->nitem++] = (struct item){ copy, st->st_dev, st->st_ino,
-					      (uint64_t)st->st_size, arg,
-					      direct };
+	it = &c->items[c->nitem++];
+	it->path = copy;
+	it->dev = st->st_dev;
+	it->ino = st->st_ino;
+	it->size = (uint64_t)st->st_size;
+	it->arg = arg;
+	it->direct = direct;
 }
 
 /* Add DIR's regular files and those of its subdirectories on device DEV

@@ -30,6 +30,7 @@
 #include "blob.h"
 #include "coldra.h"
 #include "cold_store.h"
+#include "config.h"
 #include "log.h"
 #include "meta.h"
 #include "xzarc.h"

@@ -723,11 +723,6 @@ static int run(struct cmdline *clp)
 	if (!cl.foreground)
 		detach_stdio(&lp);
 	fs_note_pid(fsp);
-	rc = policy_start(&policy, fsp);
-	if (rc) {
-		tfs_err("cannot start the policy thread: %s", strerror(-rc));
-		goto out_fuse_unmount;
-	}
 	if (mfd >= 0) {
 		rc = metrics_http_start(&mh, mfd, fsp);
 		mfd = -1;       /* the server owns it now, or closed it */
@@ -742,6 +737,14 @@ static int run(struct cmdline *clp)
 	notify_ready();
 	sd_notifyf(0, "READY=1\nSTATUS=mounted %s on %s", store, cl.mnt);
 	daemon_report(&dfd, 0);
+	/* The policy starts once the mount is announced (its first tick may
+	 * move or compact at once) and before the loop serves requests (it
+	 * plugs its upcalls into the filesystem). */
+	rc = policy_start(&policy, fsp);
+	if (rc) {
+		tfs_err("cannot start the policy thread: %s", strerror(-rc));
+		goto out_stop;
+	}
 
 	if (cl.single) {
 		rc = fuse_session_loop(se);
@@ -762,7 +765,6 @@ static int run(struct cmdline *clp)
 out_stop:
 	metrics_http_stop(&mh);
 	policy_stop(&policy);
-out_fuse_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

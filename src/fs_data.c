@@ -26,24 +26,10 @@
 #include "cold.h"
 #include "log.h"
 
-/* Largest file: 2^46 bytes (64 TiB) keeps chunk indices small. */
-#define FS_MAX_FILE_SIZE (UINT64_C(1) << 46)
-
 struct fs_file {
 	char *buf;              /* rendered virtual file */
 	size_t len;
 };
-
-/* Logical length of chunk k of a file of `size` bytes. */
-static uint32_t chunk_span(uint64_t size, uint64_t k)
-{
-	uint64_t start = k << TFS_CHUNK_SHIFT;
-
-	if (start >= size)
-		return 0;
-	return size - start >= TFS_CHUNK_SIZE ? TFS_CHUNK_SIZE
-					      : (uint32_t)(size - start);
-}
 
 /* Caller holds ino->lock and ext_loaded is true. */
 static bool has_durable(const struct tfs_inode *ino, uint64_t k)
@@ -113,7 +99,7 @@ static int read_durable_once(struct fs *f, struct tfs_inode *ino, uint64_t k,
 	int rc;
 
 	inode_lock(ino);
-	span = chunk_span(ino->attr.size, k);
+	span = inode_chunk_span(ino->attr.size, k);
 	if (k < ino->next)
 		slot = ino->ext[k];
 	has_cold = ino->has_cold;
@@ -472,7 +458,7 @@ static struct hchunk *chunk_for_write(struct fs *f, struct tfs_inode *ino,
 			return c;
 		if (ino->resident || !ino->ext_loaded ||
 		    !has_durable(ino, k) ||
-		    (coff == 0 && clen >= chunk_span(ino->attr.size, k))) {
+		    (coff == 0 && clen >= inode_chunk_span(ino->attr.size, k))) {
 			if (!ino->resident && !ino->ext_loaded)
 				goto load_ext;
 			c = hot_chunk_new(&f->hot, coff + clen);
@@ -534,7 +520,7 @@ ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 	if (size == 0)
 		return 0;
 	end = (uint64_t)off + size;
-	if (end > FS_MAX_FILE_SIZE || end < (uint64_t)off)
+	if (end > INODE_MAX_FILE_SIZE || end < (uint64_t)off)
 		return -EFBIG;
 
 	inode_lock(ino);
@@ -688,7 +674,7 @@ int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
 	bool defer = false, queue = false;
 	int rc;
 
-	if (size > FS_MAX_FILE_SIZE)
+	if (size > INODE_MAX_FILE_SIZE)
 		return -EFBIG;
 	rc = fs_load_extents(f, ino);
 	if (rc)

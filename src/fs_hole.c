@@ -41,25 +41,13 @@
 
 #include "hot.h"
 
-/* Largest file (as fs_data.c). */
-#define HOLE_MAX_FILE_SIZE (UINT64_C(1) << 46)
-
-static uint32_t span_of(uint64_t size, uint64_t k)
-{
-	uint64_t start = k << TFS_CHUNK_SHIFT;
-
-	if (start >= size)
-		return 0;
-	return size - start >= TFS_CHUNK_SIZE ? TFS_CHUNK_SIZE
-					      : (uint32_t)(size - start);
-}
 
 /* Bytes of chunk k that hold data (from its start; the rest of its span
  * is a hole). Caller holds ino->lock; the extent map is loaded or the
  * file is resident. */
 static uint32_t data_len(const struct tfs_inode *ino, uint64_t k)
 {
-	uint32_t span = span_of(ino->attr.size, k), n = 0;
+	uint32_t span = inode_chunk_span(ino->attr.size, k), n = 0;
 	uint64_t cs = k << TFS_CHUNK_SHIFT;
 	struct hchunk *c = k < ino->nchunks_cap ? ino->chunks[k] : NULL;
 
@@ -137,7 +125,7 @@ void fs_alloc_prepare(struct fs *f, struct tfs_inode *ino)
 	else if (rc != -ENOENT)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
-		uint32_t span = span_of(size, ext[i].chunk);
+		uint32_t span = inode_chunk_span(size, ext[i].chunk);
 		uint64_t cs = ext[i].chunk << TFS_CHUNK_SHIFT;
 
 		total += ext[i].raw_len < span ? ext[i].raw_len : span;
@@ -196,7 +184,7 @@ int fs_lseek(struct fs *f, struct tfs_inode *ino, off_t off, int whence,
 			break;
 		}
 		if (whence == SEEK_HOLE &&
-		    (from >= dend || dend < cs + span_of(size, k))) {
+		    (from >= dend || dend < cs + inode_chunk_span(size, k))) {
 			/* In a hole, or data ending inside the chunk. */
 			*out = (off_t)(from >= dend ? from : dend);
 			rc = 0;
@@ -384,7 +372,7 @@ int fs_fallocate(struct fs *f, struct tfs_inode *ino, int mode, off_t off,
 	if (off < 0 || len <= 0)
 		return -EINVAL;
 	end = (uint64_t)off + (uint64_t)len;
-	if (end > HOLE_MAX_FILE_SIZE)
+	if (end > INODE_MAX_FILE_SIZE)
 		return -EFBIG;
 	inode_lock(ino);
 	if (S_ISDIR(ino->attr.mode))

@@ -213,6 +213,19 @@ static inline uint64_t inode_nchunks(uint64_t size)
 {
 	return (size + TFS_CHUNK_SIZE - 1) >> TFS_CHUNK_SHIFT;
 }
+/* Logical length of chunk k of a file of `size` bytes (0 past the end). */
+static inline uint32_t inode_chunk_span(uint64_t size, uint64_t k)
+{
+	uint64_t start = k << TFS_CHUNK_SHIFT;
+
+	if (start >= size)
+		return 0;
+	return size - start >= TFS_CHUNK_SIZE ? TFS_CHUNK_SIZE
+					      : (uint32_t)(size - start);
+}
+/* Largest file tierfs accepts (write, truncate, fallocate): 2^46 bytes
+ * (64 TiB) keeps chunk indices small. */
+#define INODE_MAX_FILE_SIZE (UINT64_C(1) << 46)
 /* Make room for chunk index k in chunks[] / ext[]. -ENOMEM. */
 int inode_reserve_chunks(struct tfs_inode *ino, uint64_t k);
 int inode_reserve_ext(struct tfs_inode *ino, uint64_t k);

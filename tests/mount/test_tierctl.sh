@@ -16,33 +16,11 @@
 TC_FULL_XATTRS=${TC_FULL_XATTRS:-1}	# pin, stored, ratio, reason xattrs
 TC_COLD=${TC_COLD:-1}			# moves to the cold tier
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-TC=${TIERCTL_BIN:-}
-if [ -z "$TC" ] || [ ! -x "$TC" ]; then
-	echo "FAIL: set TIERCTL_BIN to the tierctl binary (got '$TC')" >&2
-	exit 1
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib_tierctl.sh"
 tfs_init
 tfs_mount -o hot_max=256M
 M=$TFS_MNT
 R=$TFS_REF
-OUT=""
-ERR=""
-
-# tc RC ARGS...: run tierctl; its exit status must be RC; stdout in OUT,
-# stderr in ERR.
-tc()
-{
-	local want=$1 rc=0
-	shift
-	"$TC" "$@" >"$TFS_TMP/tc.out" 2>"$TFS_TMP/tc.err" || rc=$?
-	OUT=$(cat "$TFS_TMP/tc.out")
-	ERR=$(cat "$TFS_TMP/tc.err")
-	if [ "$rc" != "$want" ]; then
-		printf '%s\n' "$OUT" "$ERR" >&2
-		fail "tierctl $*: exit $rc, expected $want"
-	fi
-}
 
 # has TEXT WHAT: $OUT or $ERR (WHAT = out|err) contains TEXT
 has()

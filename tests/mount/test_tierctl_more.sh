@@ -14,12 +14,7 @@
 # Environment: TIERFS_BIN, TIERCTL_BIN (both required).
 # shellcheck disable=SC2164 # set -e (lib.sh) stops at a failed cd
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-TC=${TIERCTL_BIN:-}
-if [ -z "$TC" ] || [ ! -x "$TC" ]; then
-	echo "FAIL: set TIERCTL_BIN to the tierctl binary (got '$TC')" >&2
-	exit 1
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib_tierctl.sh"
 tfs_init
 # promote_after=100: no promotion moves a file (and drops its page cache)
 # behind the checks' back
@@ -27,20 +22,6 @@ tfs_mount -o hot_max=256M,promote_after=100
 M=$TFS_MNT
 R=$TFS_REF
 
-OUT=""
-ERR=""
-tc()
-{
-	local want=$1 rc=0
-	shift
-	"$TC" "$@" >"$TFS_TMP/tc.out" 2>"$TFS_TMP/tc.err" || rc=$?
-	OUT=$(cat "$TFS_TMP/tc.out")
-	ERR=$(cat "$TFS_TMP/tc.err")
-	if [ "$rc" != "$want" ]; then
-		printf '%s\n' "$OUT" "$ERR" >&2
-		fail "tierctl $*: exit $rc, expected $want"
-	fi
-}
 # py EXPR: evaluate a python expression with d = json of $OUT
 py()
 {

@@ -18,7 +18,7 @@
  * in tierfs.conf (ms, s, m, h, d).
  * What it is not: storage (the value is an ordinary xattr row in meta, so
  * it persists with the tree and needs no schema) and not the policy (the
- * policy thread decides; see policy.c).
+ * policy thread decides; see policy_rules.c).
  *
  * Cost: building the map reads the rows holding a policy (one query) and
  * lists every directory below a policy once (one query per directory); with

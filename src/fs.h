@@ -5,9 +5,9 @@
  * What it is: the object that owns a mounted store (struct fs) and the
  * operations on its tree: namespace (fs_ns.c), file data (fs_data.c),
  * extended attributes (fs_xattr.c), tier moves (fs_tier.c), the virtual
- * .tiers control tree (fs_ctl.c), and open/recovery/statfs (fs.c). The FUSE
- * adapter (fuse_ops.c) turns requests into these calls and results into one
- * reply each; the tools and unit tests call them directly.
+ * .tiers control tree (fs_ctl.c), mount and recovery (fs_mount.c), statfs
+ * (fs.c). The FUSE adapter (fuse_ops.c) turns requests into these calls and
+ * results into one reply each; the tools and unit tests call them directly.
  *
  * What it is not: a FUSE layer (no fuse_req_t here) and not a permission
  * checker: permissions are enforced by the kernel (default_permissions);

@@ -108,7 +108,7 @@ struct fs {
 };
 
 /* -ENOSPC if storing `bytes` more would leave less than the space reserve
- * free on the store disk (fs.c's SPACE comment), else 0. */
+ * free on the store disk (fs_mount.c's SPACE comment), else 0. */
 int fs_space_for(struct fs *f, uint64_t bytes);
 
 /* Wall clock now, in ns. */

@@ -1,8 +1,9 @@
 /*
- * meta_int.h - private to meta.c and meta_data.c: the struct meta they
- * share, the statement ids (the SQL itself is the table in meta.c, prepared
- * once at open) and the small helpers every call is built from: error
- * mapping, stepping, binding, and the take-lock/run/unlock pattern.
+ * meta_int.h - private to meta.c, meta_inode.c and meta_data.c: the
+ * struct meta they share, the statement ids (the SQL itself is the table in
+ * meta.c, prepared once at open) and the small helpers every call is built
+ * from: error mapping, stepping, binding (an inode's columns too), and the
+ * take-lock/run/unlock pattern.
  *
  * What it is not: an API. Everybody else uses meta.h. The locking and
  * transaction rules are in meta.c's DESIGN comment.
@@ -143,6 +144,43 @@ static inline int meta_get(struct meta *m, sqlite3_stmt *st,
 	sqlite3_reset(st);
 	pthread_mutex_unlock(&m->lock);
 	return rc == SQLITE_DONE ? -ENOENT : rc < 0 ? rc : 0;
+}
+
+/* Parameters ?1..?13 are the inode's fields after ino. */
+static inline void bind_inode(sqlite3_stmt *st, const struct meta_inode *in)
+{
+	sqlite3_bind_int64(st, 1, in->mode);
+	sqlite3_bind_int64(st, 2, in->uid);
+	sqlite3_bind_int64(st, 3, in->gid);
+	sqlite3_bind_int64(st, 4, in->nlink);
+	bind_u64(st, 5, in->rdev);
+	bind_u64(st, 6, in->size);
+	sqlite3_bind_int64(st, 7, in->atime);
+	sqlite3_bind_int64(st, 8, in->mtime);
+	sqlite3_bind_int64(st, 9, in->ctime);
+	sqlite3_bind_int(st, 10, in->tier);
+	sqlite3_bind_int(st, 11, in->pin);
+	bind_u64(st, 12, in->access_count);
+	sqlite3_bind_int64(st, 13, in->last_access);
+}
+
+/* Columns c, c+1, ... are ino then INODE_COLS (meta.c). */
+static inline void col_inode_at(sqlite3_stmt *st, int c, struct meta_inode *in)
+{
+	in->ino = col_u64(st, c);
+	in->mode = (uint32_t)sqlite3_column_int64(st, c + 1);
+	in->uid = (uint32_t)sqlite3_column_int64(st, c + 2);
+	in->gid = (uint32_t)sqlite3_column_int64(st, c + 3);
+	in->nlink = (uint32_t)sqlite3_column_int64(st, c + 4);
+	in->rdev = col_u64(st, c + 5);
+	in->size = col_u64(st, c + 6);
+	in->atime = sqlite3_column_int64(st, c + 7);
+	in->mtime = sqlite3_column_int64(st, c + 8);
+	in->ctime = sqlite3_column_int64(st, c + 9);
+	in->tier = sqlite3_column_int(st, c + 10);
+	in->pin = sqlite3_column_int(st, c + 11);
+	in->access_count = col_u64(st, c + 12);
+	in->last_access = sqlite3_column_int64(st, c + 13);
 }
 
 #endif

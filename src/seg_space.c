@@ -6,7 +6,7 @@
  * structures shared with seg.c.
  *
  * What it is not: a policy. The filesystem decides the reserve and when to
- * punch (fs.c's SPACE comment, compact.c).
+ * punch (fs_mount.c's SPACE comment, compact.c).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,0 +1,363 @@
+/*
+ * fs_mount.c - mounting a store (fs_mount), crash recovery, the space
+ * reserve, and a clean unmount (fs_unmount). What it is not: the inode
+ * table or the operations (fs.c and the other fs_*.c files).
+ *
+ * MOUNT AND RECOVERY. fs_mount() locks the store (store.c), opens meta.db,
+ * then repairs what a crash can leave behind, in this order:
+ *   1. inodes with no links (unlinked while open when the daemon died) are
+ *      deleted with their extents;
+ *   2. the warm segments are opened with their committed lengths from
+ *      meta: bytes appended after the last commit are cut off, segment files
+ *      meta does not know are deleted (seg.c);
+ *   3. the cold archives are checked the same way (cold.c).
+ * Since every write to the store is "write new bytes, sync when promised,
+ * commit their location, then release the old", nothing a commit points at
+ * is ever missing, and nothing uncommitted survives recovery.
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "cold.h"
+#include "log.h"
+
+static int next_seg_id(void *ctx, uint64_t *id)
+{
+	struct fs *f = ctx;
+
+	return meta_next_id(f->meta, "segment", id);
+}
+
+struct orphans {
+	uint64_t *ino;
+	size_t n, cap;
+	int rc;
+};
+
+/* Collected first: meta's callbacks must not call back into meta. */
+static void collect_orphan(void *ctx, uint64_t ino)
+{
+	struct orphans *o = ctx;
+
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		uint64_t *p = realloc(o->ino, cap * sizeof(*p));
+
+		if (!p) {
+			o->rc = -ENOMEM;
+			return;
+		}
+		o->ino = p;
+		o->cap = cap;
+	}
+	o->ino[o->n++] = ino;
+}
+
+/* Delete every inode with no links left: at mount, those a crash left
+ * behind; at unmount, those the kernel never sent the last FORGET for (it
+ * drops pending FORGETs when the connection ends). */
+static int recover_orphans(struct fs *f, bool at_mount)
+{
+	struct orphans o = { 0 };
+	int rc;
+
+	rc = meta_inode_scan_orphans(f->meta, collect_orphan, &o);
+	if (!rc)
+		rc = o.rc;
+	for (size_t i = 0; !rc && i < o.n; i++)
+		rc = meta_inode_delete(f->meta, o.ino[i]);
+	if (o.n && at_mount)
+		tfs_info("recovery: deleted %zu unlinked inode(s)", o.n);
+	else if (o.n)
+		tfs_debug("unmount: deleted %zu file(s) unlinked while open",
+			  o.n);
+	free(o.ino);
+	return rc;
+}
+
+static int open_warm(struct fs *f, const struct tfs_config *cfg)
+{
+	struct meta_seg *segs = NULL;
+	struct seg_known *known = NULL;
+	char dir[4096];
+	size_t n = 0;
+	int rc;
+
+	rc = meta_seg_list(f->meta, &segs, &n);
+	if (rc)
+		return rc;
+	known = calloc(n ? n : 1, sizeof(*known));
+	if (!known) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < n; i++) {
+		known[i].id = segs[i].id;
+		known[i].len = segs[i].len;
+	}
+	rc = store_path(&f->store, dir, sizeof(dir), "warm");
+	if (!rc)
+		rc = segstore_open(&f->seg, dir, cfg->seg_max, known, n,
+				   next_seg_id, f);
+out_free:
+	free(known);
+	free(segs);
+	return rc;
+}
+
+/*
+ * SPACE. New data (warm records) is refused with ENOSPC while the store
+ * disk has less than a reserve free: 1% of the disk, at least 4 MiB, at
+ * most 256 MiB. The reserve is for meta.db, so that unlink, truncate and
+ * rmdir (which only write metadata) keep working on a full store and give
+ * space back: a dead segment is deleted, and on a nearly full disk the dead
+ * records of live segments are punched out at once (compact.c). A write
+ * whose data cannot be stored fails at close() or fsync() with ENOSPC and
+ * nothing committed before is touched; once space is back, writes work.
+ */
+static void set_reserve(struct fs *f)
+{
+	struct statvfs v;
+	uint64_t r;
+
+	if (statvfs(f->store.dir, &v) < 0)
+		return;
+	r = (uint64_t)v.f_blocks * v.f_frsize / 100;
+	if (r < (4u << 20))
+		r = 4u << 20;
+	if (r > (256u << 20))
+		r = 256u << 20;
+	f->space_reserve = r;
+	segstore_set_reserve(f->seg, r);
+}
+
+static int keep_first_problem(void *ctx, const char *problem)
+{
+	snprintf(ctx, 200, "%s", problem);
+	return 1;       /* one is enough to refuse */
+}
+
+/* PRAGMA quick_check: a damaged meta.db is refused, not mounted (it would
+ * send good data to the bin as orphans, or serve wrong bytes). */
+static int check_meta(struct fs *f, char *err, size_t errlen)
+{
+	char first[200] = "";
+	unsigned bad = 0;
+	int rc;
+
+	rc = meta_check(f->meta, true, keep_first_problem, first, &bad);
+	if (rc) {
+		snprintf(err, errlen, "%s/meta.db: cannot check the metadata "
+			 "database: %s", f->store.dir, strerror(-rc));
+		return rc;
+	}
+	if (!bad)
+		return 0;
+	snprintf(err, errlen, "%s/meta.db is damaged (SQLite quick_check: "
+		 "%s); not mounting it. Run tierfs-fsck %s to see what is "
+		 "affected, and restore meta.db from a backup",
+		 f->store.dir, first, f->store.dir);
+	return -EIO;
+}
+
+int fs_space_for(struct fs *f, uint64_t bytes)
+{
+	uint64_t avail;
+
+	if (!f->space_reserve || segstore_avail(f->seg, &avail) < 0)
+		return 0;
+	return avail < f->space_reserve + bytes ? -ENOSPC : 0;
+}
+
+int fs_mount(struct fs **out, const char *store_dir,
+	     const struct tfs_config *cfg, char *err, size_t errlen)
+{
+	struct fs *f;
+	char path[4096];
+	int rc;
+
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	f->store.lock_fd = -1;
+	f->cfg = *cfg;
+	f->mount_time = fs_now();
+	stats_init(&f->stats);
+	pthread_mutex_init(&f->ns_lock, NULL);
+	pthread_mutex_init(&f->cfg_lock, NULL);
+	pthread_rwlock_init(&f->seg_lock, NULL);
+	pthread_mutex_init(&f->replace_lock, NULL);
+	f->ghosts = calloc(FS_GHOSTS, sizeof(*f->ghosts));
+	rc = f->ghosts ? itable_init(&f->itable) : -ENOMEM;
+	if (!rc)
+		rc = itable_init(&f->vtable);
+	if (!rc)
+		rc = hot_init(&f->hot, cfg->hot_max);
+	if (rc) {
+		snprintf(err, errlen, "cannot initialise: %s", strerror(-rc));
+		goto out_fail;
+	}
+
+	rc = store_open_wait(&f->store, store_dir, STORE_MOUNT_WAIT_MS, err,
+			     errlen);
+	if (rc)
+		goto out_fail;
+	rc = store_path(&f->store, path, sizeof(path), "meta.db");
+	if (!rc)
+		rc = meta_open(&f->meta, path);
+	if (rc) {
+		snprintf(err, errlen, "%s/meta.db: cannot open the metadata "
+			 "database: %s%s", f->store.dir, strerror(-rc),
+			 rc == -EIO ? " (damaged? run tierfs-fsck on the "
+			 "store)" : "");
+		goto out_fail;
+	}
+	rc = check_meta(f, err, errlen);
+	if (rc)
+		goto out_fail;
+	rc = meta_set_exclusive(f->meta);
+	if (!rc)
+		rc = recover_orphans(f, true);
+	if (rc) {
+		snprintf(err, errlen, "recovery of unlinked inodes failed: %s",
+			 strerror(-rc));
+		goto out_fail;
+	}
+	rc = open_warm(f, cfg);
+	if (rc) {
+		snprintf(err, errlen, "%s/warm: cannot open segments: %s",
+			 f->store.dir, strerror(-rc));
+		goto out_fail;
+	}
+	set_reserve(f);
+	rc = cold_open(&f->cold, f->store.dir, f->meta, cfg, err, errlen);
+	if (rc)
+		goto out_fail;
+	rc = fs_iget(f, TFS_ROOT_INO, &f->root);
+	if (rc) {
+		snprintf(err, errlen, "cannot load the root directory: %s",
+			 strerror(-rc));
+		goto out_fail;
+	}
+	rc = fs_ctl_init(f);
+	if (rc) {
+		snprintf(err, errlen, "cannot set up .tiers: %s",
+			 strerror(-rc));
+		goto out_fail;
+	}
+	*out = f;
+	return 0;
+
+out_fail:
+	fs_unmount(&f);
+	return rc;
+}
+
+/* Write back every loaded inode that still has dirty data (normally none:
+ * the kernel releases every file before unmounting). */
+static void writeback_all(struct fs *f)
+{
+	for (;;) {
+		struct tfs_inode *victim = NULL;
+
+		pthread_mutex_lock(&f->itable.lock);
+		for (uint64_t b = 0; b < f->itable.nbuckets && !victim; b++)
+			for (struct tfs_inode *n = f->itable.buckets[b]; n;
+			     n = n->hnext) {
+				bool dirty;
+
+				inode_lock(n);
+				dirty = (n->ndirty > 0 || n->meta_dirty) &&
+					n->attr.nlink > 0;
+				inode_unlock(n);
+				if (dirty) {
+					n->ref++;
+					victim = n;
+					break;
+				}
+			}
+		pthread_mutex_unlock(&f->itable.lock);
+		if (!victim)
+			return;
+		inode_io_lock(victim);
+		if (fs_writeback(f, victim, true)) {
+			/* Give up on it rather than loop forever. */
+			inode_lock(victim);
+			victim->ndirty = 0;
+			victim->meta_dirty = false;
+			inode_unlock(victim);
+		}
+		inode_io_unlock(victim);
+		fs_iput(f, victim);
+	}
+}
+
+/*
+ * A clean unmount leaves nothing for the next mount to recover: dirty data
+ * is written back, inodes unlinked while open are deleted, and the active
+ * segment loses what was appended but never committed (all of it, file
+ * included, when its catalog row does not exist).
+ */
+static void finish_store(struct fs *f)
+{
+	struct meta_seg row = { 0 };
+	uint64_t active;
+	int rc;
+
+	writeback_all(f);
+	rc = recover_orphans(f, false);
+	if (rc)
+		tfs_warn("unmount: unlinked inodes not deleted (the next mount "
+			 "will): %s", strerror(-rc));
+	active = segstore_active(f->seg);
+	if (!active)
+		return;
+	rc = meta_seg_get(f->meta, active, &row);
+	if (rc == -ENOENT || (rc == 0 && (row.len > 0 || row.live == 0)))
+		segstore_trim_active(f->seg, row.len);
+}
+
+void fs_unmount(struct fs **fp)
+{
+	struct fs *f = *fp;
+
+	if (!f)
+		return;
+	if (f->meta && f->seg) {
+		fs_replace_commit(f, true);
+		finish_store(f);
+	}
+	if (f->seg)
+		segstore_sync(f->seg);
+	if (f->meta)
+		meta_sync(f->meta);
+	if (f->meta && f->root)
+		cold_snapshot(f->cold);
+	cold_close(&f->cold);
+	segstore_close(&f->seg);
+	if (f->itable.buckets)
+		itable_destroy(&f->itable);
+	if (f->vtable.buckets)
+		itable_destroy(&f->vtable);
+	inode_free(f->vtiers);
+	fs_ctl_destroy(f);
+	meta_close(&f->meta);
+	store_close(&f->store);
+	hot_destroy(&f->hot);
+	free(f->overrides);
+	free(f->ghosts);
+	pthread_mutex_destroy(&f->ns_lock);
+	pthread_mutex_destroy(&f->cfg_lock);
+	pthread_rwlock_destroy(&f->seg_lock);
+	pthread_mutex_destroy(&f->replace_lock);
+	free(f->replace);
+	free(f);
+	*fp = NULL;
+}

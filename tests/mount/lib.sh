@@ -108,6 +108,18 @@ tfs__on_err()
 		"${BASH_SOURCE[1]##*/}" "$1" "$where" "$2" "$3" >&2
 }
 
+# tfs_corpora: CORP (the shared corpora: ../shared/corpora beside the
+# checkout, else /work/shared/corpora), VEC (MiniLM 384-d vectors) and MOD
+# (Python modules); returns 1 when either directory is missing.
+tfs_corpora()
+{
+	CORP=$(cd "$TFS_DIR/../../.." && pwd)/shared/corpora
+	[ -d "$CORP" ] || CORP=/work/shared/corpora
+	VEC=$CORP/vectors/minilm384
+	MOD=$CORP/modules/py
+	[ -d "$VEC" ] && [ -d "$MOD" ]
+}
+
 tfs_require_root()
 {
 	if [ "$(id -u)" != 0 ]; then

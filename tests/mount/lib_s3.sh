@@ -37,6 +37,15 @@ s3_curl()
 		-X "$m" "$@" "$S3_ENDPOINT$p"
 }
 
+# s3_credentials_file: writes the server's keys as an AWS shared-credentials
+# file (profile default) in the test's temp dir and prints its path
+s3_credentials_file()
+{
+	printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+		"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$TFS_TMP/credentials"
+	printf '%s\n' "$TFS_TMP/credentials"
+}
+
 # s3_mkbucket NAME
 s3_mkbucket() { s3_curl PUT "/$1" -o /dev/null; }
 

@@ -24,8 +24,7 @@ R=$TFS_REF
 S=$TFS_STORE
 OPTS=hot_age=1d,warm_age=1d,interval=1h
 FSCK=${TIERFS_FSCK:-$(cd "$(dirname "$TIERFS_BIN")/.." && pwd)/tools/tierfs-fsck}
-CORP=$(cd "$TFS_DIR/../../.." && pwd)/shared/corpora
-[ -d "$CORP" ] || CORP=/work/shared/corpora
+tfs_corpora || fail "corpora not found ($VEC, $MOD)"
 command -v xz >/dev/null || fail "xz not found (install xz-utils)"
 
 set_tier() { setfattr -n user.tierfs.tier -v "$2" "$1"; }

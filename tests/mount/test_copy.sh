@@ -20,7 +20,8 @@
 tfs_init
 M=$TFS_MNT
 H=$TFS_TMP/host
-VEC=/work/shared/corpora/vectors/minilm384/v00000.f32
+tfs_corpora || fail "corpora not found ($VEC, $MOD)"
+VEC=$VEC/v00000.f32
 mkdir "$H"
 ROOT=0
 [ "$(id -u)" != 0 ] || ROOT=1

@@ -17,11 +17,7 @@ tfs_init
 M=$TFS_MNT
 R=$TFS_REF
 S=$TFS_STORE
-CORP=$(cd "$TFS_DIR/../../.." && pwd)/shared/corpora
-[ -d "$CORP" ] || CORP=/work/shared/corpora
-VEC=$CORP/vectors/minilm384
-MOD=$CORP/modules/py
-if [ ! -d "$VEC" ] || [ ! -d "$MOD" ]; then
+if ! tfs_corpora; then
 	echo "SKIP: corpora not found ($VEC, $MOD)"
 	exit 77
 fi

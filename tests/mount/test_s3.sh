@@ -22,19 +22,13 @@ s3_require
 M=$TFS_MNT
 R=$TFS_REF
 S=$TFS_STORE
-CORP=$(cd "$TFS_DIR/../../.." && pwd)/shared/corpora
-[ -d "$CORP" ] || CORP=/work/shared/corpora
-VEC=$CORP/vectors/minilm384
-MOD=$CORP/modules/py
-[ -d "$VEC" ] && [ -d "$MOD" ] || fail "corpora not found ($VEC, $MOD)"
+tfs_corpora || fail "corpora not found ($VEC, $MOD)"
 command -v xz >/dev/null || fail "xz not found (install xz-utils)"
 
 B=$(s3_bucket_name main)
 P=stores/one
 s3_mkbucket "$B"
-CRED=$TFS_TMP/credentials
-printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
-	"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$CRED"
+CRED=$(s3_credentials_file)
 OPTS=cold_store=s3://$B/$P,s3_endpoint=$S3_ENDPOINT,s3_credentials=$CRED
 # interval=1h: no policy tick moves or compacts anything under the checks;
 # promote_after=1000: reads do not promote (requests are counted)

@@ -17,10 +17,7 @@ s3_require
 M=$TFS_MNT
 R=$TFS_REF
 S=$TFS_STORE
-CORP=$(cd "$TFS_DIR/../../.." && pwd)/shared/corpora
-[ -d "$CORP" ] || CORP=/work/shared/corpora
-MOD=$CORP/modules/py
-[ -d "$MOD" ] || fail "corpora not found ($MOD)"
+tfs_corpora || fail "corpora not found ($VEC, $MOD)"
 
 B=$(s3_bucket_name crash)
 s3_mkbucket "$B"

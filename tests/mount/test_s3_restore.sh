@@ -15,17 +15,11 @@ s3_require
 M=$TFS_MNT
 R=$TFS_REF
 S=$TFS_STORE
-CORP=$(cd "$TFS_DIR/../../.." && pwd)/shared/corpora
-[ -d "$CORP" ] || CORP=/work/shared/corpora
-VEC=$CORP/vectors/minilm384
-MOD=$CORP/modules/py
-[ -d "$VEC" ] && [ -d "$MOD" ] || fail "corpora not found ($VEC, $MOD)"
+tfs_corpora || fail "corpora not found ($VEC, $MOD)"
 
 B=$(s3_bucket_name restore)
 s3_mkbucket "$B"
-CRED=$TFS_TMP/credentials
-printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
-	"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$CRED"
+CRED=$(s3_credentials_file)
 tfs_mount -o "cold_store=s3://$B/site/a,s3_endpoint=$S3_ENDPOINT,s3_credentials=$CRED,hot_age=1d,warm_age=1d,interval=1h"
 mkdir -p "$R/vec" "$R/mod" "$R/deep/er"
 find "$VEC" -maxdepth 1 -name '*.f32' | sort | sed -n 1,100p | xargs cp -t "$R/vec"

@@ -18,11 +18,18 @@
  * ranged GET of exactly the bytes asked for. A short answer is -EIO, as is
  * every transport failure after the client's retries (the caller reports
  * it as an I/O error on that file only).
+ *
+ * Disk cache: with one set, a ranged GET's bytes are put into it under
+ * "ENDPOINT/BUCKET/KEY ETAG OFF+LEN" once they arrived whole, and a read of that
+ * same range is served from it first. The ETag in the key means bytes of
+ * an object are never served for another object that got the same key.
  */
 #include "blob_s3.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +37,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "diskcache.h"
 #include "fault.h"
 #include "log.h"
 #include "s3.h"
@@ -43,6 +51,9 @@ struct blob_s3 {
 	struct s3 *s3;
 	char prefix[1024];      /* "" or "PREFIX/" */
 	int ends_fd;            /* the ends directory */
+	char origin[1200];      /* ENDPOINT/BUCKET: the disk cache's keys */
+	struct diskcache *dc;   /* or NULL */
+	atomic_bool dc_warned;  /* a failed put was logged */
 };
 
 /* On-disk header of NAME.ends (local, native byte order). */
@@ -60,6 +71,7 @@ struct blob {
 	uint64_t size;
 	uint32_t head_len, tail_len;
 	uint8_t *head, *tail;
+	char etag[S3_ETAG_MAX];
 };
 
 static const struct blob_ops blob_s3_ops;
@@ -202,6 +214,8 @@ static int ends_read(struct blob_s3 *s, const char *name, struct blob *b)
 	    pread_all(fd, b->tail, h.tail_len, sizeof(h) + h.head_len))
 		goto out_close;
 	b->size = h.size;
+	h.etag[sizeof(h.etag) - 1] = 0;
+	memcpy(b->etag, h.etag, sizeof(b->etag));
 	b->head_len = h.head_len;
 	b->tail_len = h.tail_len;
 	rc = 0;
@@ -243,6 +257,7 @@ static int fetch_ends(struct blob_s3 *s, const char *name, struct blob *b)
 				 b->size - b->tail_len);
 	if (n != (ssize_t)b->tail_len)
 		return n < 0 ? store_errno((int)n) : -EIO;
+	memcpy(b->etag, etag, sizeof(b->etag));
 	rc = ends_write(s, name, b->size, etag, b->head, b->head_len, b->tail,
 			b->tail_len);
 	if (rc)
@@ -283,9 +298,22 @@ static int s3b_open(struct blob_store *st, const char *name,
 	return 0;
 }
 
+/* Keep a fetched range in the disk cache; a failure is logged once (the
+ * read itself went well). */
+static void cache_put(struct blob_s3 *s, const char *ck, const void *buf,
+		      size_t len)
+{
+	int rc = diskcache_put(s->dc, ck, buf, len);
+
+	if (rc && !atomic_exchange(&s->dc_warned, true))
+		tfs_warn("cold cache: cannot keep a fetched block on disk: %s "
+			 "(reads go on from S3; logged once)", strerror(-rc));
+}
+
 static int s3b_read(struct blob *b, void *dst, size_t len, uint64_t off)
 {
 	uint64_t tail_off = b->size - b->tail_len;
+	char ck[2600] = "";
 	ssize_t n;
 
 	if (off > b->size || len > b->size - off)
@@ -300,9 +328,20 @@ static int s3b_read(struct blob *b, void *dst, size_t len, uint64_t off)
 		memcpy(dst, b->tail + (off - tail_off), len);
 		return 0;
 	}
+	if (b->s->dc) {
+		if ((size_t)snprintf(ck, sizeof(ck), "%s/%s %s %" PRIu64 "+%zu",
+				     b->s->origin, b->key, b->etag, off, len) >=
+		    sizeof(ck))
+			ck[0] = 0;
+		if (ck[0] && diskcache_get(b->s->dc, ck, dst, len) == 0)
+			return 0;
+	}
 	n = s3_get_range(b->s->s3, b->key, dst, len, off);
-	if (n == (ssize_t)len)
+	if (n == (ssize_t)len) {
+		if (b->s->dc && ck[0])
+			cache_put(b->s, ck, dst, len);
 		return 0;
+	}
 	if (n >= 0)
 		tfs_err("s3 store: %s: short read (%zd of %zu bytes)", b->key,
 			n, len);
@@ -449,6 +488,7 @@ static void s3b_destroy(struct blob_store *st)
 	struct blob_s3 *s = bs3(st);
 
 	s3_close(&s->s3);
+	diskcache_close(&s->dc);
 	if (s->ends_fd >= 0)
 		close(s->ends_fd);
 	free(s);
@@ -467,6 +507,24 @@ static const struct blob_ops blob_s3_ops = {
 	.sync = s3b_sync,
 	.destroy = s3b_destroy,
 };
+
+void blob_s3_set_cache(struct blob_store *st, struct diskcache *dc,
+		       const char *origin)
+{
+	struct blob_s3 *s = bs3(st);
+
+	diskcache_close(&s->dc);
+	s->dc = dc;
+	snprintf(s->origin, sizeof(s->origin), "%s", origin);
+}
+
+bool blob_s3_cache_stats(struct blob_store *s, struct diskcache_stats *st)
+{
+	if (!s || s->ops != &blob_s3_ops || !bs3(s)->dc)
+		return false;
+	diskcache_get_stats(bs3(s)->dc, st);
+	return true;
+}
 
 int blob_s3_open(struct blob_store **out, struct s3 *s3, const char *prefix,
 		 const char *ends_dir)

@@ -16,17 +16,25 @@
  * that file (a store restored on a new machine) costs one HEAD and two
  * ranged GETs at its first open, which then write the file.
  *
- * What it is not: a cache of object bodies (blkcache.h holds decoded
- * blocks), nor a catalog. keys outside PREFIX/ and keys that are not valid
+ * Optionally (blob_s3_set_cache), every ranged GET's bytes are kept in a
+ * bounded local disk cache (diskcache.h), keyed by endpoint, bucket,
+ * key, ETag and range, and the same range read again is served from
+ * there, checked.
+ *
+ * What it is not: the home of any byte (the bucket is; the disk cache only
+ * copies), nor a catalog. keys outside PREFIX/ and keys that are not valid
  * blob names (e.g. PREFIX/meta/...) are never listed.
  */
 #ifndef TIERFS_BLOB_S3_H
 #define TIERFS_BLOB_S3_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct blob_store;
+struct diskcache;
+struct diskcache_stats;
 struct s3;
 
 /*
@@ -36,6 +44,13 @@ struct s3;
  */
 int blob_s3_open(struct blob_store **out, struct s3 *s3, const char *prefix,
 		 const char *ends_dir);
+/* Serve range reads through disk cache dc from now on; the store takes it
+ * and closes it on destroy. `origin` (ENDPOINT/BUCKET) starts every cache
+ * key. Call before the store is shared. */
+void blob_s3_set_cache(struct blob_store *s, struct diskcache *dc,
+		       const char *origin);
+/* The disk cache's counters; false if the store has none (or is not S3). */
+bool blob_s3_cache_stats(struct blob_store *s, struct diskcache_stats *st);
 /* The client of a store made by blob_s3_open (NULL for any other store). */
 struct s3 *blob_s3_client(struct blob_store *s);
 /* The key of object `name` (PREFIX/NAME). */

@@ -451,3 +451,8 @@ bool cold_remote_stats(struct cold *c, struct s3_stats *st)
 {
 	return c && cold_store_remote_stats(c->bs, st);
 }
+
+bool cold_disk_cache_stats(struct cold *c, struct diskcache_stats *st)
+{
+	return c && cold_store_cache_stats(c->bs, st);
+}

@@ -31,6 +31,7 @@ struct cold;
 struct tfs_config;
 struct s3_stats;
 struct blkcache_stats;
+struct diskcache_stats;
 struct xzarc_params;
 struct xzarc_writer;
 
@@ -78,5 +79,7 @@ int cold_arc_delete(struct cold *c, uint64_t id);
  * nothing done on a local one); its request counters (false if local). */
 int cold_snapshot(struct cold *c);
 bool cold_remote_stats(struct cold *c, struct s3_stats *st);
+/* The remote store's disk cache of fetched blocks (false if none). */
+bool cold_disk_cache_stats(struct cold *c, struct diskcache_stats *st);
 
 #endif

@@ -26,6 +26,7 @@
 #include "blob.h"
 #include "blob_s3.h"
 #include "config.h"
+#include "diskcache.h"
 #include "log.h"
 #include "meta.h"
 #include "s3.h"
@@ -192,6 +193,32 @@ static int marker_check(const char *store_dir, const struct tfs_config *cfg,
 	return rc;
 }
 
+/* The local cache of fetched blocks (cold_cache_dir, cold_cache_max). */
+static int open_cache(struct blob_store *bs, const struct tfs_config *cfg,
+		      const char *store_dir, char *err, size_t errlen)
+{
+	char dir[4200], origin[1200];
+	struct diskcache *dc;
+	int rc;
+
+	if (cfg->s3.cache_dir[0])
+		snprintf(dir, sizeof(dir), "%s", cfg->s3.cache_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/cache", store_dir);
+	rc = diskcache_open(&dc, dir, cfg->s3.cache_max);
+	if (rc) {
+		snprintf(err, errlen, "cold_cache_dir %s: %s", dir,
+			 strerror(-rc));
+		return rc;
+	}
+	snprintf(origin, sizeof(origin), "%s/%s", cfg->s3.endpoint[0] ?
+		 cfg->s3.endpoint : cfg->s3.region, cfg->s3.bucket);
+	blob_s3_set_cache(bs, dc, origin);
+	tfs_info("cold cache: %s, at most %llu bytes", dir,
+		 (unsigned long long)cfg->s3.cache_max);
+	return 0;
+}
+
 int cold_store_open(struct blob_store **out, const struct tfs_config *cfg,
 		    const char *store_dir, uint64_t narcs, char *err,
 		    size_t errlen)
@@ -205,6 +232,9 @@ int cold_store_open(struct blob_store **out, const struct tfs_config *cfg,
 	if (rc)
 		return rc;
 	if (!cfg->s3.bucket[0]) {
+		if (cfg->s3.cache_max)
+			tfs_info("cold_cache_max ignored: the cold tier is "
+				 "local (STORE/cold)");
 		snprintf(dir, sizeof(dir), "%s/cold", store_dir);
 		rc = blob_local_open(out, dir, 0644, 0);
 		if (rc)
@@ -216,6 +246,10 @@ int cold_store_open(struct blob_store **out, const struct tfs_config *cfg,
 	if (!rc)
 		tfs_info("cold store: s3://%s/%s", cfg->s3.bucket,
 			 cfg->s3.prefix);
+	if (!rc && cfg->s3.cache_max)
+		rc = open_cache(*out, cfg, store_dir, err, errlen);
+	if (rc)
+		blob_store_close(out);
 	return rc;
 }
 
@@ -223,6 +257,11 @@ int cold_store_mark(const char *store_dir, const struct tfs_config *cfg,
 		    char *err, size_t errlen)
 {
 	return marker_check(store_dir, cfg, 0, err, errlen);
+}
+
+bool cold_store_cache_stats(struct blob_store *bs, struct diskcache_stats *st)
+{
+	return blob_s3_cache_stats(bs, st);
 }
 
 bool cold_store_remote_stats(struct blob_store *bs, struct s3_stats *st)

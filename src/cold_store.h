@@ -9,7 +9,9 @@
  * AWS_SECRET_ACCESS_KEY from the environment), checks that the bucket
  * answers to them, and refuses to mount with a message naming the problem
  * (no credentials, bucket missing, credentials refused, endpoint
- * unreachable). It also refuses to switch a store that has archives from
+ * unreachable), and gives it the local disk cache of fetched blocks that
+ * cold_cache_max asks for (diskcache.h; in cold_cache_dir, by default
+ * STORE/cache). It also refuses to switch a store that has archives from
  * one cold store to another (STORE/cold_store records the one in use).
  * What it is not: the catalog or the mover (cold.c).
  */
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 struct blob_store;
+struct diskcache_stats;
 struct meta;
 struct s3_stats;
 struct tfs_config;
@@ -43,6 +46,10 @@ int cold_store_mark(const char *store_dir, const struct tfs_config *cfg,
 
 /* true if bs is a remote (S3) store; then *st gets its counters. */
 bool cold_store_remote_stats(struct blob_store *bs, struct s3_stats *st);
+
+/* true if bs has a disk cache of fetched blocks (cold_cache_max); then
+ * *st gets its counters. */
+bool cold_store_cache_stats(struct blob_store *bs, struct diskcache_stats *st);
 
 /* The key of the meta.db snapshot under the store's prefix. */
 #define COLD_SNAPSHOT_NAME "meta/meta.db"

@@ -3,6 +3,8 @@
  */
 #include "config_s3.h"
 
+#include <inttypes.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 #define DEFAULT_REGION "us-east-1"
 
 static const char *const s3_keys[] = {
 	"cold_store", "s3_endpoint", "s3_region", "s3_credentials",
-	"s3_timeout",
+	"s3_timeout", "cold_cache_dir", "cold_cache_max",
 };
 
 #define NS3KEYS (sizeof(s3_keys) / sizeof(s3_keys[0]))
@@ -172,6 +176,25 @@ int config_s3_set(struct tfs_s3_config *c, const char *key,
 		c->timeout_s = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(key, "cold_cache_dir")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(c->cache_dir))
+			return s3_err(err, errlen, "cold_cache_dir: must be "
+				      "an absolute path, got '%s'", v);
+		snprintf(c->cache_dir, sizeof(c->cache_dir), "%s", v);
+		return 0;
+	}
+	if (!strcmp(key, "cold_cache_max")) {
+		uint64_t n;
+
+		if (config_parse_size(v, &n))
+			return s3_err(err, errlen, "cold_cache_max: bad size "
+				      "'%s'", v);
+		if (n != 0 && n < ((uint64_t)1 << 20))
+			return s3_err(err, errlen, "cold_cache_max: 0 (no "
+				      "cache) or at least 1M, got '%s'", v);
+		c->cache_max = n;
+		return 0;
+	}
 	return s3_err(err, errlen, "unknown option '%s'", key);
 }
 
@@ -194,6 +217,10 @@ void config_s3_each(const struct tfs_s3_config *c,
 		fn(ctx, "s3_credentials", c->credentials);
 	snprintf(v, sizeof(v), "%us", c->timeout_s);
 	fn(ctx, "s3_timeout", v);
+	if (c->cache_dir[0])
+		fn(ctx, "cold_cache_dir", c->cache_dir);
+	snprintf(v, sizeof(v), "%" PRIu64, c->cache_max);
+	fn(ctx, "cold_cache_max", v);
 }
 
 bool config_s3_differ(const struct tfs_s3_config *a,
@@ -203,5 +230,7 @@ bool config_s3_differ(const struct tfs_s3_config *a,
 	       strcmp(a->endpoint, b->endpoint) ||
 	       strcmp(a->region, b->region) ||
 	       strcmp(a->credentials, b->credentials) ||
-	       a->timeout_s != b->timeout_s;
+	       a->timeout_s != b->timeout_s ||
+	       strcmp(a->cache_dir, b->cache_dir) ||
+	       a->cache_max != b->cache_max;
 }

@@ -1,7 +1,8 @@
 /*
  * config_s3.h - the settings of a cold tier on an S3-compatible object
  * store (cold_store=s3://..., s3_endpoint, s3_region, s3_credentials,
- * s3_timeout): their defaults, parsing and checks, as part of config.h's
+ * s3_timeout, and the local cache of fetched blocks: cold_cache_dir,
+ * cold_cache_max): their defaults, parsing and checks, as part of config.h's
  * struct tfs_config (field s3).
  *
  * What it is: string settings validated at parse time (a bad bucket name,
@@ -26,6 +27,8 @@ struct tfs_s3_config {
 	char region[64];
 	char credentials[1024];   /* AWS shared-credentials file, or "" */
 	uint32_t timeout_s;       /* one call's deadline, retries included */
+	char cache_dir[1024];     /* cold_cache_dir: "" = STORE/cache */
+	uint64_t cache_max;       /* cold_cache_max: bytes; 0 = no cache */
 };
 
 void config_s3_defaults(struct tfs_s3_config *c);

@@ -15,6 +15,7 @@
  */
 #include "blkcache.h"
 #include "cold.h"
+#include "diskcache.h"
 #include "s3.h"
 #include "fs_int.h"
 
@@ -199,12 +200,20 @@ static double ratio(uint64_t logical, uint64_t stored)
 /* The remote cold store's counters (cold_store.h), if there is one. */
 static void render_json_remote(struct fs *f, struct sbuf *b)
 {
+	struct diskcache_stats dc;
 	struct s3_stats st;
 
 	if (!cold_remote_stats(f->cold, &st)) {
 		sb_printf(b, ",\n  \"cold_store\": {\"kind\": \"local\"}");
 		return;
 	}
+	if (cold_disk_cache_stats(f->cold, &dc))
+		sb_printf(b, ",\n  \"cold_disk_cache\": {\"hits\": %" PRIu64
+			  ", \"misses\": %" PRIu64 ", \"bad\": %" PRIu64
+			  ", \"puts\": %" PRIu64 ", \"evictions\": %" PRIu64
+			  ", \"entries\": %" PRIu64 ", \"bytes\": %" PRIu64
+			  ", \"max\": %" PRIu64 "}", dc.hits, dc.misses, dc.bad,
+			  dc.puts, dc.evictions, dc.entries, dc.bytes, dc.max);
 	sb_printf(b, ",\n  \"cold_store\": {\"kind\": \"s3\", \"requests\": %"
 		  PRIu64 ", \"bytes_up\": %" PRIu64 ", \"bytes_down\": %"
 		  PRIu64 ", \"errors\": %" PRIu64 ", \"retries\": %" PRIu64
@@ -412,6 +421,7 @@ static void render_prom(struct fs *f, const struct tier_totals *t,
 			    bc.bytes);
 	}
 	{
+		struct diskcache_stats dc;
 		struct s3_stats st;
 
 		if (cold_remote_stats(f->cold, &st)) {
@@ -433,6 +443,20 @@ static void render_prom(struct fs *f, const struct tier_totals *t,
 			prom_scalar(b, "s3_request_microseconds_total",
 				    "counter", "Time spent in S3 requests.",
 				    st.latency_us);
+		}
+		if (cold_disk_cache_stats(f->cold, &dc)) {
+			prom_scalar(b, "cold_disk_cache_hits_total", "counter",
+				    "Cold blocks read from the local disk "
+				    "cache instead of S3.", dc.hits);
+			prom_scalar(b, "cold_disk_cache_misses_total",
+				    "counter", "Cold blocks not in the local "
+				    "disk cache.", dc.misses);
+			prom_scalar(b, "cold_disk_cache_bad_total", "counter",
+				    "Damaged disk cache files (deleted, read "
+				    "from S3).", dc.bad);
+			prom_scalar(b, "cold_disk_cache_bytes", "gauge",
+				    "Bytes in the local disk cache.",
+				    dc.bytes);
 		}
 	}
 	prom_scalar(b, "migration_backlog", "gauge",

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -104,6 +105,38 @@ static bool pool_room(struct hot *h, size_t n)
 	return true;
 }
 
+/* One slab: 2 MiB, aligned to 2 MiB so that it can be one transparent
+ * huge page, and populated for writing at once. Fresh 4 KiB pages are what
+ * a sequential writer paid for (measured on a 2-vCPU VM: memcpy into new
+ * 4 KiB pages 160-250 MB/s, into a populated huge page ~5 GB/s). Without
+ * huge pages (THP off) it is still one fault pass instead of 512 faults. */
+static uint8_t *slab_map(void)
+{
+	size_t slab = (size_t)HOT_SLAB_CHUNKS * TFS_CHUNK_SIZE;
+	uint8_t *m, *a;
+
+	m = mmap(NULL, 2 * slab, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)(((uintptr_t)m + slab - 1) & ~(uintptr_t)(slab - 1));
+	if (a > m)
+		munmap(m, (size_t)(a - m));
+	if (a + slab < m + 2 * slab)
+		munmap(a + slab, (size_t)(m + 2 * slab - (a + slab)));
+#ifdef MADV_HUGEPAGE
+	madvise(a, slab, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(a, slab, MADV_POPULATE_WRITE) == 0)
+		return a;
+#endif
+	/* Older kernels: touch every page once. */
+	for (size_t off = 0; off < slab; off += 4096)
+		a[off] = 0;
+	return a;
+}
+
 static uint8_t *pool_get(struct hot *h)
 {
 	size_t slab = (size_t)HOT_SLAB_CHUNKS * TFS_CHUNK_SIZE;
@@ -116,11 +149,8 @@ static uint8_t *pool_get(struct hot *h)
 	pthread_mutex_unlock(&h->pool_lock);
 	if (p)
 		return p;
-	/* Populated at once: the buffers are about to be written whole,
-	 * and one pass of faults for 512 pages beats 512 faults. */
-	m = mmap(NULL, slab, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (m == MAP_FAILED)
+	m = slab_map();
+	if (!m)
 		return NULL;
 	pthread_mutex_lock(&h->pool_lock);
 	kept = pool_room(h, HOT_SLAB_CHUNKS - 1);

@@ -6,7 +6,8 @@
  * file costs ~3 KiB, not 64), a byte counter of all chunk memory, and the
  * list of resident (hot) inodes from which the eviction code picks the least
  * recently used. Full-size chunks come from a pool of pre-faulted 64 KiB
- * buffers carved from 2 MiB mappings: a free buffer goes back to the pool
+ * buffers carved from 2 MiB-aligned mappings (one transparent huge page
+ * each where THP allows): a free buffer goes back to the pool
  * (at most HOT_POOL_MAX of them, the rest are unmapped at once, and the
  * pool itself drains at every hot_trim), so RSS follows the hot tier.
  * What it is not: the eviction policy. Deciding whom to demote and doing it

@@ -418,7 +418,7 @@ static int meta_open_as(struct meta **out, const char *path, bool create)
 	}
 	rc = sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READWRITE |
 			     (create ? SQLITE_OPEN_CREATE : 0) |
-			     SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_NOMUTEX, meta_vfs_name());
 	if (rc != SQLITE_OK) {
 		err = meta_rc(m, rc, path);
 		goto out_close;

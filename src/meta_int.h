@@ -50,6 +50,12 @@ struct meta {
 	char *wal_path;                 /* immutable after open */
 };
 
+/* The VFS meta_open uses (meta_vfs.c): SQLite's default one, with the
+ * writes of each WAL commit gathered into one. NULL (the default VFS) if it
+ * could not be registered. */
+#define META_VFS_NAME "tierfs-wal"
+const char *meta_vfs_name(void);
+
 /* Turn a SQLite result code into a negative errno, logging real failures. */
 static inline int meta_rc(struct meta *m, int rc, const char *what)
 {

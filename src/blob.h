@@ -122,6 +122,16 @@ struct blob_ops {
 		     uint64_t len);
 	/* Free bytes on the store's disk for new objects (statvfs). */
 	int (*avail)(struct blob_store *s, uint64_t *bytes);
+
+	/* ---- optional: reads of runs ---- */
+
+	/* Read [off, ends[n-1]) into dst as read() would, knowing that it is
+	 * n pieces ending at ends[0] < ends[1] < ... (xz blocks) that will
+	 * be asked for one by one later: a store that caches ranges keeps
+	 * each piece as its own entry, and serves from there the pieces it
+	 * has. NULL: blob_read_pieces() does one read(). */
+	int (*read_pieces)(struct blob *b, void *dst, uint64_t off,
+			   const uint64_t *ends, size_t n);
 };
 
 /* Every implementation's store struct starts with this. */
@@ -156,6 +166,19 @@ static inline int blob_read(struct blob_store *s, struct blob *b, void *dst,
 			    size_t len, uint64_t off)
 {
 	return s->ops->read(b, dst, len, off);
+}
+
+/* Read a run of n pieces [off, ends[0]), [ends[0], ends[1])... in one go
+ * (one request on a remote store); see read_pieces. */
+static inline int blob_read_pieces(struct blob_store *s, struct blob *b,
+				   void *dst, uint64_t off,
+				   const uint64_t *ends, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (s->ops->read_pieces)
+		return s->ops->read_pieces(b, dst, off, ends, n);
+	return s->ops->read(b, dst, (size_t)(ends[n - 1] - off), off);
 }
 
 static inline void blob_close(struct blob_store *s, struct blob **b)

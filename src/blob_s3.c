@@ -19,16 +19,22 @@
  * every transport failure after the client's retries (the caller reports
  * it as an I/O error on that file only).
  *
+ * Runs (read_pieces, read-ahead of several xz blocks): the pieces the ends
+ * or the disk cache have are served from there, the rest, from the first
+ * missing piece to the last, is one ranged GET.
+ *
  * Disk cache: with one set, a ranged GET's bytes are put into it under
- * "ENDPOINT/BUCKET/KEY ETAG OFF+LEN" once they arrived whole, and a read of that
- * same range is served from it first. The ETag in the key means bytes of
- * an object are never served for another object that got the same key.
+ * "ENDPOINT/BUCKET/KEY ETAG OFF+LEN" once they arrived whole (a run's
+ * piece by piece), and a read of that same range is served from it
+ * first. The ETag in the key means bytes of an object are never served
+ * for another object that got the same key.
  */
 #include "blob_s3.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,42 +316,116 @@ static void cache_put(struct blob_s3 *s, const char *ck, const void *buf,
 			 "(reads go on from S3; logged once)", strerror(-rc));
 }
 
-static int s3b_read(struct blob *b, void *dst, size_t len, uint64_t off)
+/* Serve [off, off+len) from the object's ends if it lies inside one. */
+static bool from_ends(struct blob *b, void *dst, size_t len, uint64_t off)
 {
 	uint64_t tail_off = b->size - b->tail_len;
-	char ck[2600] = "";
-	ssize_t n;
 
-	if (off > b->size || len > b->size - off)
-		return -EIO;
-	if (len == 0)
-		return 0;
 	if (off + len <= b->head_len) {
 		memcpy(dst, b->head + off, len);
-		return 0;
+		return true;
 	}
 	if (off >= tail_off) {
 		memcpy(dst, b->tail + (off - tail_off), len);
+		return true;
+	}
+	return false;
+}
+
+/* The disk cache's key of a range; false if it does not fit. */
+static bool cache_key(struct blob *b, uint64_t off, size_t len, char *ck,
+		      size_t cklen)
+{
+	return (size_t)snprintf(ck, cklen, "%s/%s %s %" PRIu64 "+%zu",
+				b->s->origin, b->key, b->etag, off, len) <
+	       cklen;
+}
+
+/* One ranged GET of exactly len bytes. */
+static int get_range(struct blob *b, void *dst, size_t len, uint64_t off)
+{
+	ssize_t n = s3_get_range(b->s->s3, b->key, dst, len, off);
+
+	if (n == (ssize_t)len)
 		return 0;
-	}
-	if (b->s->dc) {
-		if ((size_t)snprintf(ck, sizeof(ck), "%s/%s %s %" PRIu64 "+%zu",
-				     b->s->origin, b->key, b->etag, off, len) >=
-		    sizeof(ck))
-			ck[0] = 0;
-		if (ck[0] && diskcache_get(b->s->dc, ck, dst, len) == 0)
-			return 0;
-	}
-	n = s3_get_range(b->s->s3, b->key, dst, len, off);
-	if (n == (ssize_t)len) {
-		if (b->s->dc && ck[0])
-			cache_put(b->s, ck, dst, len);
-		return 0;
-	}
 	if (n >= 0)
 		tfs_err("s3 store: %s: short read (%zd of %zu bytes)", b->key,
 			n, len);
 	return n < 0 ? store_errno((int)n) : -EIO;
+}
+
+static int s3b_read(struct blob *b, void *dst, size_t len, uint64_t off)
+{
+	bool keyed = false;
+	char ck[2600];
+	int rc;
+
+	if (off > b->size || len > b->size - off)
+		return -EIO;
+	if (len == 0 || from_ends(b, dst, len, off))
+		return 0;
+	if (b->s->dc) {
+		keyed = cache_key(b, off, len, ck, sizeof(ck));
+		if (keyed && diskcache_get(b->s->dc, ck, dst, len) == 0)
+			return 0;
+	}
+	rc = get_range(b, dst, len, off);
+	if (!rc && keyed)
+		cache_put(b->s, ck, dst, len);
+	return rc;
+}
+
+#define PIECES_MAX 64
+
+/* A run of pieces: those the ends or the disk cache have are served from
+ * there, the rest (from the first missing piece to the last) is one GET,
+ * and each piece it brought is put in the disk cache on its own, so a later
+ * read of one piece finds it. */
+static int s3b_read_pieces(struct blob *b, void *dst, uint64_t off,
+			   const uint64_t *ends, size_t n)
+{
+	bool have[PIECES_MAX];
+	size_t first = n, last = 0;
+	uint8_t *d = dst;
+	char ck[2600];
+	int rc;
+
+	if (off > b->size || ends[n - 1] > b->size || ends[n - 1] < off)
+		return -EIO;
+	if (!b->s->dc || n > PIECES_MAX)
+		return s3b_read(b, dst, (size_t)(ends[n - 1] - off), off);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t po = i ? ends[i - 1] : off;
+		size_t pl = (size_t)(ends[i] - po);
+
+		if (ends[i] < po)
+			return -EIO;
+		have[i] = from_ends(b, d + (po - off), pl, po) ||
+			  (cache_key(b, po, pl, ck, sizeof(ck)) &&
+			   diskcache_get(b->s->dc, ck, d + (po - off), pl) ==
+				   0);
+		if (!have[i]) {
+			if (first == n)
+				first = i;
+			last = i;
+		}
+	}
+	if (first == n)
+		return 0;
+	{
+		uint64_t from = first ? ends[first - 1] : off;
+
+		rc = get_range(b, d + (from - off),
+			       (size_t)(ends[last] - from), from);
+	}
+	for (size_t i = first; !rc && i <= last; i++) {
+		uint64_t po = i ? ends[i - 1] : off;
+		size_t pl = (size_t)(ends[i] - po);
+
+		if (!have[i] && cache_key(b, po, pl, ck, sizeof(ck)))
+			cache_put(b->s, ck, d + (po - off), pl);
+	}
+	return rc;
 }
 
 static int s3b_stat(struct blob_store *st, const char *name, uint64_t *size)
@@ -506,6 +586,7 @@ static const struct blob_ops blob_s3_ops = {
 	.remove = s3b_remove,
 	.sync = s3b_sync,
 	.destroy = s3b_destroy,
+	.read_pieces = s3b_read_pieces,
 };
 
 void blob_s3_set_cache(struct blob_store *st, struct diskcache *dc,

@@ -11,7 +11,10 @@
  * reference their archive, so two threads reading different cold files
  * never wait for each other; decoding happens outside every lock, through
  * the shared block cache. Sequential reads of a file make coldra.c's
- * workers decode the blocks after it ahead of the reader.
+ * workers decode the blocks after it ahead of the reader; on a remote
+ * store (S3) a worker fetches a run of blocks (up to RA_RUN_BYTES) with
+ * one request, so a sequential read costs a request per run, not per
+ * block.
  */
 #include "cold.h"
 
@@ -49,6 +52,9 @@ struct cold {
 	struct blob_store *bs;          /* STORE/cold: the archive objects */
 	struct blkcache *cache;
 	struct coldra *ra;              /* read-ahead workers */
+	bool runs;                      /* the store reads runs of blocks in
+					 * one request (remote): read ahead
+					 * in runs */
 	pthread_rwlock_t lock;
 	struct arc_ref **arcs;          /* protected by lock; sorted by id */
 	size_t narcs, cap;              /* protected by lock */
@@ -215,7 +221,12 @@ static void arc_put(struct cold *c, struct arc_ref *r)
 	free(r);
 }
 
-/* coldra's callback: decode the block covering `off` of archive `arc`. */
+/* Read-ahead on a remote store fetches up to this many bytes of the
+ * archive (a run of blocks) per request. */
+#define RA_RUN_BYTES ((size_t)1 << 20)
+
+/* coldra's callback: decode the block covering `off` of archive `arc` (on
+ * a remote store, the run of blocks from it). */
 static uint64_t cold_prefetch(void *ctx, uint64_t arc, uint64_t off)
 {
 	struct cold *c = ctx;
@@ -229,7 +240,8 @@ static uint64_t cold_prefetch(void *ctx, uint64_t arc, uint64_t off)
 	pthread_rwlock_unlock(&c->lock);
 	if (!r)
 		return 0;
-	end = xzarc_prefetch(r->xz, c->cache, off);
+	end = c->runs ? xzarc_prefetch_run(r->xz, c->cache, off, RA_RUN_BYTES)
+		      : xzarc_prefetch(r->xz, c->cache, off);
 	arc_put(c, r);
 	return end;
 }
@@ -265,6 +277,7 @@ int cold_open(struct cold **out, const char *store_dir, struct meta *m,
 	}
 	if (rc)
 		goto out_fail;
+	c->runs = c->bs->ops->read_pieces != NULL;
 	delete_orphans(c, arcs, n);
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = open_one(c, arcs[i].id, false);

@@ -82,5 +82,13 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
  * that block (where the next one starts), or 0 past the end of the stream
  * or when decoding failed (the reader will meet and report the error). */
 uint64_t xzarc_prefetch(struct xzarc *a, struct blkcache *c, uint64_t off);
+/* Read-ahead for a remote store: the same for a run of up to
+ * XZARC_RUN_MAX consecutive blocks from the one covering `off` that nobody
+ * has yet, at most max_bytes of the file (at least one block), fetched
+ * with one blob_read_pieces (one request) and decoded one by one into c.
+ * Returns the end of the run, 0 as xzarc_prefetch. */
+#define XZARC_RUN_MAX 64
+uint64_t xzarc_prefetch_run(struct xzarc *a, struct blkcache *c, uint64_t off,
+			    size_t max_bytes);
 
 #endif

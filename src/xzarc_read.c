@@ -262,23 +262,28 @@ static bool xzarc_copy_stored(const lzma_block *b, const uint8_t *buf,
 	return lzma_crc64(out, usize, 0) == get_le(buf + i, 8);
 }
 
-/* Decode block i into a fresh malloc'd buffer of exactly its size. */
-static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
+/* Bytes block i takes in the file (header, data, padding, check). */
+static size_t blk_total(const struct xzarc_blk *bk)
+{
+	return (size_t)((bk->unpadded + 3) & ~(uint64_t)3);
+}
+
+/* Decode block i from its `total` bytes in buf into a fresh buffer of
+ * exactly its size (blkcache_buf_alloc). */
+static int xzarc_decode_buf(const struct xzarc *a, uint64_t i,
+			    const uint8_t *buf, uint8_t **outp)
 {
 	const struct xzarc_blk *bk = &a->blk[i];
-	size_t total = (size_t)((bk->unpadded + 3) & ~(uint64_t)3);
+	size_t total = blk_total(bk);
 	size_t usize = (size_t)bk->usize, in_pos, out_pos = 0, f;
 	lzma_filter filters[LZMA_FILTERS_MAX + 1];
 	lzma_block b;
-	uint8_t *buf, *out = NULL;
+	uint8_t *out = NULL;
 	const char *why;
 	lzma_ret r;
 	int err;
 
 	*outp = NULL;
-	buf = malloc(total);
-	if (!buf)
-		return -ENOMEM;
 	for (f = 0; f <= LZMA_FILTERS_MAX; f++) {
 		filters[f].id = LZMA_VLI_UNKNOWN;
 		filters[f].options = NULL;
@@ -286,12 +291,6 @@ static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
 	why = "block shorter than a block header";
 	if (total < LZMA_BLOCK_HEADER_SIZE_MIN)
 		goto out_eio;
-	err = pread_full(a, buf, total, bk->file_off);
-	why = "short read";
-	if (err == -EIO)
-		goto out_eio;
-	if (err)
-		goto out_free;
 
 	memset(&b, 0, sizeof(b));
 	b.version = 1;
@@ -353,6 +352,33 @@ out_eio:
 out_free:
 	lzma_filters_free(filters, NULL);
 	blkcache_buf_free(out, usize);
+	return err;
+}
+
+/* Read and decode block i into a fresh buffer of exactly its size. */
+static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
+{
+	const struct xzarc_blk *bk = &a->blk[i];
+	size_t total = blk_total(bk);
+	uint8_t *buf;
+	int err;
+
+	*outp = NULL;
+	if (total < LZMA_BLOCK_HEADER_SIZE_MIN) {
+		tfs_err("xzarc %" PRIu64 ": block %" PRIu64 " (file offset %"
+			PRIu64 "): block shorter than a block header", a->id,
+			i, bk->file_off);
+		return -EIO;
+	}
+	buf = malloc(total);
+	if (!buf)
+		return -ENOMEM;
+	err = pread_full(a, buf, total, bk->file_off);
+	if (err == -EIO)
+		tfs_err("xzarc %" PRIu64 ": block %" PRIu64 " (file offset %"
+			PRIu64 "): short read", a->id, i, bk->file_off);
+	if (!err)
+		err = xzarc_decode_buf(a, i, buf, outp);
 	free(buf);
 	return err;
 }
@@ -455,4 +481,59 @@ uint64_t xzarc_prefetch(struct xzarc *a, struct blkcache *c, uint64_t off)
 	e = blkcache_insert(c, a->id, i, data, (size_t)a->blk[i].usize);
 	blkcache_put(c, e);
 	return end;
+}
+
+uint64_t xzarc_prefetch_run(struct xzarc *a, struct blkcache *c, uint64_t off,
+			    size_t max_bytes)
+{
+	uint64_t ends[XZARC_RUN_MAX], i, n = 0, end;
+	size_t span = 0;
+	uint8_t *buf;
+	int err;
+
+	if (off >= a->size)
+		return 0;
+	i = xzarc_find(a, off);
+	end = a->blk[i].uoff + a->blk[i].usize;
+	/* Claim the blocks from i on that nobody has, while they follow each
+	 * other in the file and fit in max_bytes. */
+	while (i + n < a->nblocks && n < XZARC_RUN_MAX) {
+		const struct xzarc_blk *bk = &a->blk[i + n];
+
+		if (n > 0 && (bk->file_off != ends[n - 1] ||
+			      span + blk_total(bk) > max_bytes))
+			break;
+		if (!blkcache_try_claim(c, a->id, i + n))
+			break;
+		span += blk_total(bk);
+		ends[n] = bk->file_off + blk_total(bk);
+		n++;
+	}
+	if (n == 0)
+		return end;     /* cached, or somebody is decoding it */
+	buf = malloc(span);
+	err = buf ? blob_read_pieces(a->bs, a->obj, buf, a->blk[i].file_off,
+				     ends, (size_t)n) : -ENOMEM;
+	for (uint64_t k = 0; k < n; k++) {
+		const struct xzarc_blk *bk = &a->blk[i + k];
+		const struct blkcache_ent *e;
+		uint8_t *data = NULL;
+
+		if (!err)
+			err = xzarc_decode_buf(a, i + k,
+					       buf + (bk->file_off -
+						      a->blk[i].file_off),
+					       &data);
+		if (err) {
+			blkcache_abandon(c, a->id, i + k);
+			continue;
+		}
+		blkcache_count_decode(c);
+		e = blkcache_insert(c, a->id, i + k, data, (size_t)bk->usize);
+		if (e)
+			blkcache_put(c, e);
+		end = bk->uoff + bk->usize;
+	}
+	free(buf);
+	return err ? 0 : end;
 }

@@ -89,6 +89,8 @@ struct fs {
 					   settings shown in .tiers/config */
 
 	tfs_ns mount_time;
+	bool mounted;                   /* fs_mount finished: the unmount may
+					   leave the clean-stop marker */
 	bool acl;                       /* POSIX ACLs on (fs_set_acl(), once
 					   before the first request) */
 

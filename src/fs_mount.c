@@ -142,15 +142,26 @@ static int keep_first_problem(void *ctx, const char *problem)
 	return 1;       /* one is enough to refuse */
 }
 
-/* PRAGMA quick_check: a damaged meta.db is refused, not mounted (it would
- * send good data to the bin as orphans, or serve wrong bytes). */
-static int check_meta(struct fs *f, char *err, size_t errlen)
+/* A damaged meta.db is refused, not mounted (it would send good data to
+ * the bin as orphans, or serve wrong bytes). After an unclean stop (no
+ * STORE/clean) the whole database is checked first (PRAGMA quick_check);
+ * after a clean one only its header, schema and b-tree roots, and the
+ * full check runs in the background once mounted (meta_check.c). */
+static int check_meta(struct fs *f, bool full, char *err, size_t errlen)
 {
 	char first[200] = "";
 	unsigned bad = 0;
 	int rc;
 
-	rc = meta_check(f->meta, true, keep_first_problem, first, &bad);
+	if (full)
+		tfs_info("%s: the last stop was not clean: checking meta.db "
+			 "in full before mounting", f->store.dir);
+	if (full)
+		rc = meta_check(f->meta, true, keep_first_problem, first,
+				&bad);
+	else
+		rc = meta_check_roots(f->meta, keep_first_problem, first,
+				      &bad);
 	if (rc) {
 		snprintf(err, errlen, "%s/meta.db: cannot check the metadata "
 			 "database: %s", f->store.dir, strerror(-rc));
@@ -158,10 +169,10 @@ static int check_meta(struct fs *f, char *err, size_t errlen)
 	}
 	if (!bad)
 		return 0;
-	snprintf(err, errlen, "%s/meta.db is damaged (SQLite quick_check: "
-		 "%s); not mounting it. Run tierfs-fsck %s to see what is "
-		 "affected, and restore meta.db from a backup",
-		 f->store.dir, first, f->store.dir);
+	snprintf(err, errlen, "%s/meta.db is damaged (SQLite %s: %s); not "
+		 "mounting it. Run tierfs-fsck %s to see what is affected, "
+		 "and restore meta.db from a backup", f->store.dir,
+		 full ? "quick_check" : "b-tree roots", first, f->store.dir);
 	return -EIO;
 }
 
@@ -179,6 +190,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 {
 	struct fs *f;
 	char path[4096];
+	bool clean;
 	int rc;
 
 	f = calloc(1, sizeof(*f));
@@ -219,10 +231,20 @@ int fs_mount(struct fs **out, const char *store_dir,
 			 "store)" : "");
 		goto out_fail;
 	}
-	rc = check_meta(f, err, errlen);
+	clean = store_clean_get(&f->store);
+	rc = check_meta(f, !clean, err, errlen);
 	if (rc)
 		goto out_fail;
-	rc = meta_set_exclusive(f->meta);
+	/* From here on the store changes: until the clean unmount writes
+	 * the marker again, the next mount checks everything first. */
+	rc = store_clean_set(&f->store, false);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot remove the clean-stop "
+			 "marker: %s", f->store.dir, strerror(-rc));
+		goto out_fail;
+	}
+	if (!clean || meta_check_start(f->meta))
+		rc = meta_set_exclusive(f->meta);
 	if (!rc)
 		rc = recover_orphans(f, true);
 	if (rc) {
@@ -252,6 +274,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 			 strerror(-rc));
 		goto out_fail;
 	}
+	f->mounted = true;
 	*out = f;
 	return 0;
 
@@ -327,9 +350,14 @@ static void finish_store(struct fs *f)
 void fs_unmount(struct fs **fp)
 {
 	struct fs *f = *fp;
+	bool clean;
 
 	if (!f)
 		return;
+	if (f->meta)
+		meta_check_stop(f->meta);
+	/* Clean: the mount finished and SQLite saw no damage. */
+	clean = f->mounted && f->meta && !meta_damaged(f->meta);
 	if (f->meta && f->seg) {
 		fs_replace_commit(f, true);
 		finish_store(f);
@@ -349,6 +377,9 @@ void fs_unmount(struct fs **fp)
 	inode_free(f->vtiers);
 	fs_ctl_destroy(f);
 	meta_close(&f->meta);
+	if (clean && store_clean_set(&f->store, true))
+		tfs_warn("unmount: cannot write %s/clean; the next mount "
+			 "checks meta.db in full", f->store.dir);
 	store_close(&f->store);
 	hot_destroy(&f->hot);
 	free(f->overrides);

@@ -35,9 +35,13 @@
  * Inode numbers come from AUTOINCREMENT and are never reused, even after
  * the highest one is deleted: the kernel may still hold the old number.
  *
- * Opening does no integrity check itself; a mount runs PRAGMA quick_check
- * (meta_check(), meta_ro.c) and refuses a damaged database, `tierfs-fsck`
- * runs the full integrity_check.
+ * Opening does no integrity check itself; a mount checks the database
+ * (meta_check(), meta_ro.c, after an unclean stop; meta_check_roots() and
+ * meta_check_start() in the background otherwise, meta_check.c) and
+ * refuses a damaged one, `tierfs-fsck` runs the full integrity_check.
+ * Once SQLite reports damage (SQLITE_CORRUPT, from any statement or from
+ * the background check) `damaged` is set and every write fails with
+ * -EROFS: nothing more is written into a damaged database.
  */
 #include "meta_int.h"
 
@@ -441,6 +445,7 @@ void meta_close(struct meta **mp)
 
 	if (!m)
 		return;
+	meta_check_stop(m);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(m->st[i]);
 	if (m->db && sqlite3_close(m->db) != SQLITE_OK)
@@ -456,6 +461,8 @@ int meta_begin(struct meta *m)
 {
 	int err;
 
+	if (atomic_load(&m->damaged))
+		return -EROFS;
 	pthread_mutex_lock(&m->lock);
 	err = meta_run(m, m->st[m->depth ? ST_SAVEPOINT : ST_BEGIN]);
 	if (err) {

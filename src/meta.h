@@ -258,6 +258,31 @@ int meta_arc_list(struct meta *m, struct meta_arc **out, size_t *n);
 int meta_check(struct meta *m, bool quick,
 	       int (*fn)(void *ctx, const char *problem), void *ctx,
 	       unsigned *problems);
+
+/* ---- the mount's checks (meta_check.c) ---- */
+/* The cheap check of every mount (milliseconds, whatever the size): the
+ * header and the schema (page 1) read, and in every table and index the
+ * pages from its root to its first leaf. Reports like meta_check(). It
+ * catches a damaged header, schema or b-tree root; damage deeper in a
+ * b-tree is the background check's. */
+int meta_check_roots(struct meta *m,
+		     int (*fn)(void *ctx, const char *problem), void *ctx,
+		     unsigned *problems);
+/* Start PRAGMA quick_check of the whole database on a thread of its own
+ * (nice 10) with a second, read-only connection, so requests go on
+ * meanwhile. Call instead of meta_set_exclusive(): the connection keeps
+ * SQLite's normal locking while the check reads, and the checker switches
+ * it to exclusive locking when it ends. Damage found is logged as an
+ * error naming tierfs-fsck, and sets the database damaged: from then on
+ * every write fails with -EROFS. 0, or -errno if the thread cannot start
+ * (then nothing runs and the caller should check synchronously). */
+int meta_check_start(struct meta *m);
+/* Interrupt and join the background check (no-op if none); meta_close()
+ * calls it. An interrupted check found nothing. */
+void meta_check_stop(struct meta *m);
+/* Has SQLite reported damage (background check or any statement)? */
+bool meta_damaged(struct meta *m);
+
 /* Do extents point into segment `seg` (whether or not it has a row)? */
 int meta_ro_seg_used(struct meta *m, uint64_t seg, bool *used);
 /* Call fn for every directory entry naming an inode that does not exist;

@@ -418,9 +418,12 @@ int meta_arc_list(struct meta *m, struct meta_arc **out, size_t *n)
 
 int meta_next_id(struct meta *m, const char *name, uint64_t *out)
 {
-	sqlite3_stmt *st = meta_prep(m, ST_NEXT_ID, 0, NULL);
+	sqlite3_stmt *st;
 	int rc;
 
+	if (atomic_load(&m->damaged))
+		return -EROFS;
+	st = meta_prep(m, ST_NEXT_ID, 0, NULL);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = meta_step(m, st);
 	if (rc == SQLITE_ROW) {

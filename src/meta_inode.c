@@ -33,9 +33,12 @@ static void col_ino(sqlite3_stmt *st, void *out)
 
 int meta_inode_create(struct meta *m, struct meta_inode *in)
 {
-	sqlite3_stmt *st = meta_prep(m, ST_INO_CREATE, 0, NULL);
+	sqlite3_stmt *st;
 	int err;
 
+	if (atomic_load(&m->damaged))
+		return -EROFS;
+	st = meta_prep(m, ST_INO_CREATE, 0, NULL);
 	bind_inode(st, in);
 	err = meta_run(m, st);
 	if (!err)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <string.h>
@@ -48,6 +49,10 @@ struct meta {
 	unsigned depth;                 /* protected by lock: open groups */
 	char *path;                     /* immutable after open */
 	char *wal_path;                 /* immutable after open */
+	/* The background check (meta_check.c). */
+	atomic_bool damaged;            /* SQLite found damage: no writes */
+	struct meta_checker *checker;   /* owned by the caller of
+					 * meta_check_start/meta_check_stop */
 };
 
 /* The VFS meta_open uses (meta_vfs.c): SQLite's default one, with the
@@ -69,6 +74,8 @@ static inline int meta_rc(struct meta *m, int rc, const char *what)
 	}
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return -EEXIST;
+	if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+		atomic_store(&m->damaged, true);
 	tfs_err("meta: %s: %s", what, m->db ? sqlite3_errmsg(m->db)
 		: sqlite3_errstr(rc));
 	return -EIO;
@@ -129,7 +136,13 @@ static inline sqlite3_stmt *meta_prep(struct meta *m, enum meta_st which,
  * no row. */
 static inline int meta_write(struct meta *m, sqlite3_stmt *st, int none)
 {
-	int err = meta_run(m, st);
+	int err;
+
+	if (atomic_load(&m->damaged)) {
+		pthread_mutex_unlock(&m->lock);
+		return -EROFS;
+	}
+	err = meta_run(m, st);
 
 	if (!err && none && sqlite3_changes(m->db) == 0)
 		err = none;

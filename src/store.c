@@ -644,3 +644,35 @@ int store_fsync_dir(const char *path)
 	close(fd);
 	return rc;
 }
+
+bool store_clean_get(const struct store *s)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (store_path(s, path, sizeof(path), "clean") < 0)
+		return false;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int store_clean_set(const struct store *s, bool clean)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	rc = store_path(s, path, sizeof(path), "clean");
+	if (rc < 0)
+		return rc;
+	if (!clean) {
+		if (unlink(path) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		return store_fsync_dir(s->dir);
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc ? rc : store_fsync_dir(s->dir);
+}

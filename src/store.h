@@ -24,6 +24,7 @@
 #ifndef TIERFS_STORE_H
 #define TIERFS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -67,5 +68,16 @@ int store_path(const struct store *s, char *out, size_t outlen,
 
 /* fsync a directory by path. */
 int store_fsync_dir(const char *path);
+
+/* The clean-stop marker, STORE/clean: an empty file a daemon writes
+ * (durably: file and directory fsynced) as the very last step of a clean
+ * unmount, after meta.db is closed, and that the next mount removes
+ * (durably) before it changes anything. Its absence means the last daemon
+ * did not stop cleanly (killed, crashed, power lost, or a mount that
+ * never finished), so the mount checks meta.db in full before using it.
+ * store_clean_get: is the marker there (false on any error). */
+bool store_clean_get(const struct store *s);
+/* Write (clean) or remove (!clean) the marker, durably: 0 or -errno. */
+int store_clean_set(const struct store *s, bool clean);
 
 #endif

@@ -232,7 +232,7 @@ with open(path, "r+b") as f:
 EOF
 rm -f "$S/meta.db-wal" "$S/meta.db-shm"     # python's read-only connection
 before=$(store_digest)
-tfs_expect_refused 1 "meta\.db is damaged \(SQLite quick_check: .+\); not mounting it" \
+tfs_expect_refused 1 "meta\.db is damaged \(SQLite (quick_check|b-tree roots): .+\); not mounting it" \
 	"$M" "$S" "$M"
 [ "$before" = "$(store_digest)" ] || fail "the refused mount modified the store"
 run_fsck 1 "$S"

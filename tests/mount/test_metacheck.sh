@@ -1,0 +1,91 @@
+#!/bin/bash
+# How a mount checks meta.db (issue 9: a million-file store mounts in well
+# under a second, and a damaged meta.db still never mounts silently):
+#  - a clean unmount leaves STORE/clean; a mount removes it before it
+#    changes anything; after a kill -9 it is absent and the next mount runs
+#    the full PRAGMA quick_check before mounting (the log says so);
+#  - after a clean stop the mount checks only the header, the schema and
+#    the b-tree roots, and runs the full check in the background (the log
+#    says "checked in the background: ok");
+#  - a damaged leaf page deep in the dentry b-tree (past every root) after
+#    a clean stop: the mount succeeds, the background check finds the
+#    damage, logs it as an error, and from then on every change fails with
+#    EROFS while reads of undamaged data go on; the unmount leaves no
+#    marker, so the next mount runs the full check and refuses the store.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+tfs_init
+M=$TFS_MNT
+S=$TFS_STORE
+
+wait_log()
+{
+	local pat=$1 i
+	for ((i = 0; i < 600; i++)); do
+		grep -qE -- "$pat" "$TFS_LOG" && return 0
+		sleep 0.1
+	done
+	fail "no /$pat/ in the daemon log after 60 s"
+}
+
+tfs_mount -o interval=1h
+[ ! -e "$S/clean" ] || fail "STORE/clean exists while mounted"
+mkdir "$M/keep"            # first: its entries sort before many/'s
+mkdir "$M/many"
+"$PY" - "$M/many" <<'EOF2'
+import os, sys
+for i in range(3000):
+    open(os.path.join(sys.argv[1], "file-with-a-longish-name-%05d" % i), "w").close()
+EOF2
+echo kept >"$M/keep/a"
+tfs_kill9
+[ ! -e "$S/clean" ] || fail "STORE/clean after kill -9"
+
+note "after kill -9: the full check runs before the mount"
+tfs_mount -o interval=1h
+grep -q "the last stop was not clean: checking meta.db in full" "$TFS_LOG" ||
+	fail "the mount after kill -9 did not check meta.db in full"
+[ "$(ls "$M/many" | wc -l)" = 3000 ] || fail "files lost after kill -9"
+tfs_umount
+[ -f "$S/clean" ] || fail "no STORE/clean after a clean unmount"
+
+note "after a clean stop: roots only, the full check in the background"
+tfs_mount -o interval=1h
+[ ! -e "$S/clean" ] || fail "STORE/clean still there after mounting"
+! grep -q "checking meta.db in full" "$TFS_LOG" ||
+	fail "the mount after a clean stop checked in full"
+wait_log "meta.db checked in the background: ok"
+touch "$M/many/new" || fail "cannot create a file after the check"
+tfs_umount
+[ -f "$S/clean" ] || fail "no STORE/clean after a clean unmount"
+
+note "damage the last leaf page of dentry (not on any root-to-first-leaf path)"
+"$PY" - "$S/meta.db" <<'EOF2'
+import sqlite3, sys
+path = sys.argv[1]
+db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+page = db.execute("PRAGMA page_size").fetchone()[0]
+leaves = [r[0] for r in db.execute(
+    "SELECT pageno FROM dbstat WHERE name = 'dentry' AND pagetype = 'leaf'"
+    " ORDER BY path")]
+db.close()
+assert len(leaves) > 4, leaves
+with open(path, "r+b") as f:
+    f.seek((leaves[-1] - 1) * page)
+    f.write(b"\xff" * 16)
+EOF2
+rm -f "$S/meta.db-wal" "$S/meta.db-shm"     # python's read-only connection
+tfs_expect_log_error "meta\.db is damaged \(SQLite quick_check, in the background"
+tfs_expect_log_error "meta: .*(malformed|corrupt)"
+tfs_expect_log_error "Read-only file system"     # the policy's own writes
+tfs_mount -o interval=1h
+wait_log "meta\.db is damaged \(SQLite quick_check, in the background after mounting: .+\); refusing every change"
+[ "$(cat "$M/keep/a")" = kept ] || fail "undamaged data does not read back"
+expect_errno "Read-only file system" touch "$M/keep/b"
+expect_errno "Read-only file system" mkdir "$M/keep/d"
+tfs_umount
+[ ! -e "$S/clean" ] || fail "STORE/clean written although meta.db is damaged"
+
+note "the next mount checks in full and refuses the store"
+tfs_expect_refused 1 "meta\.db is damaged \(SQLite quick_check: .+\); not mounting it" \
+	"$M" "$S" "$M"
+note "ok"

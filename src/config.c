@@ -120,7 +120,7 @@ void config_defaults(struct tfs_config *c)
 		.promote_max = 256 * MiB,
 		.cold_level = 6,
 		.cold_block = 256 * KiB,
-		.cold_min_saving = 5,
+		.cold_min_saving = 10,
 		.archive_max = 256 * MiB,
 		.cache_size = 64 * MiB,
 		.interval_ms = 10 * SEC_MS,

@@ -64,7 +64,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.promote_max, 256 * MiB);
 	ck_assert_uint_eq(c.cold_level, 6);
 	ck_assert_uint_eq(c.cold_block, 256 * KiB);
-	ck_assert_uint_eq(c.cold_min_saving, 5);
+	ck_assert_uint_eq(c.cold_min_saving, 10);
 	ck_assert_uint_eq(c.archive_max, 256 * MiB);
 	ck_assert_uint_eq(c.cache_size, 64 * MiB);
 	ck_assert_uint_eq(c.interval_ms, 10 * 1000);
@@ -176,8 +176,8 @@ START_TEST(test_set_every_key)
 	ck_assert_uint_eq(c.cold_level, 0);
 	SET_OK("cold_block", "1M");
 	ck_assert_uint_eq(c.cold_block, MiB);
-	SET_OK("cold_min_saving", "10%");
-	ck_assert_uint_eq(c.cold_min_saving, 10);
+	SET_OK("cold_min_saving", "15%");
+	ck_assert_uint_eq(c.cold_min_saving, 15);
 	SET_OK("archive_max", "1G");
 	ck_assert_uint_eq(c.archive_max, GiB);
 	SET_OK("cache_size", "0");

@@ -414,10 +414,17 @@ class Bench:
                     self.res.add("b", "read, page cache warm", lab,
                                  self.n_small / dt, "files/s", rnd=rnd)
                 if self.want("c") and tier == "hot":
+                    # one pass of 10k cached stats takes ~15 ms: one
+                    # preemption on a loaded machine moved the ratio from
+                    # 0.95x to 0.58x between runs. The median of 9 passes
+                    # is robust to that (the first pass refreshes what
+                    # the reads invalidated and is not counted).
                     stat_files(small_paths[s])
-                    dt = stat_files(small_paths[s])
+                    dt = statistics.median(stat_files(small_paths[s])
+                                           for _ in range(9))
                     self.res.add("c", "stat, attributes cached", lab,
-                                 self.n_small / dt, "stats/s", rnd=rnd)
+                                 self.n_small / dt, "stats/s",
+                                 note="median of 9 passes", rnd=rnd)
                 if self.want("d"):
                     p = self.spath(s, "big/big.bin")
                     if tier == "cold":
@@ -937,10 +944,14 @@ class Bench:
     def wl_m(self):
         """A million files (issue 9 item 5): tierfs makes one empty template
         file in each of 10 directories, mkmany.py (tests/mount) copies it
-        to n_million files in SQL, then: mount until ready, VmRSS right
-        after and once idle (the policy's first tick and the hot-set
-        restore done), `find MNT -type f | wc -l` and the RSS after,
-        `ls -l` of one 100k-entry directory and the RSS after. Also the
+        to n_million files in SQL, then per round (page cache dropped,
+        the store cleanly unmounted before): mount until ready and VmRSS,
+        `ls -l` of one 100k-entry directory right after (so "mount until
+        ls -l returns" is what a user waits for), VmRSS 5 s later (idle:
+        the policy's first tick, the hot-set restore and the background
+        meta.db check running or done), `find MNT -type f | wc -l` and the
+        RSS after, `ls -l` of another 100k-entry directory and the RSS
+        after. Also the
         create rate of empty files through the mount (FUSE's ceiling:
         mergerfs beside it)."""
         n = self.n_million
@@ -1006,8 +1017,21 @@ class Bench:
                 dmn = self.h.start_tierfs(self.a.tierfs, store, m)
                 self.res.add("m", "mount until ready", "tierfs", now() - t,
                              "s", rnd=rnd)
+                t_m = now() - t
                 self.res.add("m", "RSS at ready", "tierfs",
                              rss_kib(dmn.pid) / KiB, "MiB", rnd=rnd)
+                # what a user waits for: the mount, then a listing with
+                # attributes of one 100k-entry directory (caches cold)
+                t = now()
+                run(["ls", "-l", os.path.join(m, "d0")],
+                    stdout=subprocess.DEVNULL, check=True, env=env)
+                t_ls = now() - t
+                self.res.add("m", "ls -l of a %dk directory, right after "
+                             "mount" % (per // 1000), "tierfs", t_ls, "s",
+                             rnd=rnd)
+                self.res.add("m", "mount until ls -l of a %dk directory "
+                             "returns" % (per // 1000), "tierfs",
+                             t_m + t_ls, "s", rnd=rnd)
                 time.sleep(5)
                 self.res.add("m", "RSS idle (5 s after mount)", "tierfs",
                              rss_kib(dmn.pid) / KiB, "MiB", rnd=rnd)
@@ -1023,10 +1047,11 @@ class Bench:
                 self.res.add("m", "RSS after find", "tierfs",
                              rss_kib(dmn.pid) / KiB, "MiB", rnd=rnd)
                 t = now()
-                run(["ls", "-l", os.path.join(m, "d0")],
+                run(["ls", "-l", os.path.join(m, "d1")],
                     stdout=subprocess.DEVNULL, check=True, env=env)
-                self.res.add("m", "ls -l of a %dk directory" % (per // 1000),
-                             "tierfs", now() - t, "s", rnd=rnd)
+                self.res.add("m", "ls -l of another %dk directory, after "
+                             "find" % (per // 1000), "tierfs", now() - t,
+                             "s", rnd=rnd)
                 self.res.add("m", "RSS after ls -l", "tierfs",
                              rss_kib(dmn.pid) / KiB, "MiB", rnd=rnd)
                 self.h.stop(dmn)

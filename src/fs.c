@@ -229,15 +229,7 @@ static void ghost_restore(struct fs *f, struct tfs_inode *n)
 
 void fs_chunk_drop(struct fs *f, struct tfs_inode *ino, uint64_t k)
 {
-	struct hchunk *c = ino->chunks[k];
-
-	if (!c)
-		return;
-	if (c->dirty)
-		ino->ndirty--;
-	ino->ram_bytes -= c->cap;
-	hot_chunk_free(&f->hot, c);
-	ino->chunks[k] = NULL;
+	hot_chunk_drop(&f->hot, ino, k);
 }
 
 struct tfs_inode *fs_ifind(struct fs *f, uint64_t ino)

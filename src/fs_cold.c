@@ -186,12 +186,12 @@ static int dm_commit(struct fs *f, const struct meta_arc *arc,
 static void dm_publish(struct fs *f, struct dm_item *it, uint64_t arc,
 		       int flags)
 {
+	const struct tier *warm = &f->tiers[TFS_WARM];
+	const struct tier *hot = &f->tiers[TFS_HOT];
 	struct tfs_inode *ino = it->ino;
-	bool resident;
 
 	inode_lock(ino);
-	for (uint64_t k = 0; k < ino->next; k++)
-		ino->ext[k] = (struct ext_slot){ 0 };
+	warm->ops->release(warm, ino);  /* its records are dead now */
 	ino->has_cold = true;
 	ino->cold = (struct meta_cold){
 		.archive = arc, .off = it->off, .len = it->size,
@@ -199,16 +199,10 @@ static void dm_publish(struct fs *f, struct dm_item *it, uint64_t arc,
 	};
 	ino->ext_gen++;
 	if (!(flags & DM_KEEP_RAM) || !ino->resident) {
-		for (uint64_t k = 0; k < ino->nchunks_cap; k++)
-			if (ino->chunks[k] && !ino->chunks[k]->dirty)
-				fs_chunk_drop(f, ino, k);
-		ino->resident = false;
+		hot->ops->release(hot, ino);
 		ino->attr.tier = TFS_COLD;
 	}
-	resident = ino->resident;
 	inode_unlock(ino);
-	if (!resident)
-		hot_list_remove(&f->hot, ino);
 	if (!(flags & DM_KEEP_RAM))
 		stats_add(&f->stats.demotions[TFS_COLD], 1);
 }

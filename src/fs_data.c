@@ -8,6 +8,8 @@
  *   3. else its warm extent ext[k], if any;
  *   4. else the cold extent, if k starts below cold.len;
  *   5. else a hole.
+ * Steps 3 and 4 are the durable tiers' locate() (tier.h), asked in tier
+ * order; this file does not name them.
  * Reads copy what is in RAM under ino->lock and decode everything else
  * after dropping it. Writes change RAM chunks only; a chunk that is partly
  * overwritten and not in RAM is first loaded from its durable place
@@ -23,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cold.h"
 #include "log.h"
 
 struct fs_file {
@@ -31,12 +32,15 @@ struct fs_file {
 	size_t len;
 };
 
-/* Caller holds ino->lock and ext_loaded is true. */
-static bool has_durable(const struct tfs_inode *ino, uint64_t k)
+bool fs_chunk_durable(struct fs *f, const struct tfs_inode *ino, uint64_t k)
 {
-	if (k < ino->next && ino->ext[k].seg)
-		return true;
-	return ino->has_cold && (k << TFS_CHUNK_SHIFT) < ino->cold.len;
+	struct tier_loc loc;
+
+	for (int i = 0; i < TFS_NTIERS; i++)
+		if (f->tiers[i].ops->locate &&
+		    f->tiers[i].ops->locate(ino, k, TFS_CHUNK_SIZE, &loc))
+			return true;
+	return false;
 }
 
 int fs_load_extents(struct fs *f, struct tfs_inode *ino)
@@ -88,51 +92,32 @@ out_free:
 	return rc;
 }
 
-/* One attempt; *gen gets the extent generation the location came from. */
+/* One attempt; *gen gets the extent generation the location came from.
+ * The durable tiers are asked in tier order (tier.h): the first that holds
+ * the chunk serves it; none is a hole. */
 static int read_durable_once(struct fs *f, struct tfs_inode *ino, uint64_t k,
 			     uint8_t *buf, uint32_t *len, uint64_t *gen)
 {
-	struct ext_slot slot = { 0 };
-	struct meta_cold cold = { 0 };
-	bool has_cold;
+	const struct tier *t = NULL;
+	struct tier_loc loc;
 	uint32_t span;
 	int rc;
 
 	inode_lock(ino);
 	span = inode_chunk_span(ino->attr.size, k);
-	if (k < ino->next)
-		slot = ino->ext[k];
-	has_cold = ino->has_cold;
-	if (has_cold)
-		cold = ino->cold;
+	for (int i = 0; i < TFS_NTIERS && !t; i++)
+		if (f->tiers[i].ops->locate &&
+		    f->tiers[i].ops->locate(ino, k, span, &loc))
+			t = &f->tiers[i];
 	*gen = ino->ext_gen + ino->reloc_gen;
 	inode_unlock(ino);
 
-	if (slot.seg) {
-		struct seg_loc loc = {
-			.seg = slot.seg, .off = slot.off,
-			.rec_len = slot.rec_len, .raw_len = slot.raw_len,
-		};
-
-		rc = segstore_read(f->seg, &loc, ino->ino, k, buf);
+	if (t) {
+		rc = t->ops->read_chunk(t, &loc, ino->ino, k, buf);
 		if (rc < 0)
 			return rc;
 		if ((uint32_t)rc < span)
 			memset(buf + rc, 0, span - (uint32_t)rc);
-	} else if (has_cold && (k << TFS_CHUNK_SHIFT) < cold.len) {
-		uint64_t start = k << TFS_CHUNK_SHIFT;
-		uint64_t n = cold.len - start;
-		ssize_t got;
-
-		if (n > span)
-			n = span;
-		got = cold_read(f->cold, &cold, buf, n, start);
-		if (got < 0)
-			return (int)got;
-		if ((uint64_t)got != n)
-			return -EIO;
-		if (n < span)
-			memset(buf + n, 0, span - n);
 	} else {
 		memset(buf, 0, span);
 	}
@@ -457,7 +442,7 @@ static struct hchunk *chunk_for_write(struct fs *f, struct tfs_inode *ino,
 		if (c)
 			return c;
 		if (ino->resident || !ino->ext_loaded ||
-		    !has_durable(ino, k) ||
+		    !fs_chunk_durable(f, ino, k) ||
 		    (coff == 0 && clen >= inode_chunk_span(ino->attr.size, k))) {
 			if (!ino->resident && !ino->ext_loaded)
 				goto load_ext;

@@ -17,6 +17,7 @@
 #include "seg.h"
 #include "stats.h"
 #include "store.h"
+#include "tier.h"
 
 struct cold;
 
@@ -60,6 +61,8 @@ struct fs {
 	struct meta *meta;
 	struct segstore *seg;
 	struct cold *cold;              /* cold tier */
+	struct tier tiers[TFS_NTIERS];  /* by tier id (tier.h); fs_mount.c
+					   fills them, immutable after */
 	struct fs_upcalls up;           /* the policy's (fs.h); set before
 					   and cleared after the FUSE loop */
 	char *overrides;                /* -o settings (win over the file) */
@@ -125,8 +128,8 @@ void fs_policy_wake(struct fs *f);
 /* ---- inode references (fs.c) ---- */
 /* Find or load inode `ino` and take an internal reference. -ENOENT. */
 int fs_iget(struct fs *f, uint64_t ino, struct tfs_inode **out);
-/* Free chunk k of ino's RAM copy (nothing if there is none): the one place
- * that keeps ndirty, ram_bytes and the hot budget right when a chunk goes.
+/* Free chunk k of ino's RAM copy (nothing if there is none; hot.h
+ * hot_chunk_drop keeps ndirty, ram_bytes and the hot budget right).
  * Caller holds ino->lock. (fs.c) */
 void fs_chunk_drop(struct fs *f, struct tfs_inode *ino, uint64_t k);
 /* The loaded inode `ino` with an internal reference taken, or NULL if it
@@ -175,6 +178,9 @@ int fs_ns_create_file(struct fs *f, const struct fs_caller *c,
 /* Load the warm/cold extent map of a regular file if not loaded yet.
  * Caller holds nothing; takes ino->lock itself. */
 int fs_load_extents(struct fs *f, struct tfs_inode *ino);
+/* Does a durable tier (warm, cold: tier.h locate) hold chunk k of ino?
+ * Caller holds ino->lock and the extents are loaded. (fs_data.c) */
+bool fs_chunk_durable(struct fs *f, const struct tfs_inode *ino, uint64_t k);
 /* Read chunk k's durable bytes (warm record, cold range or hole) into buf
  * (TFS_CHUNK_SIZE bytes; tail past the content zeroed). *len gets the
  * chunk's valid length. Caller holds no inode lock. */

@@ -185,6 +185,15 @@ int fs_space_for(struct fs *f, uint64_t bytes)
 	return avail < f->space_reserve + bytes ? -ENOSPC : 0;
 }
 
+/* The tiers by id, behind the tier interface (tier.h): a new tier is its
+ * tier_NAME.c and one line here. */
+static void set_tiers(struct fs *f)
+{
+	f->tiers[TFS_HOT] = (struct tier){ &tier_hot_ops, &f->hot };
+	f->tiers[TFS_WARM] = (struct tier){ &tier_warm_ops, f->seg };
+	f->tiers[TFS_COLD] = (struct tier){ &tier_cold_ops, f->cold };
+}
+
 int fs_mount(struct fs **out, const char *store_dir,
 	     const struct tfs_config *cfg, char *err, size_t errlen)
 {
@@ -262,6 +271,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 	rc = cold_open(&f->cold, f->store.dir, f->meta, cfg, err, errlen);
 	if (rc)
 		goto out_fail;
+	set_tiers(f);
 	rc = fs_iget(f, TFS_ROOT_INO, &f->root);
 	if (rc) {
 		snprintf(err, errlen, "cannot load the root directory: %s",

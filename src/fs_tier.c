@@ -109,9 +109,7 @@ int fs_make_resident(struct fs *f, struct tfs_inode *ino)
 
 		inode_lock(ino);
 		need = k < ino->nchunks_cap && !ino->chunks[k] &&
-		       ((k < ino->next && ino->ext[k].seg) ||
-			(ino->has_cold &&
-			 (k << TFS_CHUNK_SHIFT) < ino->cold.len));
+		       fs_chunk_durable(f, ino, k);
 		inode_unlock(ino);
 		if (!need)
 			continue;       /* in RAM already, or a hole */
@@ -162,16 +160,13 @@ static int release_ram(struct fs *f, struct tfs_inode *ino)
 		inode_unlock(ino);
 		return -EAGAIN;
 	}
-	for (uint64_t k = 0; k < ino->nchunks_cap; k++)
-		fs_chunk_drop(f, ino, k);
-	ino->ram_bytes = 0;
-	ino->resident = false;
+	/* No chunk is dirty: the hot tier lets every chunk go. */
+	f->tiers[TFS_HOT].ops->release(&f->tiers[TFS_HOT], ino);
 	/* Clean chunks of a cold-backed file need no re-encoding: it falls
 	 * back to its archive. */
 	if (ino->attr.tier == TFS_HOT)
 		ino->attr.tier = ino->has_cold ? TFS_COLD : TFS_WARM;
 	inode_unlock(ino);
-	hot_list_remove(&f->hot, ino);
 	return 0;
 }
 
@@ -324,7 +319,7 @@ static int cold_to_warm(struct fs *f, struct tfs_inode *ino, bool sync)
 	rc = fs_writeback(f, ino, sync);
 	if (!rc) {
 		inode_lock(ino);
-		ino->has_cold = false;
+		f->tiers[TFS_COLD].ops->release(&f->tiers[TFS_COLD], ino);
 		inode_unlock(ino);
 	}
 	return rc;

@@ -28,6 +28,9 @@
 #include "fault.h"
 #include "log.h"
 
+/* Write-back stores into this tier (tier.h store_batch, sync). */
+#define WB_TIER TFS_WARM
+
 /* Chunks copied per write-back batch (bounds the extra memory). */
 #define WB_BATCH 256
 /* A write-back of a file this small (in chunks) keeps its list on the
@@ -76,6 +79,26 @@ static size_t wb_collect(struct tfs_inode *ino, uint64_t *next,
 		n++;
 	}
 	return n;
+}
+
+/* Store the batch in the write-back tier; each item's loc gets its
+ * record. */
+static int wb_store(struct fs *f, struct tfs_inode *ino,
+		    struct wb_item *items, size_t n)
+{
+	const struct tier *t = &f->tiers[WB_TIER];
+	struct tier_item ti[WB_BATCH];
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		ti[i] = (struct tier_item){
+			.k = items[i].k, .data = items[i].copy,
+			.len = items[i].len,
+		};
+	rc = t->ops->store_batch(t, ino->ino, ti, n);
+	for (size_t i = 0; i < n && !rc; i++)
+		items[i].loc = ti[i].loc;
+	return rc;
 }
 
 static void wb_free(struct wb_item *items, size_t n)
@@ -185,10 +208,7 @@ again:
 			goto out_free;
 		}
 		pthread_rwlock_rdlock(&f->seg_lock);
-		for (size_t i = 0; i < n && !rc; i++)
-			rc = segstore_append(f->seg, ino->ino, items[i].k,
-					     items[i].copy, items[i].len,
-					     &items[i].loc);
+		rc = wb_store(f, ino, items, n);
 		if (!rc && n) {
 			fault_point("writeback-before-commit");
 			wb_free(items, n);      /* the records hold the bytes */
@@ -278,8 +298,11 @@ int fs_flush(struct fs *f, struct tfs_inode *ino)
 
 int fs_sync_store(struct fs *f)
 {
-	int rc = segstore_sync(f->seg);
+	int rc = 0;
 
+	for (int i = 0; i < TFS_NTIERS && !rc; i++)
+		if (f->tiers[i].ops->sync)
+			rc = f->tiers[i].ops->sync(&f->tiers[i]);
 	return rc ? rc : meta_sync(f->meta);
 }
 

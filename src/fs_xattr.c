@@ -19,7 +19,6 @@
  * way in (-EINVAL for a bad value or a non-directory) that the policy
  * thread reads; setting or removing it wakes the policy thread.
  */
-#include "cold.h"
 #include "dirpol.h"
 #include "fs_int.h"
 
@@ -281,27 +280,25 @@ static int put_value(const char *v, void *buf, size_t size)
 	return (int)n;
 }
 
-/* Bytes the file occupies on the tier it is in. */
+/* Bytes the file occupies on the tier it is in: its RAM if it is in RAM,
+ * else what the durable tiers hold of it (tier.h stored_bytes). */
 static uint64_t stored_bytes(struct fs *f, struct tfs_inode *ino)
 {
-	struct meta_cold cold = { 0 };
-	uint64_t warm = 0, ram;
-	bool resident, has_cold;
+	uint64_t n = 0;
 
 	if (fs_load_extents(f, ino))
 		return 0;
 	inode_lock(ino);
-	resident = ino->resident;
-	ram = ino->ram_bytes;
-	has_cold = ino->has_cold;
-	if (has_cold)
-		cold = ino->cold;
-	for (uint64_t k = 0; k < ino->next; k++)
-		warm += ino->ext[k].seg ? ino->ext[k].rec_len : 0;
+	if (ino->resident)
+		n = f->tiers[TFS_HOT].ops->stored_bytes(&f->tiers[TFS_HOT],
+							ino);
+	else
+		for (int i = 0; i < TFS_NTIERS; i++)
+			if (i != TFS_HOT)
+				n += f->tiers[i].ops->stored_bytes(
+					&f->tiers[i], ino);
 	inode_unlock(ino);
-	if (resident)
-		return ram;
-	return warm + (has_cold ? cold_stored_bytes(f->cold, &cold) : 0);
+	return n;
 }
 
 static void reason_base(int r, uint64_t a0, uint64_t a1, char *out,

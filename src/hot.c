@@ -263,6 +263,19 @@ void hot_trim(struct hot *h)
 	malloc_trim(0);
 }
 
+void hot_chunk_drop(struct hot *h, struct tfs_inode *ino, uint64_t k)
+{
+	struct hchunk *c = ino->chunks[k];
+
+	if (!c)
+		return;
+	if (c->dirty)
+		ino->ndirty--;
+	ino->ram_bytes -= c->cap;
+	hot_chunk_free(h, c);
+	ino->chunks[k] = NULL;
+}
+
 void hot_list_add(struct hot *h, struct tfs_inode *ino)
 {
 	pthread_mutex_lock(&h->lock);

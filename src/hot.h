@@ -50,6 +50,10 @@ struct hchunk *hot_chunk_new(struct hot *h, uint32_t need);
 int hot_chunk_grow(struct hot *h, struct hchunk *c, uint32_t need);
 /* Free a chunk (NULL ok) and subtract it from h->bytes. */
 void hot_chunk_free(struct hot *h, struct hchunk *c);
+/* Free chunk k of ino's RAM copy (nothing if there is none): the one place
+ * that keeps ndirty, ram_bytes and the budget right when a chunk goes.
+ * Caller holds ino->lock. */
+void hot_chunk_drop(struct hot *h, struct tfs_inode *ino, uint64_t k);
 /* Free a chunk without accounting (shutdown, when the budget is gone). */
 void hot_chunk_release(struct hchunk *c);
 /* Give back to the system the memory freed by chunk frees (after a large

@@ -96,7 +96,8 @@ int blob_writer_open(struct blob_store *s, const char *name,
 		if (r == 0)
 			r = -EEXIST;
 		else if (r == -ENOENT)
-			r = blob_stage_file(stage_dir);
+			r = blob_stage_file(stage_dir ? stage_dir :
+					    s->stage_dir);
 		if (r >= 0) {
 			w->fd = r;
 			r = 0;

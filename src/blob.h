@@ -137,6 +137,9 @@ struct blob_ops {
 /* Every implementation's store struct starts with this. */
 struct blob_store {
 	const struct blob_ops *ops;
+	/* Where blob_writer stages objects for a store without in-place
+	 * writes (NULL: $TMPDIR or /tmp); set by the implementation. */
+	const char *stage_dir;
 };
 
 /* A local directory as a store (blob_local.c). `dir` is created (0700) if
@@ -231,7 +234,9 @@ static inline bool blob_can_append(const struct blob_store *s)
 /*
  * Streaming writer over any store (blob.c): in place when the store can
  * (blob_can_append), otherwise staged in an unnamed temporary file under
- * stage_dir (NULL: $TMPDIR or /tmp) and uploaded with put_fd by
+ * stage_dir (NULL: the store's own stage_dir, else $TMPDIR or /tmp; an
+ * S3 store stages inside STORE, so a big archive never fills /tmp) and
+ * uploaded with put_fd by
  * blob_writer_finish(). The object is visible under its name only after
  * finish on a staging store; on an in-place store it exists from open
  * (and an abort removes it).

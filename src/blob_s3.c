@@ -57,6 +57,7 @@ struct blob_s3 {
 	struct s3 *s3;
 	char prefix[1024];      /* "" or "PREFIX/" */
 	int ends_fd;            /* the ends directory */
+	char *ends_dir;         /* its path: blob_writer stages there */
 	char origin[1200];      /* ENDPOINT/BUCKET: the disk cache's keys */
 	struct diskcache *dc;   /* or NULL */
 	atomic_bool dc_warned;  /* a failed put was logged */
@@ -569,6 +570,7 @@ static void s3b_destroy(struct blob_store *st)
 
 	s3_close(&s->s3);
 	diskcache_close(&s->dc);
+	free(s->ends_dir);
 	if (s->ends_fd >= 0)
 		close(s->ends_fd);
 	free(s);
@@ -640,6 +642,13 @@ int blob_s3_open(struct blob_store **out, struct s3 *s3, const char *prefix,
 		free(s);
 		return rc;
 	}
+	s->ends_dir = strdup(ends_dir);
+	if (!s->ends_dir) {
+		close(s->ends_fd);
+		free(s);
+		return -ENOMEM;
+	}
+	s->base.stage_dir = s->ends_dir;
 	s->s3 = s3;
 	*out = &s->base;
 	return 0;

@@ -6,7 +6,8 @@
  * verified before they return (HEAD: the size must be the one sent and
  * the ETag the one the upload answered), ranged GETs, listing and deletes
  * through s3.h. The in-place ("wr") ops are left NULL: blob_writer stages
- * objects in a local temporary file and put_fd uploads them.
+ * objects in an unnamed temporary file in ENDS_DIR (inside the store, not
+ * /tmp) and put_fd uploads them.
  *
  * The ends of every object it writes (its first 4 KiB and last 64 KiB:
  * for an .xz archive the stream header, the index and the footer) are kept

@@ -21,9 +21,11 @@
  * Exit status: 0 restored, 1 restored but archives are missing, 2 usage,
  * 4 could not restore.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +173,79 @@ static int write_conf(const char *store, const char *url,
 	return fclose(f) ? -errno : 0;
 }
 
+/* What the directory a restore goes into held before it. */
+struct restore_before {
+	bool existed;           /* the directory */
+	bool had_format;        /* a store's FORMAT */
+	bool had_conf;          /* a tierfs.conf */
+};
+
+static bool exists_in(const char *dir, const char *name)
+{
+	char p[4200];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &sb) == 0;
+}
+
+/* A failed restore takes back what it made, so no half-made store stays
+ * behind: the files a new store gets and the fetched ends, the store's
+ * directories when empty, and the directory itself if it made it. It
+ * never removes what was there before, and says what it left. */
+static void restore_undo(const char *dir, const struct restore_before *b)
+{
+	static const char *const made[] = {
+		"meta.db.restore", "meta.db", "meta.db-wal", "meta.db-shm",
+		"cold_store", "cold_store.tmp", "FORMAT", "lock",
+	};
+	char p[4200];
+	struct dirent *de;
+	DIR *d;
+
+	if (b->had_format) {
+		snprintf(p, sizeof(p), "%s/meta.db.restore", dir);
+		unlink(p);
+		fprintf(stderr, "tierfs-fsck: %s held a store before the "
+			"restore; left as it was\n", dir);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, made[i]);
+		unlink(p);
+	}
+	if (!b->had_conf) {
+		snprintf(p, sizeof(p), "%s/tierfs.conf", dir);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/s3-ends", dir);
+	d = opendir(p);
+	while (d && (de = readdir(d)) != NULL) {
+		char f[4500];
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
+		unlink(f);
+	}
+	if (d)
+		closedir(d);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/warm", dir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/cold", dir);
+	rmdir(p);
+	if (!b->existed && rmdir(dir) == 0)
+		fprintf(stderr, "tierfs-fsck: removed the partly made store "
+			"%s\n", dir);
+	else if (!b->existed)
+		fprintf(stderr, "tierfs-fsck: could not remove the partly made "
+			"store %s: %s\n", dir, strerror(errno));
+	else
+		fprintf(stderr, "tierfs-fsck: %s is as it was before the "
+			"restore\n", dir);
+}
+
 int fsck_s3_restore(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -187,6 +262,7 @@ int fsck_s3_restore(int argc, char **argv)
 	const char *url = NULL, *dir;
 	char err[1024], path[4200], tmp[4300];
 	size_t narcs = 0, missing = 0;
+	struct restore_before before = { 0 };
 	struct stat sb;
 	int c, rc;
 
@@ -227,9 +303,13 @@ int fsck_s3_restore(int argc, char **argv)
 			" into a new directory\n", dir);
 		return FSCK_FAILED;
 	}
+	before.existed = stat(dir, &sb) == 0;
+	before.had_format = before.existed && exists_in(dir, "FORMAT");
+	before.had_conf = before.existed && exists_in(dir, "tierfs.conf");
 	rc = store_open(&st, dir, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "tierfs-fsck: %s\n", err);
+		restore_undo(dir, &before);
 		return FSCK_FAILED;
 	}
 	snprintf(tmp, sizeof(tmp), "%s/s3-ends", st.dir);
@@ -267,8 +347,10 @@ int fsck_s3_restore(int argc, char **argv)
 out_close:
 	blob_store_close(&bs);
 	store_close(&st);
-	if (rc)
+	if (rc) {
+		restore_undo(dir, &before);
 		return FSCK_FAILED;
+	}
 	return missing ? FSCK_PROBLEMS : FSCK_CLEAN;
 }
 

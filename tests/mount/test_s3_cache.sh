@@ -3,6 +3,8 @@
 # cold_cache_dir, cold_cache_max), against the real Ceph RGW of
 # scripts/s3-server.sh:
 #  - set in STORE/tierfs.conf; the cache lives in STORE/cache by default;
+#  - the demotion works with TMPDIR naming no directory (uploads are
+#    staged inside STORE) and leaves no staging file behind;
 #  - random 4 KiB reads of a cold file after a remount cost one GET per
 #    block; after another remount (the decoded-block cache is in RAM and
 #    gone) the same reads cost no GET: they come from the disk cache,
@@ -34,7 +36,8 @@ MAX=$((4 << 20))
 printf 'cold_cache_max = 4M\n' >"$S/tierfs.conf"
 # interval=1h: no policy tick moves anything under the checks;
 # promote_after=1000: reads do not promote (requests are counted)
-tfs_mount -o "cold_store=s3://$B/c,s3_endpoint=$S3_ENDPOINT,s3_credentials=$CRED,hot_age=1d,warm_age=1d,interval=1h,promote_after=1000,cold_block=256K"
+# TMPDIR names no directory: uploads are staged inside STORE, never in /tmp
+TMPDIR=$TFS_TMP/no-such-tmp tfs_mount -o "cold_store=s3://$B/c,s3_endpoint=$S3_ENDPOINT,s3_credentials=$CRED,hot_age=1d,warm_age=1d,interval=1h,promote_after=1000,cold_block=256K"
 
 # dc_stat FIELD: .tiers/stats cold_disk_cache.FIELD
 dc_stat()
@@ -81,6 +84,8 @@ r1=$(s3_stat requests)
 assert_eq 5 "$((r1 - r0))" "S3 requests for 5 reads in 5 uncached blocks"
 assert_eq 5 "$(dc_stat puts)" "blocks put in the disk cache"
 [ -d "$S/cache" ] || fail "no STORE/cache directory"
+n=$(find "$S/s3-ends" -type f ! -name '*.ends' | wc -l)
+assert_eq 0 "$n" "files other than *.ends in STORE/s3-ends (staging leftovers)"
 n=$(find "$S/cache" -type f | wc -l)
 assert_eq 5 "$n" "files in STORE/cache"
 

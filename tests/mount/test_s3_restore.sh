@@ -5,7 +5,9 @@
 # mounts (settings from the tierfs.conf the restore wrote) with its cold
 # files byte-exact. A file that was warm when the snapshot was taken keeps
 # its name but reads as EIO (its bytes stayed on the old disk); restoring
-# into an existing store, or from a bucket without a snapshot, is refused.
+# into an existing store, or from a bucket without a snapshot, is refused,
+# and a failed restore takes back the directory it made (or leaves an empty
+# one it was given empty).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib_s3.sh"
 tfs_require_root
@@ -68,6 +70,20 @@ if "$TIERFS_FSCK" --restore "s3://$B/site/none" --s3-endpoint "$S3_ENDPOINT" \
 	fail "a restore without a snapshot succeeded"
 fi
 grep -q "no snapshot" "$TFS_TMP/err" || fail "unexpected message: $(cat "$TFS_TMP/err")"
+# a failed restore leaves no half-made store behind, and says so
+[ ! -e "$TFS_TMP/restored2" ] ||
+	fail "the failed restore left $(ls -A "$TFS_TMP/restored2" | tr '\n' ' ')in restored2"
+grep -q "removed the partly made store" "$TFS_TMP/err" ||
+	fail "the failed restore does not say what it left: $(cat "$TFS_TMP/err")"
+# ... and into an empty directory that was there: it stays, empty
+mkdir "$TFS_TMP/restored3"
+if "$TIERFS_FSCK" --restore "s3://$B/site/none" --s3-endpoint "$S3_ENDPOINT" \
+	--s3-credentials "$CRED" "$TFS_TMP/restored3" 2>"$TFS_TMP/err"; then
+	fail "a restore without a snapshot succeeded"
+fi
+assert_eq "" "$(ls -A "$TFS_TMP/restored3")" "what the failed restore left in an empty directory"
+grep -q "as it was before" "$TFS_TMP/err" ||
+	fail "the failed restore does not say what it left: $(cat "$TFS_TMP/err")"
 
 tfs_expect_log_error 'warm|segment|read|EIO|Input/output'
 tfs_mount_args "$M2" "$S2" "$M2"

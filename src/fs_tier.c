@@ -445,6 +445,8 @@ static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
 			 "skipped", tfs_tier_name(tier), npinned);
 	if (tier == TFS_COLD) {
 		rc = fs_cold_demote(f, t.ino, got, &moved, &skipped);
+		if (!rc && skipped)
+			rc = -EAGAIN;   /* some changed while archived */
 		for (size_t i = 0; i < got; i++) {
 			inode_lock(t.ino[i]);
 			if (t.ino[i]->attr.tier == TFS_COLD)

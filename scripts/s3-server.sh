@@ -23,6 +23,9 @@
 # start and only good for this server. Nothing here is for production use:
 # the OSD keeps every object in memory and is gone at stop.
 #
+# S3_SERVER_MEMSTORE_BYTES sets the OSD's capacity in bytes (default
+# 8 GiB; the objects live in RAM).
+#
 # Measured on Debian 12: the packages take ~80 s and ~570 MB to install;
 # S3 answers ~20-25 s after start; the daemons use ~430 MiB RSS.
 set -eu
@@ -42,6 +45,9 @@ esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 conf=$dir/ceph.conf
 START_TIMEOUT=${S3_SERVER_TIMEOUT:-180}
+# The OSD's capacity (RAM): 8 GiB unless S3_SERVER_MEMSTORE_BYTES says
+# otherwise (the benchmark's 10 GiB store needs more).
+MEMSTORE_BYTES=${S3_SERVER_MEMSTORE_BYTES:-8589934592}
 
 log() { echo "s3-server: $*" >&2; }
 die()
@@ -207,7 +213,7 @@ mon max pg per osd = 1000
 mon data avail warn = 1
 mon data avail crit = 0
 osd objectstore = memstore
-memstore device bytes = 8589934592
+memstore device bytes = $MEMSTORE_BYTES
 osd max object name len = 256
 osd max object namespace len = 64
 mgr initial modules = 

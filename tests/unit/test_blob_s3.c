@@ -5,6 +5,7 @@
  */
 #include "blob.h"
 #include "blob_s3.h"
+#include "diskcache.h"
 #include "s3.h"
 
 #include <check.h>
@@ -115,6 +116,64 @@ START_TEST(test_put_open_read)
 }
 END_TEST
 
+/* A run of pieces is one GET; with a disk cache each piece is kept on its
+ * own: read again alone or in a run, no request. */
+START_TEST(test_pieces_and_disk_cache)
+{
+	char dir[] = "/tmp/tfs-ends-XXXXXX", cdir[300];
+	const size_t n = 1 << 20;
+	uint8_t *data = malloc(n), *out = malloc(n);
+	uint64_t ends[4], r0, size;
+	struct diskcache_stats st;
+	struct blob_store *bs;
+	struct diskcache *dc;
+	struct blob *b = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cdir, sizeof(cdir), "%s/cache", dir);
+	fill(data, n, 9);
+	bs = store("t4", dir);
+	ck_assert_int_eq(blob_put(bs, "00000004.xz", data, n), 0);
+	/* without a cache: one GET for the run */
+	ck_assert_int_eq(blob_open(bs, "00000004.xz", &b, &size), 0);
+	for (int i = 0; i < 4; i++)
+		ends[i] = 100000 + (uint64_t)(i + 1) * 70000;
+	r0 = requests(bs);
+	ck_assert_int_eq(blob_read_pieces(bs, b, out, 100000, ends, 4), 0);
+	ck_assert_uint_eq(requests(bs), r0 + 1);
+	ck_assert(!memcmp(out, data + 100000, 280000));
+	blob_close(bs, &b);
+
+	ck_assert_int_eq(diskcache_open(&dc, cdir, 8 << 20), 0);
+	blob_s3_set_cache(bs, dc, "test/bucket");
+	ck_assert_int_eq(blob_open(bs, "00000004.xz", &b, &size), 0);
+	/* piece 1 alone first: cached on its own */
+	r0 = requests(bs);
+	ck_assert_int_eq(blob_read(bs, b, out, 70000, 170000), 0);
+	ck_assert_uint_eq(requests(bs), r0 + 1);
+	/* the run: pieces 0, 2, 3 in one GET, piece 1 from the cache */
+	memset(out, 0, n);
+	ck_assert_int_eq(blob_read_pieces(bs, b, out, 100000, ends, 4), 0);
+	ck_assert_uint_eq(requests(bs), r0 + 2);
+	ck_assert(!memcmp(out, data + 100000, 280000));
+	/* every piece is now on disk: alone or as a run, no request */
+	memset(out, 0, n);
+	ck_assert_int_eq(blob_read(bs, b, out, 70000, 310000), 0);
+	ck_assert(!memcmp(out, data + 310000, 70000));
+	ck_assert_int_eq(blob_read_pieces(bs, b, out, 100000, ends, 4), 0);
+	ck_assert(!memcmp(out, data + 100000, 280000));
+	ck_assert_uint_eq(requests(bs), r0 + 2);
+	ck_assert(blob_s3_cache_stats(bs, &st));
+	ck_assert_uint_eq(st.entries, 4);
+	ck_assert_uint_ge(st.hits, 5);
+	blob_close(bs, &b);
+	ck_assert_int_eq(blob_remove(bs, "00000004.xz"), 0);
+	blob_store_close(&bs);
+	free(data);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_list_prefixes)
 {
 	char dir[] = "/tmp/tfs-ends-XXXXXX", acc[4096] = "";
@@ -204,6 +263,7 @@ int main(void)
 	tcase_add_test(tc, test_put_open_read);
 	tcase_add_test(tc, test_list_prefixes);
 	tcase_add_test(tc, test_writer_multipart);
+	tcase_add_test(tc, test_pieces_and_disk_cache);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

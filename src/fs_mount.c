@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "blob.h"
 #include "cold.h"
 #include "log.h"
 
@@ -84,6 +85,7 @@ static int open_warm(struct fs *f, const struct tfs_config *cfg)
 {
 	struct meta_seg *segs = NULL;
 	struct seg_known *known = NULL;
+	struct blob_store *bs = NULL;
 	char dir[4096];
 	size_t n = 0;
 	int rc;
@@ -101,9 +103,16 @@ static int open_warm(struct fs *f, const struct tfs_config *cfg)
 		known[i].len = segs[i].len;
 	}
 	rc = store_path(&f->store, dir, sizeof(dir), "warm");
-	if (!rc)
-		rc = segstore_open(&f->seg, dir, cfg->seg_max, known, n,
-				   next_seg_id, f);
+	if (rc)
+		goto out_free;
+	rc = blob_local_open(&bs, dir, 0600, 0);
+	if (rc) {
+		tfs_err("warm: open %s: %s", dir, strerror(-rc));
+		goto out_free;
+	}
+	/* The segment store takes the blob store over. */
+	rc = segstore_open(&f->seg, bs, cfg->seg_max, known, n, next_seg_id,
+			   f);
 out_free:
 	free(known);
 	free(segs);

@@ -1,6 +1,7 @@
 /*
  * seg.c - warm tier segment files: append-only LZ4 chunk records, objects
- * of a blob store (blob.h; the local directory STORE/warm). This file: the segment table, creation, recovery, appends,
+ * of the blob store the caller gives it (blob.h; the local directory
+ * STORE/warm). This file: the segment table, creation, recovery, appends,
  * sync and removal; seg_read.c has the read path; seg_int.h what the two
  * share, including the on-disk structs this DESIGN describes.
  *
@@ -434,7 +435,8 @@ static int seg_sweep(struct segstore *s)
 	return r;
 }
 
-int segstore_open(struct segstore **out, const char *dir, uint64_t seg_max,
+int segstore_open(struct segstore **out, struct blob_store *bs,
+		  uint64_t seg_max,
 		  const struct seg_known *known, size_t nknown,
 		  int (*next_id)(void *ctx, uint64_t *id), void *ctx)
 {
@@ -442,18 +444,17 @@ int segstore_open(struct segstore **out, const char *dir, uint64_t seg_max,
 	int r;
 
 	*out = NULL;
-	if (dir == NULL || next_id == NULL || seg_max == 0 ||
-	    (known == NULL && nknown > 0))
+	if (bs == NULL || next_id == NULL || seg_max == 0 ||
+	    (known == NULL && nknown > 0)) {
+		blob_store_close(&bs);
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return -ENOMEM;
-	r = blob_local_open(&s->bs, dir, 0600, 0);
-	if (r < 0) {
-		tfs_err("warm: open %s: %s", dir, strerror(-r));
-		free(s);
-		return r;
 	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		blob_store_close(&bs);
+		return -ENOMEM;
+	}
+	s->bs = bs;
 	s->seg_max = seg_max;
 	s->page = (size_t)sysconf(_SC_PAGESIZE);
 	s->next_id = next_id;
@@ -479,7 +480,7 @@ int segstore_open(struct segstore **out, const char *dir, uint64_t seg_max,
 	}
 	r = seg_sweep(s);
 	if (r < 0) {
-		tfs_err("warm: scan %s: %s", dir, strerror(-r));
+		tfs_err("warm: scan of the segments: %s", strerror(-r));
 		goto out_close;
 	}
 	*out = s;

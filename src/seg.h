@@ -3,8 +3,9 @@
  * LZ4-compressed chunk records, read back with range reads (no mmap, so
  * large warm reads do not grow the daemon's RSS).
  *
- * What it is: a directory STORE/warm/ of files NNNNNNNN.seg (8 hex digits of
- * the segment id), objects of a local blob store (blob.h). Each starts with a fixed header (magic, version, id) and
+ * What it is: objects NNNNNNNN.seg (8 hex digits of the segment id) of the
+ * blob store it is given (blob.h; the daemon gives it the local directory
+ * STORE/warm/). Each starts with a fixed header (magic, version, id) and
  * is followed by records {header, payload}. A record's payload is the LZ4
  * block of one chunk, or the raw chunk when LZ4 does not make it smaller.
  * The header carries the inode, chunk index, raw and stored lengths and a
@@ -31,6 +32,7 @@
 #include <stdint.h>
 
 struct segstore;
+struct blob_store;
 
 /* Where a record landed. rec_len includes the record header. */
 struct seg_loc {
@@ -57,13 +59,17 @@ struct seg_stats {
 };
 
 /*
- * Open STORE/warm (`dir`, created if missing) and recover it: each known
- * segment is truncated to its committed length (uncommitted tails dropped);
- * every *.seg file not in `known` is deleted as an orphan. New records go
- * to a fresh segment whose id is taken from `next_id(ctx)` when needed.
- * seg_max: size at which a new segment is started (bytes).
+ * Open the segment store kept in blob store `bs` (the caller opens it:
+ * STORE/warm through blob_local_open, mode 0600) and recover it: each
+ * known segment is truncated to its committed length (uncommitted tails
+ * dropped); every *.seg object not in `known` is deleted as an orphan. New
+ * records go to a fresh segment whose id is taken from `next_id(ctx)` when
+ * needed. seg_max: size at which a new segment is started (bytes).
+ * The segment store takes bs over, also when it fails: segstore_close()
+ * (or the failed open) closes it.
  */
-int segstore_open(struct segstore **out, const char *dir, uint64_t seg_max,
+int segstore_open(struct segstore **out, struct blob_store *bs,
+		  uint64_t seg_max,
 		  const struct seg_known *known, size_t nknown,
 		  int (*next_id)(void *ctx, uint64_t *id), void *ctx);
 /* Close; tolerates NULL; sets *s = NULL. Does not sync. */

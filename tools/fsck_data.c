@@ -162,6 +162,17 @@ static int no_new_segments(void *ctx, uint64_t *id)
 
 /* Open the segstore: on STORE/warm when repairing (known: the catalog,
  * and segments extents use that it lacks), else on a farm of symlinks. */
+/* The segment store over directory dir (it takes the blob store over). */
+static int open_segs(struct fsck *k, const char *dir,
+		     const struct seg_known *known, size_t n)
+{
+	struct blob_store *bs = NULL;
+	int rc = blob_local_open(&bs, dir, 0600, 0);
+
+	return rc ? rc : segstore_open(&k->seg, bs, SEG_MAX, known, n,
+				       no_new_segments, NULL);
+}
+
 int fsck_open_warm(struct fsck *k)
 {
 	struct seg_known *known;
@@ -181,8 +192,7 @@ int fsck_open_warm(struct fsck *k)
 			if (k->sf[i].cat < 0)
 				known[n++] = (struct seg_known){ k->sf[i].id,
 								 k->sf[i].size };
-		rc = segstore_open(&k->seg, k->warm, SEG_MAX, known, n,
-				   no_new_segments, NULL);
+		rc = open_segs(k, k->warm, known, n);
 		goto out_free;
 	}
 	if (!fsck_pathf(k->farm, sizeof(k->farm), "%s/tierfs-fsck.XXXXXX",
@@ -202,8 +212,7 @@ int fsck_open_warm(struct fsck *k)
 			rc = -errno;
 	}
 	if (!rc)
-		rc = segstore_open(&k->seg, k->farm, SEG_MAX, known, n,
-				   no_new_segments, NULL);
+		rc = open_segs(k, k->farm, known, n);
 	/* the farm stays until the segstore is closed: segments are opened
 	 * by their first read */
 out_free:

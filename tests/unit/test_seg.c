@@ -19,6 +19,7 @@
 
 #include <check.h>
 
+#include "blob.h"
 #include "seg.h"
 #include "tierfs.h"
 
@@ -110,8 +111,11 @@ static struct segstore *open_store(struct idgen *g, uint64_t seg_max,
 				   const struct seg_known *k, size_t nk)
 {
 	struct segstore *s = NULL;
+	struct blob_store *bs = NULL;
 
-	ck_assert_int_eq(segstore_open(&s, warm, seg_max, k, nk, next_id, g),
+	/* The segment store is given its blob store (and takes it over). */
+	ck_assert_int_eq(blob_local_open(&bs, warm, 0600, 0), 0);
+	ck_assert_int_eq(segstore_open(&s, bs, seg_max, k, nk, next_id, g),
 			 0);
 	ck_assert_ptr_nonnull(s);
 	return s;

@@ -24,6 +24,15 @@
  * the map has at least the map's reference, so taking one more under the
  * shard lock is always safe).
  *
+ * Buffers: a block buffer of BLKCACHE_MAP_MIN or more is its own mapping,
+ * populated when made. A freed one goes to a small pool (BLKCACHE_POOL
+ * buffers, BLKCACHE_POOL_BYTES at most) that the next allocation of the
+ * same size takes from: in a sequential cold read every new block evicts
+ * an old one, and an munmap per block cost a TLB shootdown on every CPU
+ * running the daemon plus a fresh populate (together ~37 % of the
+ * daemon's time reading a stored archive, perf, 2 vCPUs). The pool is a
+ * stack of free buffers linked through their own first bytes.
+ *
  * An insert that cannot be kept (capacity 0, or one block larger than the
  * whole capacity) returns an entry that is in no map, referenced only by
  * the caller, freed by its put.
@@ -48,6 +57,14 @@
 #define BLKCACHE_SHARDS 16
 #define BLKCACHE_MIN_BUCKETS 16
 #define BLKCACHE_MAP_MIN (64 * 1024)    /* buffers this big are mmap'd */
+#define BLKCACHE_POOL 16                /* free buffers kept for reuse */
+#define BLKCACHE_POOL_BYTES (8u << 20)  /* ... and their bytes at most */
+
+/* A free pooled buffer, written into its own first bytes. */
+struct bc_free {
+	struct bc_free *next;
+	size_t len;
+};
 
 struct bc_entry {
 	struct blkcache_ent pub;        /* immutable once inserted */
@@ -86,6 +103,10 @@ struct blkcache {
 	_Atomic uint64_t misses;
 	_Atomic uint64_t decodes;
 	_Atomic uint64_t joins;
+	pthread_mutex_t pool_lock;      /* a leaf */
+	struct bc_free *pool;           /* protected by pool_lock */
+	unsigned npool;                 /* protected by pool_lock */
+	size_t pool_bytes;              /* protected by pool_lock */
 };
 
 static uint64_t bc_hash(uint64_t arc, uint64_t block)
@@ -110,10 +131,10 @@ static size_t bc_bucket(const struct bc_shard *s, uint64_t h)
 	return (size_t)(h >> 8) & (s->nbuckets - 1);
 }
 
-static void bc_entry_unref(struct bc_entry *e)
+static void bc_entry_unref(struct blkcache *c, struct bc_entry *e)
 {
 	if (atomic_fetch_sub(&e->refs, 1) == 1) {
-		blkcache_buf_free((uint8_t *)(uintptr_t)e->pub.data,
+		blkcache_buf_free(c, (uint8_t *)(uintptr_t)e->pub.data,
 				  e->pub.len);
 		free(e);
 	}
@@ -277,7 +298,7 @@ static bool bc_evict_one(struct blkcache *c)
 		bc_remove(c, best, victim);
 	pthread_mutex_unlock(&best->lock);
 	if (victim)
-		bc_entry_unref(victim);
+		bc_entry_unref(c, victim);
 	return true;
 }
 
@@ -288,25 +309,60 @@ static void bc_evict(struct blkcache *c)
 			break;
 }
 
-uint8_t *blkcache_buf_alloc(size_t len)
+uint8_t *blkcache_buf_alloc(struct blkcache *c, size_t len)
 {
 	void *p;
 
 	if (len < BLKCACHE_MAP_MIN)
 		return malloc(len ? len : 1);
+	if (c) {
+		struct bc_free **pp, *f = NULL;
+
+		pthread_mutex_lock(&c->pool_lock);
+		for (pp = &c->pool; *pp; pp = &(*pp)->next)
+			if ((*pp)->len == len) {
+				f = *pp;
+				*pp = f->next;
+				c->npool--;
+				c->pool_bytes -= len;
+				break;
+			}
+		pthread_mutex_unlock(&c->pool_lock);
+		if (f)
+			return (uint8_t *)f;
+	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
-void blkcache_buf_free(uint8_t *p, size_t len)
+void blkcache_buf_free(struct blkcache *c, uint8_t *p, size_t len)
 {
 	if (!p)
 		return;
-	if (len < BLKCACHE_MAP_MIN)
+	if (len < BLKCACHE_MAP_MIN) {
 		free(p);
-	else
-		munmap(p, len);
+		return;
+	}
+	if (c) {
+		struct bc_free *f = (struct bc_free *)(void *)p;
+		bool kept = false;
+
+		pthread_mutex_lock(&c->pool_lock);
+		if (c->npool < BLKCACHE_POOL &&
+		    c->pool_bytes + len <= BLKCACHE_POOL_BYTES) {
+			f->len = len;
+			f->next = c->pool;
+			c->pool = f;
+			c->npool++;
+			c->pool_bytes += len;
+			kept = true;
+		}
+		pthread_mutex_unlock(&c->pool_lock);
+		if (kept)
+			return;
+	}
+	munmap(p, len);
 }
 
 int blkcache_create(struct blkcache **out, uint64_t capacity)
@@ -329,6 +385,7 @@ int blkcache_create(struct blkcache **out, uint64_t capacity)
 		pthread_cond_init(&s->done, NULL);
 	}
 	atomic_init(&c->capacity, capacity);
+	pthread_mutex_init(&c->pool_lock, NULL);
 	*out = c;
 	return 0;
 
@@ -357,7 +414,7 @@ void blkcache_destroy(struct blkcache **cp)
 
 		for (e = s->head; e; e = next) {
 			next = e->next;
-			bc_entry_unref(e);
+			bc_entry_unref(c, e);
 		}
 		while (s->claims) {
 			struct bc_claim *cl = s->claims;
@@ -369,6 +426,13 @@ void blkcache_destroy(struct blkcache **cp)
 		pthread_mutex_destroy(&s->lock);
 		pthread_cond_destroy(&s->done);
 	}
+	while (c->pool) {
+		struct bc_free *f = c->pool;
+
+		c->pool = f->next;
+		munmap(f, f->len);
+	}
+	pthread_mutex_destroy(&c->pool_lock);
 	free(c);
 	*cp = NULL;
 }
@@ -461,7 +525,7 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 
 	e = calloc(1, sizeof(*e));
 	if (!e) {
-		blkcache_buf_free(data, len);
+		blkcache_buf_free(c, data, len);
 		blkcache_abandon(c, arc, block);
 		return NULL;
 	}
@@ -484,7 +548,7 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 		atomic_fetch_add(&old->refs, 1);
 		bc_touch(c, s, old);
 		pthread_mutex_unlock(&s->lock);
-		blkcache_buf_free(data, len);
+		blkcache_buf_free(c, data, len);
 		free(e);
 		return &old->pub;
 	}
@@ -504,10 +568,9 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 
 void blkcache_put(struct blkcache *c, const struct blkcache_ent *pub)
 {
-	(void)c;
 	if (pub)
 		/* pub is the first member of its bc_entry. */
-		bc_entry_unref((struct bc_entry *)(uintptr_t)pub);
+		bc_entry_unref(c, (struct bc_entry *)(uintptr_t)pub);
 }
 
 void blkcache_drop_arc(struct blkcache *c, uint64_t arc)
@@ -530,7 +593,7 @@ void blkcache_drop_arc(struct blkcache *c, uint64_t arc)
 		pthread_mutex_unlock(&s->lock);
 		for (e = dropped; e; e = next) {
 			next = e->hnext;
-			bc_entry_unref(e);
+			bc_entry_unref(c, e);
 		}
 	}
 }

@@ -51,16 +51,19 @@ void blkcache_set_capacity(struct blkcache *c, uint64_t capacity);
  * (counted as a miss). */
 const struct blkcache_ent *blkcache_get(struct blkcache *c, uint64_t arc,
 					uint64_t block);
-/* Buffers for blocks: blkcache_buf_alloc(len) (NULL when out of memory),
- * freed with blkcache_buf_free(p, len) with the same len. Large buffers are
- * mapped with their pages populated in one system call: a block decoded
- * into fresh malloc'd memory took one page fault per 4 KiB, about a third
- * of a cold miss's CPU time on this project's VMs. */
-uint8_t *blkcache_buf_alloc(size_t len);
-void blkcache_buf_free(uint8_t *p, size_t len);
+/* Buffers for blocks: blkcache_buf_alloc(c, len) (NULL when out of
+ * memory), freed with blkcache_buf_free(c, p, len) with the same len (c
+ * may be NULL for both: no pooling). Large buffers are mapped with their
+ * pages populated in one system call: a block decoded into fresh malloc'd
+ * memory took one page fault per 4 KiB, about a third of a cold miss's
+ * CPU time on this project's VMs. Freed large buffers are kept in a small
+ * pool of c's (at most 8 MiB) and handed out again for the same len, so a
+ * sequential read does not map and unmap a block per block. */
+uint8_t *blkcache_buf_alloc(struct blkcache *c, size_t len);
+void blkcache_buf_free(struct blkcache *c, uint8_t *p, size_t len);
 
 /* Insert a freshly decoded block (the cache takes ownership of `data`,
- * from blkcache_buf_alloc(len)) and return it pinned; releases the block's claim, if any, and
+ * from blkcache_buf_alloc(c, len)) and return it pinned; releases the block's claim, if any, and
  * wakes its waiters. If (arc, block) is already cached, `data`
  * is freed and the cached entry returned. NULL (data freed) only when out of
  * memory. */

@@ -269,9 +269,9 @@ static size_t blk_total(const struct xzarc_blk *bk)
 }
 
 /* Decode block i from its `total` bytes in buf into a fresh buffer of
- * exactly its size (blkcache_buf_alloc). */
-static int xzarc_decode_buf(const struct xzarc *a, uint64_t i,
-			    const uint8_t *buf, uint8_t **outp)
+ * exactly its size (blkcache_buf_alloc from c's pool; c may be NULL). */
+static int xzarc_decode_buf(const struct xzarc *a, struct blkcache *c,
+			    uint64_t i, const uint8_t *buf, uint8_t **outp)
 {
 	const struct xzarc_blk *bk = &a->blk[i];
 	size_t total = blk_total(bk);
@@ -319,7 +319,7 @@ static int xzarc_decode_buf(const struct xzarc *a, uint64_t i,
 					       (uint32_t)usize;
 		}
 	}
-	out = blkcache_buf_alloc(usize);
+	out = blkcache_buf_alloc(c, usize);
 	if (!out) {
 		err = -ENOMEM;
 		goto out_free;
@@ -351,12 +351,13 @@ out_eio:
 	err = -EIO;
 out_free:
 	lzma_filters_free(filters, NULL);
-	blkcache_buf_free(out, usize);
+	blkcache_buf_free(c, out, usize);
 	return err;
 }
 
 /* Read and decode block i into a fresh buffer of exactly its size. */
-static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
+static int xzarc_decode(const struct xzarc *a, struct blkcache *c,
+			uint64_t i, uint8_t **outp)
 {
 	const struct xzarc_blk *bk = &a->blk[i];
 	size_t total = blk_total(bk);
@@ -378,7 +379,7 @@ static int xzarc_decode(const struct xzarc *a, uint64_t i, uint8_t **outp)
 		tfs_err("xzarc %" PRIu64 ": block %" PRIu64 " (file offset %"
 			PRIu64 "): short read", a->id, i, bk->file_off);
 	if (!err)
-		err = xzarc_decode_buf(a, i, buf, outp);
+		err = xzarc_decode_buf(a, c, i, buf, outp);
 	free(buf);
 	return err;
 }
@@ -433,7 +434,7 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 			return -EIO;
 		}
 		if (!e) {
-			err = xzarc_decode(a, i, &tmp);
+			err = xzarc_decode(a, c, i, &tmp);
 			if (err) {
 				if (claimed)
 					blkcache_abandon(c, a->id, i);
@@ -456,7 +457,7 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 		done += n;
 		if (e)
 			blkcache_put(c, e);
-		blkcache_buf_free(tmp, (size_t)bk->usize);
+		blkcache_buf_free(c, tmp, (size_t)bk->usize);
 	}
 	return (ssize_t)done;
 }
@@ -473,7 +474,7 @@ uint64_t xzarc_prefetch(struct xzarc *a, struct blkcache *c, uint64_t off)
 	end = a->blk[i].uoff + a->blk[i].usize;
 	if (!blkcache_try_claim(c, a->id, i))
 		return end;     /* cached, or somebody is decoding it */
-	if (xzarc_decode(a, i, &data)) {
+	if (xzarc_decode(a, c, i, &data)) {
 		blkcache_abandon(c, a->id, i);
 		return 0;
 	}
@@ -520,7 +521,7 @@ uint64_t xzarc_prefetch_run(struct xzarc *a, struct blkcache *c, uint64_t off,
 		uint8_t *data = NULL;
 
 		if (!err)
-			err = xzarc_decode_buf(a, i + k,
+			err = xzarc_decode_buf(a, c, i + k,
 					       buf + (bk->file_off -
 						      a->blk[i].file_off),
 					       &data);

@@ -15,7 +15,7 @@ static uint8_t pat(uint64_t arc, uint64_t block, size_t i)
 
 static uint8_t *mkdata(uint64_t arc, uint64_t block, size_t len)
 {
-	uint8_t *d = blkcache_buf_alloc(len);
+	uint8_t *d = blkcache_buf_alloc(NULL, len);
 	size_t i;
 
 	ck_assert_ptr_nonnull(d);
@@ -173,7 +173,7 @@ START_TEST(test_duplicate_insert)
 
 	ck_assert_int_eq(blkcache_create(&c, 1000), 0);
 	e1 = blkcache_insert(c, 3, 9, mkdata(3, 9, 64), 64);
-	other = blkcache_buf_alloc(64);
+	other = blkcache_buf_alloc(NULL, 64);
 	memset(other, 0, 64);
 	e2 = blkcache_insert(c, 3, 9, other, 64);       /* frees other */
 	ck_assert_ptr_eq(e1, e2);

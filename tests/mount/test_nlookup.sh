@@ -37,9 +37,16 @@ total=$((N + ndirs + 1))   # the mount root, tree/ and the dirs under it, the fi
 find_and_forget()
 {
 	local what=$1 i loaded hot ref left=""
-	assert_eq "$total" "$(find "$M" | wc -l)" "entries seen by find ($what)"
-	loaded=$(tfs_stat_field inodes_loaded)
-	ref=$(tfs_stat_field inodes_referenced)
+	# A drop_caches from anything else on the machine between find and
+	# the stats read makes the kernel forget them all: look again (at
+	# most three times) before calling it a failure.
+	for i in 1 2 3; do
+		assert_eq "$total" "$(find "$M" | wc -l)" "entries seen by find ($what)"
+		loaded=$(tfs_stat_field inodes_loaded)
+		ref=$(tfs_stat_field inodes_referenced)
+		[ "$ref" -lt $((N / 10)) ] || break
+		note "$what: only $ref referenced right after find (caches dropped by someone else?), again"
+	done
 	note "$what: after find: inodes_loaded=$loaded inodes_referenced=$ref hot_resident_files=$(tfs_stat_field hot_resident_files)"
 	# The kernel may already have evicted (and forgotten) some of them
 	# under memory pressure; it must at least have looked most up.

@@ -320,8 +320,13 @@ static void free_inode(struct fs *f, struct tfs_inode *ino)
 	int rc;
 
 	hot_list_remove(&f->hot, ino);
+	/* A deleted file's buffers serve the next writer (a file replaced
+	 * by a new version); hot_trim returns what nobody takes. */
 	for (uint64_t k = 0; k < ino->nchunks_cap; k++)
-		fs_chunk_drop(f, ino, k);
+		if (ino->attr.nlink == 0)
+			hot_chunk_drop_gone(&f->hot, ino, k);
+		else
+			fs_chunk_drop(f, ino, k);
 	if (ino->attr.nlink == 0) {
 		rc = meta_inode_delete(f->meta, ino->ino);
 		if (rc)

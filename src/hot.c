@@ -7,11 +7,15 @@
  * Full-size buffers come from a pool: an empty pool is refilled with one
  * 2 MiB anonymous mapping, populated at once (one mmap and one fault pass
  * for 32 buffers instead of one each), cut into 64 KiB buffers. A freed
- * buffer goes back to the pool while it holds fewer than HOT_POOL_MAX,
- * else it is unmapped at once (munmap of part of a mapping is fine), and
- * hot_trim() unmaps half of the pool at every policy tick: RSS drops as
- * soon as files leave RAM, give or take the pool. Small buffers freed in
- * bulk are given back by hot_trim() too (malloc_trim).
+ * buffer goes back to the pool while it holds fewer than HOT_POOL_MAX, and
+ * a recycled one (a deleted file's) while the pool and the chunks in use
+ * together fit in hot_max (a file written again reuses the buffers its old
+ * version freed), else it is unmapped at once (munmap of part of a mapping
+ * is fine). hot_trim() at
+ * every policy tick unmaps the pool down to HOT_POOL_MAX, then half of
+ * the rest, in runs of adjacent buffers: RSS drops within a tick of files
+ * leaving RAM, give or take HOT_POOL_MAX. Small buffers freed in bulk are
+ * given back by hot_trim() too (malloc_trim).
  */
 #include "hot.h"
 
@@ -53,21 +57,47 @@ int hot_init(struct hot *h, uint64_t max)
 	return 0;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(uint8_t *const *)a;
+	uintptr_t y = (uintptr_t)*(uint8_t *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Unmap the pool's buffers beyond `keep`, neighbours together: every
+ * munmap costs a TLB shootdown on every CPU, so one per run of adjacent
+ * buffers (a whole 2 MiB slab, often several) instead of one per 64 KiB. */
 static void pool_shrink(struct hot *h, size_t keep)
 {
-	uint8_t *gone[HOT_SLAB_CHUNKS];
+	uint8_t **gone = NULL, *one;
+	size_t n;
 
-	for (;;) {
-		size_t n = 0;
-
+	pthread_mutex_lock(&h->pool_lock);
+	n = h->npool > keep ? h->npool - keep : 0;
+	if (n && (gone = malloc(n * sizeof(*gone)))) {
+		h->npool -= n;
+		memcpy(gone, h->pool + h->npool, n * sizeof(*gone));
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+	if (gone) {
+		qsort(gone, n, sizeof(*gone), addr_cmp);
+		for (size_t i = 0, j; i < n; i = j) {
+			for (j = i + 1; j < n && gone[j] == gone[j - 1] +
+							     TFS_CHUNK_SIZE; j++)
+				;
+			munmap(gone[i], (j - i) * TFS_CHUNK_SIZE);
+		}
+		free(gone);
+		return;
+	}
+	for (;;) {      /* no memory for the list: one at a time */
 		pthread_mutex_lock(&h->pool_lock);
-		while (h->npool > keep && n < HOT_SLAB_CHUNKS)
-			gone[n++] = h->pool[--h->npool];
+		one = h->npool > keep ? h->pool[--h->npool] : NULL;
 		pthread_mutex_unlock(&h->pool_lock);
-		if (!n)
+		if (!one)
 			return;
-		for (size_t i = 0; i < n; i++)
-			munmap(gone[i], TFS_CHUNK_SIZE);
+		munmap(one, TFS_CHUNK_SIZE);
 	}
 }
 
@@ -170,7 +200,7 @@ static uint8_t *data_alloc(struct hot *h, uint32_t cap)
 	return pool_get(h);
 }
 
-static void data_free(struct hot *h, uint8_t *p, uint32_t cap)
+static void data_free(struct hot *h, uint8_t *p, uint32_t cap, bool recycle)
 {
 	bool kept = false;
 
@@ -180,8 +210,17 @@ static void data_free(struct hot *h, uint8_t *p, uint32_t cap)
 		free(p);
 		return;
 	}
+	/* Recycled buffers (of deleted files) are kept for reuse while the
+	 * pool and the chunks in use together stay within the budget: the
+	 * file written next takes them, with no fresh pages to clear and no
+	 * munmap; hot_trim gives the excess back at the next tick. Others
+	 * only while the pool is small: a file leaving RAM lowers RSS now. */
 	pthread_mutex_lock(&h->pool_lock);
-	if (h->npool < HOT_POOL_MAX && pool_room(h, 1)) {
+	if ((h->npool < HOT_POOL_MAX ||
+	     (recycle && atomic_load(&h->bytes) +
+				 (h->npool + 1) * (uint64_t)TFS_CHUNK_SIZE <=
+			 atomic_load(&h->max))) &&
+	    pool_room(h, 1)) {
 		h->pool[h->npool++] = p;
 		kept = true;
 	}
@@ -226,7 +265,7 @@ int hot_chunk_grow(struct hot *h, struct hchunk *c, uint32_t need)
 		if (!d)
 			return -ENOMEM;
 		memcpy(d, c->data, c->len);
-		data_free(h, c->data, c->cap);
+		data_free(h, c->data, c->cap, false);
 	}
 	atomic_fetch_add(&h->bytes, cap - c->cap);
 	c->data = d;
@@ -239,9 +278,10 @@ void hot_chunk_free(struct hot *h, struct hchunk *c)
 	if (!c)
 		return;
 	atomic_fetch_sub(&h->bytes, c->cap);
-	data_free(h, c->data, c->cap);
+	data_free(h, c->data, c->cap, false);
 	free(c);
 }
+
 
 void hot_chunk_release(struct hchunk *c)
 {
@@ -259,11 +299,12 @@ void hot_trim(struct hot *h)
 	pthread_mutex_lock(&h->pool_lock);
 	n = h->npool;
 	pthread_mutex_unlock(&h->pool_lock);
-	pool_shrink(h, n / 2);
+	pool_shrink(h, n > HOT_POOL_MAX ? HOT_POOL_MAX : n / 2);
 	malloc_trim(0);
 }
 
-void hot_chunk_drop(struct hot *h, struct tfs_inode *ino, uint64_t k)
+static void chunk_drop(struct hot *h, struct tfs_inode *ino, uint64_t k,
+		       bool recycle)
 {
 	struct hchunk *c = ino->chunks[k];
 
@@ -272,8 +313,20 @@ void hot_chunk_drop(struct hot *h, struct tfs_inode *ino, uint64_t k)
 	if (c->dirty)
 		ino->ndirty--;
 	ino->ram_bytes -= c->cap;
-	hot_chunk_free(h, c);
+	atomic_fetch_sub(&h->bytes, c->cap);
+	data_free(h, c->data, c->cap, recycle);
+	free(c);
 	ino->chunks[k] = NULL;
+}
+
+void hot_chunk_drop(struct hot *h, struct tfs_inode *ino, uint64_t k)
+{
+	chunk_drop(h, ino, k, false);
+}
+
+void hot_chunk_drop_gone(struct hot *h, struct tfs_inode *ino, uint64_t k)
+{
+	chunk_drop(h, ino, k, true);
 }
 
 void hot_list_add(struct hot *h, struct tfs_inode *ino)

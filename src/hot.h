@@ -7,9 +7,11 @@
  * list of resident (hot) inodes from which the eviction code picks the least
  * recently used. Full-size chunks come from a pool of pre-faulted 64 KiB
  * buffers carved from 2 MiB-aligned mappings (one transparent huge page
- * each where THP allows): a free buffer goes back to the pool
- * (at most HOT_POOL_MAX of them, the rest are unmapped at once, and the
- * pool itself drains at every hot_trim), so RSS follows the hot tier.
+ * each where THP allows): a free buffer goes back to the pool while the
+ * pool is small (one of a deleted file, hot_chunk_drop_gone, while pool
+ * and chunks fit in the budget); the rest are unmapped at once, and the pool drains
+ * at every hot_trim, so RSS follows the hot tier (within a policy tick
+ * for deleted files).
  * What it is not: the eviction policy. Deciding whom to demote and doing it
  * is fs_tier.c's job; hot only counts and lists.
  *
@@ -54,10 +56,14 @@ void hot_chunk_free(struct hot *h, struct hchunk *c);
  * that keeps ndirty, ram_bytes and the budget right when a chunk goes.
  * Caller holds ino->lock. */
 void hot_chunk_drop(struct hot *h, struct tfs_inode *ino, uint64_t k);
+/* The same for a file that is gone (deleted): its buffer is kept for the
+ * next writer while the pool and the chunks fit in the budget (hot_trim
+ * gives it back at the next tick otherwise). Caller holds ino->lock. */
+void hot_chunk_drop_gone(struct hot *h, struct tfs_inode *ino, uint64_t k);
 /* Free a chunk without accounting (shutdown, when the budget is gone). */
 void hot_chunk_release(struct hchunk *c);
 /* Give back to the system the memory freed by chunk frees (after a large
- * demotion) and half of the free buffer pool. */
+ * demotion) and the free buffer pool down to HOT_POOL_MAX, then half. */
 void hot_trim(struct hot *h);
 
 /* The resident list. Caller holds ino->lock (the order allows hot->lock

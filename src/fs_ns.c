@@ -206,6 +206,7 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 		/* A new file is hot: all of its (zero) chunks are in RAM. */
 		inode_lock(child);
 		child->resident = true;
+		child->caps_absent = true;      /* fs_xattr.c get_caps() */
 		fs_set_reason(child, REASON_WRITTEN, 0, 0);
 		inode_unlock(child);
 		hot_list_add(&f->hot, child);

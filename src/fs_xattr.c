@@ -30,6 +30,8 @@
 #include <linux/limits.h>
 #include <sys/xattr.h>
 
+/* The file capability xattr (linux/capability.h XATTR_NAME_CAPS). */
+#define XATTR_CAPS "security.capability"
 #define XA_PREFIX "user.tierfs."
 
 /* The virtual attributes, in listing order. */
@@ -116,13 +118,15 @@ static int xattr_store(struct fs *f, struct tfs_inode *ino, const char *name,
 	if (!rc)
 		rc = meta_inode_update(f->meta, &a);
 	rc = meta_finish(f->meta, rc);
+	inode_lock(ino);
+	ino->xattr_gen++;       /* after the commit: see get_caps() */
+	ino->caps_absent = false;
 	if (!rc) {
-		inode_lock(ino);
 		ino->attr.ctime = now;
 		if (mode)
 			ino->attr.mode = a.mode;
-		inode_unlock(ino);
 	}
+	inode_unlock(ino);
 out_unlock:
 	inode_io_unlock(ino);
 	return rc;
@@ -420,6 +424,35 @@ static int get_virtual(struct fs *f, struct tfs_inode *ino, int id,
 	return put_value(v, buf, size);
 }
 
+/* The kernel asks for security.capability before every write(2) (the
+ * connection cannot tell it to cache the answer: that is
+ * FUSE_HANDLE_KILLPRIV_V2, which libfuse 3.14 does not know), so a file's
+ * lack of one is remembered in memory: set for every file created here
+ * (fs_ns.c) and after a lookup that found none, unless an xattr changed
+ * meanwhile (xattr_gen, bumped by xattr_store after its commit). */
+static int get_caps(struct fs *f, struct tfs_inode *ino, void *buf,
+		    size_t size)
+{
+	uint64_t gen;
+	bool absent;
+	int rc;
+
+	inode_lock(ino);
+	absent = ino->caps_absent;
+	gen = ino->xattr_gen;
+	inode_unlock(ino);
+	if (absent)
+		return -ENODATA;
+	rc = meta_xattr_get(f->meta, ino->ino, XATTR_CAPS, buf, size);
+	if (rc == -ENODATA) {
+		inode_lock(ino);
+		if (ino->xattr_gen == gen)
+			ino->caps_absent = true;
+		inode_unlock(ino);
+	}
+	return rc;
+}
+
 int fs_getxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		void *buf, size_t size)
 {
@@ -427,6 +460,8 @@ int fs_getxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 
 	if (ino->kind != INODE_REAL)
 		return -ENODATA;
+	if (!strcmp(name, XATTR_CAPS))
+		return get_caps(f, ino, buf, size);
 	if (!strcmp(name, DIRPOL_XATTR))
 		return meta_xattr_get(f->meta, ino->ino, name, buf, size);
 	if (is_tierfs_name(name)) {

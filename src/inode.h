@@ -148,6 +148,10 @@ struct tfs_inode {
 					   not loaded: allocated bytes */
 	uint64_t alloc_stamp;           /* ext_gen + data_version + 1 when
 					   alloc_bytes was counted; 0: never */
+	uint64_t xattr_gen;             /* bumped by every xattr change */
+	bool caps_absent;               /* known to have no
+					   security.capability (the kernel
+					   asks before every write) */
 	tfs_ns replace_since;           /* a truncation to 0 not committed
 					   yet (fs_truncate), or 0 */
 	uint64_t replace_size;          /* the size meta keeps meanwhile */

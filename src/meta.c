@@ -553,6 +553,14 @@ int meta_set_exclusive(struct meta *m)
 
 	pthread_mutex_lock(&m->lock);
 	err = meta_exec(m, "PRAGMA locking_mode = EXCLUSIVE");
+	/* In WAL mode SQLite switches to exclusive locking at the next write
+	 * transaction, not at the pragma: until then every read transaction
+	 * still takes and drops a shared-memory lock (two fcntl and an
+	 * fstat; measured: ~10 % of the daemon's time listing a directory
+	 * right after mount, when nothing had written yet). An empty write
+	 * transaction makes the switch now. */
+	if (!err && m->depth == 0)
+		err = meta_exec(m, "BEGIN IMMEDIATE; COMMIT");
 	pthread_mutex_unlock(&m->lock);
 	return err;
 }

@@ -156,26 +156,11 @@ int fs_read_durable_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
 /* ---- open / create / release ---- */
 
 /* After a remount a file recorded hot comes back into RAM when it is first
- * used (the policy thread also reloads the hot set in the background). */
+ * used (the policy thread also reloads the hot set in the background):
+ * fs_restore_hot decodes it without holding any of its locks. */
 static void restore_hot(struct fs *f, struct tfs_inode *ino)
 {
-	struct tfs_config cfg;
-	bool restore;
-
-	fs_get_config(f, &cfg);
-	inode_io_lock(ino);
-	inode_lock(ino);
-	restore = !ino->resident && ino->attr.tier == TFS_HOT &&
-		  ino->attr.size <= cfg.promote_max &&
-		  ino->attr.size <= cfg.hot_max / 2;
-	inode_unlock(ino);
-	if (restore && fs_make_resident(f, ino) == 0) {
-		inode_lock(ino);
-		fs_set_reason(ino, REASON_RESTORED, 0, 0);
-		inode_unlock(ino);
-		fs_hot_enforce(f, ino);
-	}
-	inode_io_unlock(ino);
+	fs_restore_hot(f, ino);
 }
 
 int fs_open(struct fs *f, struct tfs_inode *ino, int flags,

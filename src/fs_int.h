@@ -236,6 +236,11 @@ uint64_t fs_alloc_bytes(const struct tfs_inode *ino);
 /* Bring every chunk into RAM and mark the file resident. Caller holds
  * ino->io. */
 int fs_make_resident(struct fs *f, struct tfs_inode *ino);
+/* After a remount: bring a file recorded hot back into RAM (if it fits:
+ * promote_max, hot_max / 2), decoding it without holding its locks (see
+ * fs_tier.c RESTORE ON FIRST USE). Nothing if it is resident, not recorded
+ * hot, or being restored by another thread. Caller holds no inode lock. */
+int fs_restore_hot(struct fs *f, struct tfs_inode *ino);
 /* Write back and drop the RAM copy (the file goes to its durable tier);
  * sync: also make it survive a power loss first. Caller holds ino->io. */
 int fs_drop_ram(struct fs *f, struct tfs_inode *ino, bool sync);

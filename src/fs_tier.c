@@ -83,6 +83,59 @@ int fs_get_tier(struct fs *f, struct tfs_inode *ino)
 	return t;
 }
 
+/* Decode chunk k of ino into a new RAM chunk (*out) if it is durable and
+ * not in RAM (else *out = NULL). Takes ino->lock only to look; decodes
+ * without it. */
+static int load_chunk(struct fs *f, struct tfs_inode *ino, uint64_t k,
+		      struct hchunk **out)
+{
+	struct hchunk *c;
+	bool need;
+	uint32_t len;
+	int rc;
+
+	*out = NULL;
+	inode_lock(ino);
+	need = k < ino->nchunks_cap && !ino->chunks[k] &&
+	       fs_chunk_durable(f, ino, k);
+	inode_unlock(ino);
+	if (!need)
+		return 0;       /* in RAM already, or a hole */
+	c = hot_chunk_new(&f->hot, TFS_CHUNK_SIZE);
+	if (!c)
+		return -ENOMEM;
+	rc = fs_read_durable_chunk(f, ino, k, c->data, &len);
+	if (rc) {
+		hot_chunk_free(&f->hot, c);
+		return rc;
+	}
+	c->len = len;
+	/* Shrink a short last chunk to its size. */
+	if (len < TFS_CHUNK_SIZE / 2) {
+		struct hchunk *s = hot_chunk_new(&f->hot, len);
+
+		if (s) {
+			memcpy(s->data, c->data, len);
+			s->len = len;
+			hot_chunk_free(&f->hot, c);
+			c = s;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+/* Install c as chunk k unless a writer put its own there meanwhile; true
+ * if it was installed. Caller holds ino->lock. */
+static bool install_chunk(struct tfs_inode *ino, uint64_t k, struct hchunk *c)
+{
+	if (!c || k >= ino->nchunks_cap || ino->chunks[k])
+		return false;
+	ino->chunks[k] = c;
+	ino->ram_bytes += c->cap;
+	return true;
+}
+
 int fs_make_resident(struct fs *f, struct tfs_inode *ino)
 {
 	uint64_t n, k;
@@ -104,41 +157,15 @@ int fs_make_resident(struct fs *f, struct tfs_inode *ino)
 
 	for (k = 0; k < n; k++) {
 		struct hchunk *c;
-		bool need;
-		uint32_t len;
 
-		inode_lock(ino);
-		need = k < ino->nchunks_cap && !ino->chunks[k] &&
-		       fs_chunk_durable(f, ino, k);
-		inode_unlock(ino);
-		if (!need)
-			continue;       /* in RAM already, or a hole */
-		c = hot_chunk_new(&f->hot, TFS_CHUNK_SIZE);
-		if (!c)
-			return -ENOMEM;
-		rc = fs_read_durable_chunk(f, ino, k, c->data, &len);
-		if (rc) {
-			hot_chunk_free(&f->hot, c);
+		rc = load_chunk(f, ino, k, &c);
+		if (rc)
 			return rc;
-		}
-		c->len = len;
-		/* Shrink a short last chunk to its size. */
-		if (len < TFS_CHUNK_SIZE / 2) {
-			struct hchunk *s = hot_chunk_new(&f->hot, len);
-
-			if (s) {
-				memcpy(s->data, c->data, len);
-				s->len = len;
-				hot_chunk_free(&f->hot, c);
-				c = s;
-			}
-		}
+		if (!c)
+			continue;
 		inode_lock(ino);
-		if (k < ino->nchunks_cap && !ino->chunks[k]) {
-			ino->chunks[k] = c;
-			ino->ram_bytes += c->cap;
+		if (install_chunk(ino, k, c))
 			c = NULL;
-		}
 		inode_unlock(ino);
 		hot_chunk_free(&f->hot, c);
 	}
@@ -149,6 +176,80 @@ int fs_make_resident(struct fs *f, struct tfs_inode *ino)
 	inode_unlock(ino);
 	hot_list_add(&f->hot, ino);
 	return fs_persist_attr(f, ino);
+}
+
+/*
+ * RESTORE ON FIRST USE. After a remount a file recorded hot is not in RAM;
+ * its first open or read brings it back (the policy thread also restores
+ * the hot set in the background). The whole file is decoded here WITHOUT
+ * any lock of the inode (neither ino->lock nor ino->io): only installing
+ * the decoded chunks takes ino->io and ino->lock, and only if nothing
+ * moved the file's durable bytes meanwhile (ext_gen + reloc_gen, which
+ * every write-back, truncation, move and compaction bumps); otherwise the
+ * decoded copy is dropped and the file stays on its durable copy until its
+ * next use tries again. One restore per file at a time (ino->restoring):
+ * a concurrent reader does not wait, it reads the durable copy.
+ */
+int fs_restore_hot(struct fs *f, struct tfs_inode *ino)
+{
+	struct tfs_config cfg;
+	struct hchunk **got = NULL;
+	uint64_t n = 0, gen = 0;
+	bool go, done = false;
+	int rc;
+
+	fs_get_config(f, &cfg);
+	rc = fs_load_extents(f, ino);
+	if (rc)
+		return rc;
+	inode_lock(ino);
+	go = !ino->resident && !ino->restoring &&
+	     ino->attr.tier == TFS_HOT &&
+	     ino->attr.size <= cfg.promote_max &&
+	     ino->attr.size <= cfg.hot_max / 2;
+	if (go) {
+		n = inode_nchunks(ino->attr.size);
+		rc = n ? inode_reserve_chunks(ino, n - 1) : 0;
+		gen = ino->ext_gen + ino->reloc_gen;
+		ino->restoring = !rc;
+	}
+	inode_unlock(ino);
+	if (!go || rc)
+		return rc;
+	got = calloc(n ? n : 1, sizeof(*got));
+	if (!got)
+		rc = -ENOMEM;
+	for (uint64_t k = 0; k < n && !rc; k++)
+		rc = load_chunk(f, ino, k, &got[k]);
+	if (!rc) {
+		inode_io_lock(ino);
+		inode_lock(ino);
+		done = !ino->resident && ino->attr.tier == TFS_HOT &&
+		       ino->ext_gen + ino->reloc_gen == gen;
+		for (uint64_t k = 0; done && k < n; k++)
+			if (install_chunk(ino, k, got[k]))
+				got[k] = NULL;
+		if (done) {
+			ino->resident = true;
+			ino->meta_dirty = true;
+			fs_set_reason(ino, REASON_RESTORED, 0, 0);
+		}
+		inode_unlock(ino);
+		if (done) {
+			hot_list_add(&f->hot, ino);
+			rc = fs_persist_attr(f, ino);
+		}
+		inode_io_unlock(ino);
+	}
+	inode_lock(ino);
+	ino->restoring = false;
+	inode_unlock(ino);
+	for (uint64_t k = 0; got && k < n; k++)
+		hot_chunk_free(&f->hot, got[k]);
+	free(got);
+	if (done)
+		fs_hot_enforce(f, ino);
+	return rc;
 }
 
 /* Free the RAM copy of a file whose data is durable and clean. Caller

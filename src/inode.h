@@ -126,6 +126,9 @@ struct tfs_inode {
 	uint64_t reloc_gen;             /* bumped when compaction relocates a
 					   record (same bytes, new place) */
 	bool resident;                  /* every chunk is in RAM: a hot file */
+	bool restoring;                 /* being loaded back into RAM by its
+					   first use after a remount
+					   (fs_restore_hot) */
 	struct hchunk **chunks;         /* [nchunks_cap], NULL = not in RAM
 					   (or a hole, when resident) */
 	uint64_t nchunks_cap;

@@ -826,6 +826,9 @@ class Bench:
           seq      the whole file read sequentially (MB/s);
           miss p50 4 KiB reads, each in a different block nobody has
                    decoded yet (random blocks, random offset inside);
+                   once with the page cache dropped (the archive read
+                   from disk), once with the archive in the page cache
+                   (the daemon remounted: its decode and a round trip);
           hit p50  4 KiB random reads after the whole file was read once
                    (block cache warm, page cache dropped);
         and python lzma's decode of one block of the same data at the same
@@ -933,6 +936,17 @@ class Bench:
         first.sort()
         self.res.add("j", key + "4K miss p50", lab, pct(first, 0.5) / 1e3,
                      "us", rnd=rnd)
+        # the same with the archive (image) in the page cache: the daemon's
+        # block cache empty (remounted) but no disk read, so the miss is
+        # the daemon's decode plus a FUSE round trip
+        read_seq(path, size)            # archive/image pages cached
+        remount()
+        picks = rng.sample(range(nblk), min(nblk, self.j_misses))
+        offs = [b * blk + rng.randrange(blk // PAGE) * PAGE for b in picks]
+        _, first, _, _ = read_random(path, offs, self.rand_cap, blk)
+        first.sort()
+        self.res.add("j", key + "4K miss p50, archive in page cache", lab,
+                     pct(first, 0.5) / 1e3, "us", rnd=rnd)
         read_seq(path, size)            # every block decoded once
         drop_caches()
         offs = [rng.randrange(size // PAGE) * PAGE for _ in range(300)]

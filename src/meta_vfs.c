@@ -25,6 +25,18 @@
  * query, truncate, sync or close of the WAL writes the buffer first, so
  * SQLite never sees the file without its own writes.
  *
+ * Whole blocks. A write that covers only part of a file block whose page
+ * is not in the page cache makes the kernel read that block first, and
+ * the WAL is rewritten from its start after every checkpoint, over pages
+ * the kernel may have dropped: measured here, half of a commit's time went
+ * to such reads. So each gathered write starts at a block boundary (the
+ * bytes of the block before it are what the previous write ended with,
+ * kept in `tail`) and, when nothing of this WAL generation lies beyond it,
+ * ends at one (zeros after its end: past the last frame written, WAL
+ * content is either of an older generation, whose salts no longer match,
+ * or of no commit, and SQLite's recovery stops at the first frame that
+ * does not check out either way).
+ *
  * What it is not: a cache, or a change of the WAL format; the files are
  * ordinary SQLite files that the sqlite3 shell and tierfs-fsck read.
  *
@@ -39,10 +51,12 @@
 #include <stdlib.h>
 
 /* Largest buffered run; a transaction writing more is written in parts.
- * Under 128 KiB: the unix VFS writes at most 0x1ffff bytes per call (it
- * masks the length), and a longer write that is a multiple of 128 KiB
- * comes back short as SQLITE_FULL. */
-#define WALBUF_MAX (120 * 1024)
+ * With a block of head and tail it stays under 128 KiB: the unix VFS writes
+ * at most 0x1ffff bytes per call (it masks the length), and a longer write
+ * that is a multiple of 128 KiB comes back short as SQLITE_FULL. */
+#define WALBUF_MAX (112 * 1024)
+/* The alignment aimed at: the page size of the page cache. */
+#define WAL_BLOCK 4096
 /* WAL frame header (SQLite file format, section 4.1). */
 #define WAL_FRAME_HDR 24
 
@@ -52,10 +66,21 @@ struct vfile {
 	bool wal;               /* a -wal file: writes are gathered */
 	bool commit_hdr;        /* the last write was a commit frame header */
 	sqlite3_int64 commit_at;        /* where its page follows */
-	unsigned char *buf;     /* [WALBUF_MAX] once the first write came */
-	size_t len;             /* bytes gathered */
-	sqlite3_int64 off;      /* file offset of buf[0] */
+	unsigned char *buf;     /* once the first write came: a block of
+				   room, then WALBUF_MAX gathered, then a
+				   block of room */
+	size_t len;             /* bytes gathered (after the first block) */
+	sqlite3_int64 off;      /* file offset of the gathered bytes */
+	unsigned char tail[WAL_BLOCK];  /* the file's bytes [tail_end -
+					   tail_len, tail_end), a block's
+					   start, as last written */
+	size_t tail_len;        /* 0: not known */
+	sqlite3_int64 tail_end;
+	sqlite3_int64 gen_end;  /* end of what this WAL generation wrote
+				   (a write at offset 0 starts one) */
 };
+
+#define GATHERED(f) ((f)->buf + WAL_BLOCK)
 
 static sqlite3_vfs vfs_shim;
 static pthread_once_t vfs_once = PTHREAD_ONCE_INIT;
@@ -66,16 +91,53 @@ static sqlite3_vfs *under(void)
 	return vfs_shim.pAppData;
 }
 
-/* Write what is gathered; SQLite's own error code. */
+static void vfile_wrote(struct vfile *f, sqlite3_int64 off, sqlite3_int64 end)
+{
+	if (off == 0)
+		f->gen_end = 0;         /* the header: a new generation */
+	if (end > f->gen_end)
+		f->gen_end = end;
+	f->tail_len = 0;
+}
+
+/* Write what is gathered, from the block boundary before it (with the
+ * kept tail) to the one after it when that is past this generation's
+ * end; SQLite's own error code. */
 static int vfile_flush(struct vfile *f)
 {
+	sqlite3_int64 end = f->off + (sqlite3_int64)f->len, start;
+	size_t pre = 0, pad = 0, keep;
+	unsigned char *p = GATHERED(f);
 	int rc;
 
 	if (!f->len)
 		return SQLITE_OK;
-	rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+	if (f->off == 0)
+		f->gen_end = 0;
+	if (f->tail_len && f->tail_end == f->off) {
+		pre = f->tail_len;
+		memcpy(p - pre, f->tail, pre);
+	}
+	if (end >= f->gen_end && end % WAL_BLOCK) {
+		pad = WAL_BLOCK - (size_t)(end % WAL_BLOCK);
+		memset(p + f->len, 0, pad);
+	}
+	start = f->off - (sqlite3_int64)pre;
+	rc = f->real->pMethods->xWrite(f->real, p - pre,
+				       (int)(pre + f->len + pad), start);
 	f->len = 0;
-	return rc;
+	f->tail_len = 0;
+	if (rc != SQLITE_OK)
+		return rc;
+	if (end > f->gen_end)
+		f->gen_end = end;
+	keep = (size_t)(end % WAL_BLOCK);
+	if (keep && end - (sqlite3_int64)keep >= start) {
+		memcpy(f->tail, p + (end - (sqlite3_int64)keep - f->off), keep);
+		f->tail_len = keep;
+		f->tail_end = end;
+	}
+	return SQLITE_OK;
 }
 
 static int vfile_close(sqlite3_file *pf)
@@ -114,19 +176,23 @@ static int vfile_write(sqlite3_file *pf, const void *p, int amt,
 	f->commit_hdr = amt == WAL_FRAME_HDR &&
 			(b[4] | b[5] | b[6] | b[7]) != 0;
 	f->commit_at = off + amt;
-	if (!f->buf && !(f->buf = malloc(WALBUF_MAX)))
+	if (!f->buf && !(f->buf = malloc(WALBUF_MAX + 2 * WAL_BLOCK))) {
+		vfile_wrote(f, off, off + amt);
 		return f->real->pMethods->xWrite(f->real, p, amt, off);
+	}
 	if (f->len && (off != f->off + (sqlite3_int64)f->len ||
 		       f->len + (size_t)amt > WALBUF_MAX)) {
 		rc = vfile_flush(f);
 		if (rc != SQLITE_OK)
 			return rc;
 	}
-	if ((size_t)amt > WALBUF_MAX)
+	if ((size_t)amt > WALBUF_MAX) {
+		vfile_wrote(f, off, off + amt);
 		return f->real->pMethods->xWrite(f->real, p, amt, off);
+	}
 	if (!f->len)
 		f->off = off;
-	memcpy(f->buf + f->len, p, (size_t)amt);
+	memcpy(GATHERED(f) + f->len, p, (size_t)amt);
 	f->len += (size_t)amt;
 	return commit ? vfile_flush(f) : SQLITE_OK;
 }
@@ -136,6 +202,9 @@ static int vfile_truncate(sqlite3_file *pf, sqlite3_int64 size)
 	struct vfile *f = (struct vfile *)pf;
 	int rc = vfile_flush(f);
 
+	f->tail_len = 0;
+	if (f->gen_end > size)
+		f->gen_end = size;
 	return rc != SQLITE_OK ? rc
 			       : f->real->pMethods->xTruncate(f->real, size);
 }

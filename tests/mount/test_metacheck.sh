@@ -4,9 +4,12 @@
 #  - a clean unmount leaves STORE/clean; a mount removes it before it
 #    changes anything; after a kill -9 it is absent and the next mount runs
 #    the full PRAGMA quick_check before mounting (the log says so);
-#  - after a clean stop the mount checks only the header, the schema and
-#    the b-tree roots, and runs the full check in the background (the log
-#    says "checked in the background: ok");
+#  - after a clean stop a small meta.db (<= 32 MiB) is still checked in
+#    full before mounting: a damaged page deep in it is refused at mount;
+#  - after a clean stop a big one (here: TIERFS_META_SYNC_CHECK_MAX=0
+#    makes every store "big") is checked only for the header, the schema
+#    and the b-tree roots, and in full in the background (the log says
+#    "checked in the background: ok");
 #  - a damaged leaf page deep in the dentry b-tree (past every root) after
 #    a clean stop: the mount succeeds, the background check finds the
 #    damage, logs it as an error, and from then on every change fails with
@@ -48,7 +51,8 @@ grep -q "the last stop was not clean: checking meta.db in full" "$TFS_LOG" ||
 tfs_umount
 [ -f "$S/clean" ] || fail "no STORE/clean after a clean unmount"
 
-note "after a clean stop: roots only, the full check in the background"
+note "after a clean stop, a big meta.db: roots only, the full check in the background"
+export TIERFS_META_SYNC_CHECK_MAX=0
 tfs_mount -o interval=1h
 [ ! -e "$S/clean" ] || fail "STORE/clean still there after mounting"
 ! grep -q "checking meta.db in full" "$TFS_LOG" ||
@@ -58,8 +62,11 @@ touch "$M/many/new" || fail "cannot create a file after the check"
 tfs_umount
 [ -f "$S/clean" ] || fail "no STORE/clean after a clean unmount"
 
-note "damage the last leaf page of dentry (not on any root-to-first-leaf path)"
-"$PY" - "$S/meta.db" <<'EOF2'
+# damage_last_leaf: the last leaf page of dentry (on no root-to-first-leaf
+# path) gets 16 bytes of 0xff
+damage_last_leaf()
+{
+	"$PY" - "$S/meta.db" <<'EOF2'
 import sqlite3, sys
 path = sys.argv[1]
 db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
@@ -73,7 +80,22 @@ with open(path, "r+b") as f:
     f.seek((leaves[-1] - 1) * page)
     f.write(b"\xff" * 16)
 EOF2
-rm -f "$S/meta.db-wal" "$S/meta.db-shm"     # python's read-only connection
+	rm -f "$S/meta.db-wal" "$S/meta.db-shm"     # python's read-only connection
+}
+
+note "a small meta.db damaged after a clean stop is refused at mount"
+unset TIERFS_META_SYNC_CHECK_MAX
+cp -a "$S/meta.db" "$TFS_TMP/meta.db.good"
+damage_last_leaf
+tfs_expect_refused 1 "meta\.db is damaged \(SQLite quick_check: .+\); not mounting it" \
+	"$M" "$S" "$M"
+[ -f "$S/clean" ] || fail "a refused mount removed STORE/clean"
+cp -a "$TFS_TMP/meta.db.good" "$S/meta.db"
+rm -f "$S/meta.db-wal" "$S/meta.db-shm"
+
+note "the same damage in a big meta.db: found by the background check"
+export TIERFS_META_SYNC_CHECK_MAX=0
+damage_last_leaf
 tfs_expect_log_error "meta\.db is damaged \(SQLite quick_check, in the background"
 tfs_expect_log_error "meta: .*(malformed|corrupt)"
 tfs_expect_log_error "Read-only file system"     # the policy's own writes

@@ -57,8 +57,9 @@ static int dm_cmp(const void *a, const void *b)
 static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
 		      int flags)
 {
+	const struct tier *warm = &f->tiers[TFS_WARM];
 	struct tfs_inode *ino = it->ino;
-	bool warm_left = false, resident;
+	bool warm_left, resident;
 	int rc;
 
 	*already = false;
@@ -70,8 +71,7 @@ static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
 	inode_lock(ino);
 	if (!rc && (!S_ISREG(ino->attr.mode) || ino->attr.nlink == 0))
 		rc = -ENOENT;
-	for (uint64_t k = 0; k < ino->next && !warm_left; k++)
-		warm_left = ino->ext[k].seg != 0;
+	warm_left = warm->ops->stored_bytes(warm, ino) != 0;
 	*already = !(flags & DM_FORCE) && ino->has_cold && !warm_left &&
 		   ino->ndirty == 0 && ino->cold.len == ino->attr.size;
 	resident = ino->resident;

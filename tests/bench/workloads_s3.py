@@ -45,6 +45,7 @@ import json
 import lzma
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -373,6 +374,10 @@ def main(argv):
     if os.geteuid() != 0:
         print("workloads_s3: must run as root", file=sys.stderr)
         return 77
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)   # unmount and stop in `finally`
     load_start = open("/proc/loadavg").read().split()[:3]
     tmp = tempfile.mkdtemp(prefix="tfsbench-s3", dir="/tmp")
     back = tempfile.mkdtemp(prefix="tfsbench-s3", dir=a.backing)

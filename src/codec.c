@@ -3,7 +3,13 @@
  *
  * CRC32C (Castagnoli, reflected polynomial 0x82F63B78, pre- and
  * post-inverted, so the check value of "123456789" is 0xE3069283):
- * - hardware: the SSE4.2 crc32 instruction, 8 bytes per step. Compiled with
+ * - hardware: the SSE4.2 crc32 instruction, 8 bytes per step, on three
+ *   independent 4 KiB streams at once (the instruction's latency is three
+ *   times its throughput), joined by CRC linearity: the CRC of A||B is
+ *   that of B alone XOR that of A followed by |B| zero bytes, and appending
+ *   4096 zero bytes is a constant 32x32 GF(2) matrix (crc_zeros_4k, its
+ *   32 columns computed offline; the unit test compares every length with
+ *   a bitwise CRC). About three times the single-stream speed. Compiled with
  *   a per-function target attribute so the rest of the file (and the build)
  *   needs no -msse4.2; chosen at run time by __builtin_cpu_supports(), which
  *   only reads the CPU model libgcc filled in at startup (no state here).
@@ -105,6 +111,29 @@ uint32_t codec_crc32c_sw(uint32_t crc, const void *buf, size_t n)
 
 #if defined(__x86_64__)
 
+/* Column i: the CRC state 1 << i after 4096 zero bytes (no inversion). */
+static const uint32_t crc_zeros_4k[32] = {
+	0xc2a5b65eu, 0x80a71a4du, 0x04a2426bu, 0x094484d6u,
+	0x128909acu, 0x25121358u, 0x4a2426b0u, 0x94484d60u,
+	0x2d7cec31u, 0x5af9d862u, 0xb5f3b0c4u, 0x6e0b1779u,
+	0xdc162ef2u, 0xbdc02b15u, 0x7e6c20dbu, 0xfcd841b6u,
+	0xfc5cf59du, 0xfd559dcbu, 0xff474d67u, 0xfb62ec3fu,
+	0xf329ae8fu, 0xe3bf2befu, 0xc292212fu, 0x80c834afu,
+	0x047c1fafu, 0x08f83f5eu, 0x11f07ebcu, 0x23e0fd78u,
+	0x47c1faf0u, 0x8f83f5e0u, 0x1aeb9d31u, 0x35d73a62u,
+};
+#define CRC_STREAM 4096
+
+static uint32_t crc_shift_4k(uint32_t c)
+{
+	uint32_t r = 0;
+
+	for (int i = 0; c; i++, c >>= 1)
+		if (c & 1u)
+			r ^= crc_zeros_4k[i];
+	return r;
+}
+
 __attribute__((target("sse4.2")))
 uint32_t codec_crc32c_hw(uint32_t crc, const void *buf, size_t n)
 {
@@ -114,6 +143,24 @@ uint32_t codec_crc32c_hw(uint32_t crc, const void *buf, size_t n)
 	while (n > 0 && ((uintptr_t)p & 7u) != 0) {
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
 		n--;
+	}
+	while (n >= 3 * CRC_STREAM) {
+		uint64_t c1 = 0, c2 = 0;
+
+		for (size_t i = 0; i < CRC_STREAM; i += 8) {
+			uint64_t v0, v1, v2;
+
+			memcpy(&v0, p + i, 8);
+			memcpy(&v1, p + CRC_STREAM + i, 8);
+			memcpy(&v2, p + 2 * CRC_STREAM + i, 8);
+			c = __builtin_ia32_crc32di(c, v0);
+			c1 = __builtin_ia32_crc32di(c1, v1);
+			c2 = __builtin_ia32_crc32di(c2, v2);
+		}
+		c = crc_shift_4k((uint32_t)c) ^ (uint32_t)c1;
+		c = crc_shift_4k((uint32_t)c) ^ (uint32_t)c2;
+		p += 3 * CRC_STREAM;
+		n -= 3 * CRC_STREAM;
 	}
 	while (n >= 8) {
 		uint64_t v;

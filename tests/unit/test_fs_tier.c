@@ -3,7 +3,7 @@
  * transition with the RAM accounting and the store's catalogs it implies,
  * writes into cold files, directory moves in one batch, moves racing a
  * writer, concurrent cold reads, and compaction of warm segments and cold
- * archives.
+ * archives; the tier interface (tier.h) tier by tier.
  *
  * Data edge cases, the namespace and xattrs are in test_fs.c.
  */
@@ -306,6 +306,90 @@ START_TEST(test_cold_hot_warm)
 	put(ino);
 	remount();
 	expect_named(fs_root(f), "chw", data, len);
+	free(data);
+}
+END_TEST
+
+/* Bytes `tier` says ino occupies there. */
+static uint64_t tier_stored(int tier, struct tfs_inode *ino)
+{
+	const struct tier *t = &f->tiers[tier];
+	uint64_t n;
+
+	inode_lock(ino);
+	n = t->ops->stored_bytes(t, ino);
+	inode_unlock(ino);
+	return n;
+}
+
+/* Read chunk k of ino through `tier` alone; -ENOENT if it is not there. */
+static int tier_read(int tier, struct tfs_inode *ino, uint64_t k,
+		     uint8_t *buf)
+{
+	const struct tier *t = &f->tiers[tier];
+	struct tier_loc loc;
+	bool there;
+
+	ck_assert_int_eq(fs_load_extents(f, ino), 0);
+	inode_lock(ino);
+	there = t->ops->locate &&
+		t->ops->locate(ino, k, inode_chunk_span(ino->attr.size, k),
+			       &loc);
+	inode_unlock(ino);
+	return there ? t->ops->read_chunk(t, &loc, ino->ino, k, buf)
+		     : -ENOENT;
+}
+
+/* The tier interface (tier.h), tier by tier: each is registered under its
+ * name; the durable tiers locate and read back exactly the bytes written;
+ * stored bytes and release follow the file from hot to warm to cold. */
+START_TEST(test_tier_interface)
+{
+	const size_t len = 2 * CH + 1000;
+	uint8_t *data = random_buf(len), *buf = malloc(CH);
+	struct tfs_inode *ino = new_file(fs_root(f), "t", data, len);
+
+	for (int i = 0; i < TFS_NTIERS; i++) {
+		ck_assert_ptr_nonnull(f->tiers[i].ops);
+		ck_assert_str_eq(f->tiers[i].ops->name, tfs_tier_name(i));
+		ck_assert_ptr_nonnull(f->tiers[i].ops->stored_bytes);
+		ck_assert_ptr_nonnull(f->tiers[i].ops->release);
+	}
+	/* hot: its RAM; every write was written back to warm records */
+	ck_assert(resident(ino));
+	ck_assert_uint_eq(tier_stored(TFS_HOT, ino), ram_of(ino));
+	ck_assert_uint_ge(tier_stored(TFS_HOT, ino), len);
+	ck_assert_uint_gt(tier_stored(TFS_WARM, ino), 0);
+	ck_assert_uint_eq(tier_stored(TFS_COLD, ino), 0);
+
+	set_tier(ino, TFS_WARM);
+	ck_assert_uint_eq(tier_stored(TFS_HOT, ino), 0);
+	ck_assert_uint_gt(tier_stored(TFS_WARM, ino), 0);
+	for (uint64_t k = 0; k < 3; k++) {
+		uint32_t span = k < 2 ? CH : 1000;
+
+		ck_assert_int_eq(tier_read(TFS_WARM, ino, k, buf), (int)span);
+		ck_assert(memcmp(buf, data + k * CH, span) == 0);
+		ck_assert_int_eq(tier_read(TFS_COLD, ino, k, buf), -ENOENT);
+		ck_assert_int_eq(tier_read(TFS_HOT, ino, k, buf), -ENOENT);
+	}
+
+	set_tier(ino, TFS_COLD);
+	ck_assert_uint_eq(tier_stored(TFS_WARM, ino), 0);
+	ck_assert_uint_gt(tier_stored(TFS_COLD, ino), 0);
+	for (uint64_t k = 0; k < 3; k++) {
+		uint32_t span = k < 2 ? CH : 1000;
+
+		memset(buf, 0, CH);
+		ck_assert_int_eq(tier_read(TFS_COLD, ino, k, buf), (int)span);
+		ck_assert(memcmp(buf, data + k * CH, span) == 0);
+		ck_assert_int_eq(tier_read(TFS_WARM, ino, k, buf), -ENOENT);
+	}
+	/* past the end: no tier holds it */
+	ck_assert_int_eq(tier_read(TFS_COLD, ino, 3, buf), -ENOENT);
+	expect_content(ino, data, len);
+	put(ino);
+	free(buf);
 	free(data);
 }
 END_TEST
@@ -952,6 +1036,7 @@ static Suite *fs_tier_suite(void)
 	tcase_add_test(tc, test_cold_hot_warm);
 	tcase_add_test(tc, test_write_into_cold);
 	tcase_add_test(tc, test_remount_hot_file);
+	tcase_add_test(tc, test_tier_interface);
 	tcase_add_test(tc, test_hot_budget);
 	tcase_add_test(tc, test_dir_move_one_batch);
 	suite_add_tcase(s, tc);

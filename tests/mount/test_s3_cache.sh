@@ -15,7 +15,7 @@
 #    short): the reads still give the right bytes (the damaged blocks from
 #    S3 again), the damage is counted as "bad";
 #  - the cache is no home of data: deleted while unmounted, every file
-#    reads back the same;
+#    reads back the same; tierfs-fsck finds the store clean beside it;
 #  - cold_cache_dir names another directory; a bad cold_cache_max or a
 #    relative cold_cache_dir is refused.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -154,6 +154,16 @@ tfs_remount
 drop_caches
 cmp "$R/big" "$M/big" || fail "big differs after the cache was deleted"
 tfs_umount
+
+# ... and tierfs-fsck finds the store clean with the cache beside it
+tfs_remount
+drop_caches
+random_reads "$M/big" "$R/big"
+tfs_umount
+[ -d "$S/cache" ] || fail "no STORE/cache to check fsck against"
+st=0
+"$TIERFS_FSCK" "$S" >"$TFS_TMP/fsck.out" 2>&1 || st=$?
+assert_eq 0 "$st" "tierfs-fsck exit status with STORE/cache ($(tail -3 "$TFS_TMP/fsck.out"))"
 
 note "cold_cache_dir elsewhere; bad values refused"
 mkdir "$TFS_TMP/cc"

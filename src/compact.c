@@ -86,7 +86,9 @@ static void publish_moves(struct fs *f, const struct move *mv, size_t n)
 
 		if (!mv[i].ok)
 			continue;
-		ino = fs_ifind(f, mv[i].ino);
+		/* A pending rewrite's shadow extents are the file's content
+		 * in memory (fs_replace.c). */
+		ino = fs_ifind(f, mv[i].ino & ~META_SHADOW_BIT);
 		if (!ino)
 			continue;
 		inode_lock(ino);
@@ -135,8 +137,11 @@ static int rewrite_segment(struct fs *f, uint64_t seg)
 
 			mv[i] = (struct move){ .ino = inos[start + i],
 					       .old = *e };
-			got = segstore_read(f->seg, &old, mv[i].ino, e->chunk,
-					    buf);
+			/* mv.ino is meta's key: a shadow extent's has the
+			 * top bit set, its record the file's number. */
+			got = segstore_read(f->seg, &old,
+					    mv[i].ino & ~META_SHADOW_BIT,
+					    e->chunk, buf);
 			if (got < 0) {
 				tfs_err("compaction: inode %" PRIu64 " chunk %"
 					PRIu64 " unreadable in segment %"
@@ -144,8 +149,10 @@ static int rewrite_segment(struct fs *f, uint64_t seg)
 					e->chunk, seg);
 				continue;
 			}
-			rc = segstore_append(f->seg, mv[i].ino, e->chunk, buf,
-					     (uint32_t)got, &mv[i].loc);
+			rc = segstore_append(f->seg,
+					     mv[i].ino & ~META_SHADOW_BIT,
+					     e->chunk, buf, (uint32_t)got,
+					     &mv[i].loc);
 			mv[i].ok = rc == 0;
 		}
 		if (!rc)

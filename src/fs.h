@@ -191,6 +191,11 @@ int fs_flush(struct fs *f, struct tfs_inode *ino);
 /* fsync(2): as flush, and sync segment and metadata (durable against a
  * power loss). */
 int fs_fsync(struct fs *f, struct tfs_inode *ino, bool datasync);
+/* A request from thread `pid` (0: unknown) that changes `ino`, or the
+ * namespace (ino NULL): a rewrite in place (O_TRUNC) that thread left
+ * pending on another file is taken as closed and published now
+ * (fs_replace.c). Cheap when no rewrite is pending; never blocks on I/O. */
+void fs_replace_note(struct fs *f, uint32_t pid, struct tfs_inode *ino);
 int fs_release(struct fs *f, struct tfs_inode *ino, struct fs_file *fh);
 /* fallocate(2): mode 0, FALLOC_FL_KEEP_SIZE (nothing reserved: checks
  * the store has room, -ENOSPC; mode 0 grows the size), PUNCH_HOLE|

@@ -265,7 +265,7 @@ int fs_acl_chmod(struct fs *f, struct tfs_inode *ino)
 	}
 	n = acl_count(acl, len);
 	inode_lock(ino);
-	a = ino->attr;
+	a = inode_attr_durable(ino);
 	ino->meta_dirty = false;
 	inode_unlock(ino);
 	a.last_access = atomic_load(&ino->last_access);

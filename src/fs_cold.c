@@ -71,6 +71,10 @@ static int dm_prepare(struct fs *f, struct dm_item *it, bool *already,
 	inode_lock(ino);
 	if (!rc && (!S_ISREG(ino->attr.mode) || ino->attr.nlink == 0))
 		rc = -ENOENT;
+	/* A rewrite not published yet (fs_replace.c) stays where it is: meta
+	 * still holds its old content. */
+	if (!rc && ino->replace_since)
+		rc = -EBUSY;
 	warm_left = warm->ops->stored_bytes(warm, ino) != 0;
 	*already = !(flags & DM_FORCE) && ino->has_cold && !warm_left &&
 		   ino->ndirty == 0 && ino->cold.len == ino->attr.size;

@@ -47,19 +47,24 @@ int fs_load_extents(struct fs *f, struct tfs_inode *ino)
 {
 	struct meta_extent *ext = NULL;
 	struct meta_cold cold;
-	bool has_cold = false, loaded;
+	bool has_cold = false, loaded, shadow, stale;
 	size_t n = 0;
 	int rc;
 
+again:
 	inode_lock(ino);
 	loaded = ino->ext_loaded;
+	shadow = ino->replace_since != 0;
 	inode_unlock(ino);
 	if (loaded)
 		return 0;
-	rc = meta_extent_list(f->meta, ino->ino, &ext, &n);
+	/* A pending rewrite's content is its shadow extents (fs_replace.c);
+	 * the cold copy, if any, is the old content's. */
+	rc = meta_extent_list(f->meta, shadow ? META_SHADOW(ino->ino)
+					      : ino->ino, &ext, &n);
 	if (rc)
 		return rc;
-	rc = meta_cold_get(f->meta, ino->ino, &cold);
+	rc = shadow ? -ENOENT : meta_cold_get(f->meta, ino->ino, &cold);
 	if (rc == 0)
 		has_cold = true;
 	else if (rc != -ENOENT)
@@ -67,7 +72,9 @@ int fs_load_extents(struct fs *f, struct tfs_inode *ino)
 	rc = 0;
 
 	inode_lock(ino);
-	if (!ino->ext_loaded) {
+	loaded = ino->ext_loaded;
+	stale = !loaded && shadow != (ino->replace_since != 0);
+	if (!loaded && !stale) {
 		for (size_t i = 0; i < n && !rc; i++) {
 			rc = inode_reserve_ext(ino, ext[i].chunk);
 			if (rc)
@@ -87,6 +94,12 @@ int fs_load_extents(struct fs *f, struct tfs_inode *ino)
 		}
 	}
 	inode_unlock(ino);
+	if (!rc && stale) {
+		free(ext);      /* published meanwhile: read it again */
+		ext = NULL;
+		n = 0;
+		goto again;
+	}
 out_free:
 	free(ext);
 	return rc;
@@ -527,6 +540,8 @@ ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 	}
 	if (pos > (uint64_t)off) {
 		ino->attr.mtime = ino->attr.ctime = fs_now();
+		if (ino->replace_since)
+			ino->replace_last = ino->attr.mtime;
 		ino->data_version++;
 		ino->meta_dirty = true;
 	}
@@ -551,97 +566,14 @@ ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 
 /* ---- truncate ---- */
 
-/*
- * REPLACING A FILE. A program that rewrites a file in place opens it with
- * O_TRUNC and writes the new content; a crash between the two must not
- * leave the file empty (ext4 does the same with auto_da_alloc). So a
- * truncation to 0 of a file with content is applied in RAM at once (the
- * file reads as empty and takes the new writes) but not committed: meta
- * keeps the old size and extents (inode_attr_durable) until the next
- * write-back, whose one transaction drops the old extents and adds the
- * new ones. Every write is such a write-back, so a rewrite done by one
- * write(2) (up to 1 MiB, the largest WRITE) is atomic: a crash leaves the
- * old content or the new one. A truncation that no write follows within
- * FS_REPLACE_WAIT_NS (": > file") is committed alone by the policy tick,
- * and every pending one at unmount; fsync commits it at once. Under
- * zero-message open the daemon never learns of a close, so this is as
- * close to "at close" as it can get.
- */
-static int replace_queue(struct fs *f, struct tfs_inode *ino)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&f->replace_lock);
-	if (f->nreplace == f->replace_cap) {
-		size_t cap = f->replace_cap ? f->replace_cap * 2 : 16;
-		struct tfs_inode **v = realloc(f->replace, cap * sizeof(*v));
-
-		if (!v)
-			rc = -ENOMEM;
-		else {
-			f->replace = v;
-			f->replace_cap = cap;
-		}
-	}
-	if (!rc)
-		f->replace[f->nreplace++] = ino;
-	pthread_mutex_unlock(&f->replace_lock);
-	if (!rc)
-		fs_iref(f, ino);
-	return rc;
-}
-
-void fs_replace_commit(struct fs *f, bool all)
-{
-	tfs_ns now = fs_now();
-
-	for (size_t i = 0;;) {
-		struct tfs_inode *ino;
-		tfs_ns since;
-		int rc = 0;
-
-		pthread_mutex_lock(&f->replace_lock);
-		if (i >= f->nreplace) {
-			pthread_mutex_unlock(&f->replace_lock);
-			return;
-		}
-		ino = f->replace[i];
-		pthread_mutex_unlock(&f->replace_lock);
-
-		inode_lock(ino);
-		since = ino->replace_since;
-		inode_unlock(ino);
-		if (since && (all || now - since >= FS_REPLACE_WAIT_NS)) {
-			inode_io_lock(ino);
-			rc = fs_writeback(f, ino, false);
-			inode_io_unlock(ino);
-			inode_lock(ino);
-			since = ino->replace_since;
-			inode_unlock(ino);
-			if (rc && all) {
-				tfs_err("inode %" PRIu64 ": truncation not "
-					"committed: %s", ino->ino,
-					strerror(-rc));
-				since = 0;
-			}
-		}
-		if (since) {
-			i++;
-			continue;
-		}
-		/* Only this function removes entries: slot i is still ino. */
-		pthread_mutex_lock(&f->replace_lock);
-		f->replace[i] = f->replace[--f->nreplace];
-		pthread_mutex_unlock(&f->replace_lock);
-		fs_iput(f, ino);
-	}
-}
-
+/* A truncation to 0 of a file with content starts a rewrite that is
+ * published whole (fs_replace.c, REPLACING A FILE). */
 int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
 {
 	uint64_t first, b, k;
 	uint32_t boff;
-	bool defer = false, queue = false;
+	uint64_t trunc_before;
+	bool queue = false, again;
 	int rc;
 
 	if (size > INODE_MAX_FILE_SIZE)
@@ -650,6 +582,16 @@ int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
 	if (rc)
 		return rc;
 	inode_lock(ino);
+	again = size == 0 && ino->replace_since && ino->attr.size > 0;
+	inode_unlock(ino);
+	/* O_TRUNC again: the previous rewrite was closed, publish it. */
+	if (again) {
+		rc = fs_replace_publish(f, ino);
+		if (rc)
+			return rc;
+	}
+	inode_lock(ino);
+	trunc_before = ino->trunc_from;
 	if (size < ino->attr.size) {
 		first = inode_nchunks(size);
 		for (k = first; k < ino->nchunks_cap; k++)
@@ -680,25 +622,30 @@ int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
 		}
 		ino->ext_gen++;
 	}
-	if (size == 0 && ino->attr.size > 0) {
-		defer = true;
-		if (!ino->replace_since) {
-			ino->replace_since = fs_now();
-			ino->replace_size = ino->attr.size;
-			queue = true;
-		}
-	}
-	ino->attr.size = size;
 	ino->attr.mtime = ino->attr.ctime = fs_now();
+	if (size == 0 && ino->attr.size > 0 && !ino->replace_since) {
+		ino->replace_since = ino->attr.mtime;
+		ino->replace_size = ino->attr.size;
+		queue = !ino->replace_queued;
+		ino->replace_queued = true;
+		/* No shadow exists yet and the old extents stay: nothing to
+		 * commit for this truncation. */
+		ino->trunc_from = trunc_before;
+	}
+	if (ino->replace_since)
+		ino->replace_last = ino->attr.mtime;
+	ino->attr.size = size;
 	ino->data_version++;
 	ino->meta_dirty = true;
 	inode_unlock(ino);
-	if (queue && replace_queue(f, ino)) {
-		/* Cannot track it: commit now. */
+	if (queue && fs_replace_queue(f, ino)) {
+		/* Cannot track it: the truncation is committed alone now. */
 		inode_lock(ino);
 		ino->replace_since = 0;
+		ino->replace_queued = false;
+		ino->trunc_from = 0;
 		inode_unlock(ino);
-		defer = false;
 	}
-	return defer ? 0 : fs_writeback(f, ino, false);
+	/* A pending rewrite's write-back commits shadows only (fs_wb.c). */
+	return fs_writeback(f, ino, false);
 }

@@ -261,6 +261,11 @@ static int punch_chunks(struct fs *f, struct tfs_inode *ino, uint64_t k0,
 	bool cold_changed = false, has_cold, middle;
 	int rc;
 
+	/* A hole in a rewrite: publish it first (fs_replace.c), the punch
+	 * below changes the file's own extents. */
+	rc = fs_replace_publish(f, ino);
+	if (rc)
+		return rc;
 	inode_lock(ino);
 	has_cold = ino->has_cold && (k0 << TFS_CHUNK_SHIFT) < ino->cold.len;
 	middle = has_cold && (k1 << TFS_CHUNK_SHIFT) < ino->cold.len;

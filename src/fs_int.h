@@ -105,11 +105,16 @@ struct fs {
 
 	_Atomic bool zero_open;         /* see fs_set_zero_open() */
 
-	pthread_mutex_t replace_lock;   /* leaf */
-	struct tfs_inode **replace;     /* protected by replace_lock: files
-					   with a truncation to 0 waiting
-					   (fs_truncate), one ref each */
+	pthread_mutex_t replace_lock;   /* leaf (fs_replace.c) */
+	pthread_cond_t replace_cond;    /* wakes the replacer thread */
+	struct fs_replace_entry *replace; /* protected by replace_lock: files
+					   with a pending rewrite, one ref
+					   each */
 	size_t nreplace, replace_cap;   /* protected by replace_lock */
+	_Atomic size_t replace_count;   /* nreplace, read without the lock */
+	bool replace_stop;              /* protected by replace_lock */
+	pthread_t replace_thread;       /* mount/unmount only */
+	bool replace_running;
 };
 
 /* -ENOSPC if storing `bytes` more would leave less than the space reserve
@@ -192,14 +197,35 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync);
 /* fdatasync what was appended to the segments and the metadata log. */
 int fs_sync_store(struct fs *f);
 /* Truncate to `size`. Caller holds ino->io. A truncation to 0 of a file
- * with content is committed with the file's next write-back (see
- * fs_data.c, REPLACING A FILE). */
+ * with content starts a pending rewrite (fs_replace.c, REPLACING A FILE). */
 int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
-/* Commit the truncations to 0 that waited FS_REPLACE_WAIT_NS for new
- * content (all of them with `all`). Called by the policy tick and at
- * unmount. */
-#define FS_REPLACE_WAIT_NS (3000 * 1000000LL)
+
+/* ---- rewrites in place (fs_replace.c) ---- */
+struct fs_replace_entry {
+	struct tfs_inode *ino;
+	uint32_t pid;           /* the thread that last changed it */
+	bool due;               /* that thread moved on: publish now */
+};
+/* A pending rewrite is published after this long without a WRITE or a
+ * truncation of the file. */
+#define FS_REPLACE_QUIET_NS (1000 * 1000000LL)
+/* Put a file whose rewrite just started on the pending list (takes a
+ * reference). -ENOMEM. */
+int fs_replace_queue(struct fs *f, struct tfs_inode *ino);
+/* Publish the file's pending rewrite now, if any: its shadow extents
+ * replace the old content in one transaction. Caller holds ino->io
+ * (fs_replace_publish_now takes it). 0 or -errno (the old content stays). */
+int fs_replace_publish(struct fs *f, struct tfs_inode *ino);
+int fs_replace_publish_now(struct fs *f, struct tfs_inode *ino);
+/* Publish the pending rewrites that have quiesced (every one with `all`,
+ * at unmount, after fs_replace_stop). */
 void fs_replace_commit(struct fs *f, bool all);
+/* The lock, condition, and replacer thread: init at mount, start once the
+ * store is open, stop before the unmount's last commit, destroy last. */
+int fs_replace_init(struct fs *f);
+int fs_replace_start(struct fs *f);
+void fs_replace_stop(struct fs *f);
+void fs_replace_destroy(struct fs *f);
 
 /* ---- POSIX ACLs (fs_acl.c) ---- */
 #define FS_ACL_ACCESS "system.posix_acl_access"

@@ -6,7 +6,9 @@
  * MOUNT AND RECOVERY. fs_mount() locks the store (store.c), opens meta.db,
  * then repairs what a crash can leave behind, in this order:
  *   1. inodes with no links (unlinked while open when the daemon died) are
- *      deleted with their extents;
+ *      deleted with their extents; the shadow extents of rewrites not
+ *      published yet (fs_data.c, REPLACING A FILE) are dropped: those files
+ *      keep their old content;
  *   2. the warm segments are opened with their committed lengths from
  *      meta: bytes appended after the last commit are cut off, segment files
  *      meta does not know are deleted (seg.c);
@@ -18,6 +20,7 @@
 #include "fs_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -65,6 +68,19 @@ static void collect_orphan(void *ctx, uint64_t ino)
 /* Delete every inode with no links left: at mount, those a crash left
  * behind; at unmount, those the kernel never sent the last FORGET for (it
  * drops pending FORGETs when the connection ends). */
+/* Rewrites the daemon did not publish before it died: the old content
+ * stays, the new records become dead space. */
+static int recover_rewrites(struct fs *f)
+{
+	uint64_t n = 0;
+	int rc = meta_extent_drop_shadows(f->meta, &n);
+
+	if (!rc && n)
+		tfs_info("recovery: dropped %" PRIu64 " chunk(s) of unfinished "
+			 "rewrites (those files keep their old content)", n);
+	return rc;
+}
+
 static int recover_orphans(struct fs *f, bool at_mount)
 {
 	struct orphans o = { 0 };
@@ -253,7 +269,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->cfg_lock, NULL);
 	pthread_rwlock_init(&f->seg_lock, NULL);
-	pthread_mutex_init(&f->replace_lock, NULL);
+	fs_replace_init(f);
 	f->ghosts = calloc(FS_GHOSTS, sizeof(*f->ghosts));
 	rc = f->ghosts ? itable_init(&f->itable) : -ENOMEM;
 	if (!rc)
@@ -299,6 +315,8 @@ int fs_mount(struct fs **out, const char *store_dir,
 		rc = meta_set_exclusive(f->meta);
 	if (!rc)
 		rc = recover_orphans(f, true);
+	if (!rc)
+		rc = recover_rewrites(f);
 	if (rc) {
 		snprintf(err, errlen, "recovery of unlinked inodes failed: %s",
 			 strerror(-rc));
@@ -324,6 +342,12 @@ int fs_mount(struct fs **out, const char *store_dir,
 	rc = fs_ctl_init(f);
 	if (rc) {
 		snprintf(err, errlen, "cannot set up .tiers: %s",
+			 strerror(-rc));
+		goto out_fail;
+	}
+	rc = fs_replace_start(f);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the replacer thread: %s",
 			 strerror(-rc));
 		goto out_fail;
 	}
@@ -411,6 +435,7 @@ void fs_unmount(struct fs **fp)
 		meta_check_stop(f->meta);
 	/* Clean: the mount finished and SQLite saw no damage. */
 	clean = f->mounted && f->meta && !meta_damaged(f->meta);
+	fs_replace_stop(f);
 	if (f->meta && f->seg) {
 		fs_replace_commit(f, true);
 		finish_store(f);
@@ -440,8 +465,7 @@ void fs_unmount(struct fs **fp)
 	pthread_mutex_destroy(&f->ns_lock);
 	pthread_mutex_destroy(&f->cfg_lock);
 	pthread_rwlock_destroy(&f->seg_lock);
-	pthread_mutex_destroy(&f->replace_lock);
-	free(f->replace);
+	fs_replace_destroy(f);
 	free(f);
 	*fp = NULL;
 }

@@ -545,7 +545,10 @@ static int set_tier_tree(struct fs *f, struct tfs_inode *dir, int tier)
 		tfs_info("moving a directory tree to %s: %zu pinned file(s) "
 			 "skipped", tfs_tier_name(tier), npinned);
 	if (tier == TFS_COLD) {
-		rc = fs_cold_demote(f, t.ino, got, &moved, &skipped);
+		for (size_t i = 0; i < got && !rc; i++)
+			rc = fs_replace_publish_now(f, t.ino[i]);
+		if (!rc)
+			rc = fs_cold_demote(f, t.ino, got, &moved, &skipped);
 		if (!rc && skipped)
 			rc = -EAGAIN;   /* some changed while archived */
 		for (size_t i = 0; i < got; i++) {
@@ -615,8 +618,11 @@ static int move_by_hand(struct fs *f, struct tfs_inode *ino, int tier)
 	int rc = 0;
 
 	inode_io_lock(ino);
+	/* A user's move is a point where a rewrite is done (fs_replace.c);
+	 * a pending one would keep the file out of cold. */
+	rc = fs_replace_publish(f, ino);
 	inode_lock(ino);
-	repin = fs_pinned_elsewhere(f, ino, tier);
+	repin = !rc && fs_pinned_elsewhere(f, ino, tier);
 	if (repin)
 		ino->attr.pin = tier;
 	inode_unlock(ino);

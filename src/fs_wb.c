@@ -129,20 +129,23 @@ static size_t wb_keep_stable(struct tfs_inode *ino, struct wb_item *items,
 	return kept;
 }
 
-static int wb_commit(struct fs *f, struct tfs_inode *ino,
+/* Commit the batch's extents under `key`: the file's number, or its shadow
+ * number while a rewrite is pending (fs_replace.c). */
+static int wb_commit(struct fs *f, uint64_t key,
 		     const struct wb_item *items, size_t n,
 		     const struct meta_inode *attr, uint64_t trunc_from,
 		     const struct meta_cold *cold)
 {
+	uint64_t ino = key & ~META_SHADOW_BIT;
 	int rc = meta_begin(f->meta);
 
 	if (rc)
 		return rc;
 	if (trunc_from != UINT64_MAX)
-		rc = meta_extent_truncate(f->meta, ino->ino, trunc_from);
+		rc = meta_extent_truncate(f->meta, key, trunc_from);
 	if (!rc && cold)
-		rc = cold->len ? meta_cold_put(f->meta, ino->ino, cold)
-			       : meta_cold_clear(f->meta, ino->ino);
+		rc = cold->len ? meta_cold_put(f->meta, ino, cold)
+			       : meta_cold_clear(f->meta, ino);
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct meta_extent e = {
 			.chunk = items[i].k,
@@ -152,7 +155,7 @@ static int wb_commit(struct fs *f, struct tfs_inode *ino,
 			.raw_len = items[i].loc.raw_len,
 		};
 
-		rc = meta_extent_put(f->meta, ino->ino, &e);
+		rc = meta_extent_put(f->meta, key, &e);
 		if (!rc)
 			rc = meta_seg_commit_len(f->meta, e.seg,
 						 e.off + e.rec_len);
@@ -169,7 +172,7 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 	struct meta_inode attr;
 	struct meta_cold cold;
 	uint64_t next = 0, version, trunc_from;
-	bool last = false, has_cold, idle, copy = false, stale = false;
+	bool last = false, has_cold, idle, copy = false, stale = false, shadow;
 	int rc = 0;
 
 	if (ino->kind != INODE_REAL)
@@ -178,7 +181,11 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 	if (rc)
 		return rc;
 	inode_lock(ino);
-	idle = ino->ndirty == 0 && !ino->meta_dirty &&
+	/* A pending rewrite (fs_replace.c; it starts and ends under ino->io,
+	 * which we hold) commits its extents as shadows, and neither the
+	 * attributes nor the cold row: meta keeps the old content. */
+	shadow = ino->replace_since != 0;
+	idle = ino->ndirty == 0 && (shadow || !ino->meta_dirty) &&
 	       ino->trunc_from == UINT64_MAX;
 	batch = ino->nchunks_cap > WB_SMALL ? WB_BATCH : WB_SMALL;
 	inode_unlock(ino);
@@ -218,8 +225,11 @@ again:
 		} else {
 			wb_free(items, n);
 		}
-		if (!rc)
-			rc = wb_commit(f, ino, items, n,
+		if (!rc && shadow)
+			rc = wb_commit(f, META_SHADOW(ino->ino), items, n,
+				       NULL, trunc_from, NULL);
+		else if (!rc)
+			rc = wb_commit(f, ino->ino, items, n,
 				       last || trunc_from != UINT64_MAX ? &attr
 									: NULL,
 				       trunc_from, has_cold ? &cold : NULL);
@@ -230,8 +240,6 @@ again:
 		inode_lock(ino);
 		if (trunc_from == ino->trunc_from)
 			ino->trunc_from = UINT64_MAX;
-		if (trunc_from != UINT64_MAX)
-			ino->replace_since = 0; /* committed with it */
 		for (size_t i = 0; i < n; i++) {
 			struct hchunk *c = ino->chunks[items[i].k];
 
@@ -254,7 +262,7 @@ again:
 				fs_chunk_drop(f, ino, items[i].k);
 		}
 		ino->ext_gen++;
-		if (last && ino->data_version == version)
+		if (last && ino->data_version == version && !shadow)
 			ino->meta_dirty = false;
 		inode_unlock(ino);
 	}
@@ -291,7 +299,10 @@ int fs_flush(struct fs *f, struct tfs_inode *ino)
 	if (!dirty)
 		return 0;
 	inode_io_lock(ino);
-	rc = fs_writeback(f, ino, false);
+	/* A close (when the kernel tells of one): a rewrite is done. */
+	rc = fs_replace_publish(f, ino);
+	if (!rc)
+		rc = fs_writeback(f, ino, false);
 	inode_io_unlock(ino);
 	return rc;
 }
@@ -318,7 +329,9 @@ int fs_fsync(struct fs *f, struct tfs_inode *ino, bool datasync)
 	if (ino->kind != INODE_REAL)
 		return 0;
 	inode_io_lock(ino);
-	rc = fs_writeback(f, ino, true);
+	rc = fs_replace_publish(f, ino);        /* a rewrite is done now */
+	if (!rc)
+		rc = fs_writeback(f, ino, true);
 	inode_io_unlock(ino);
 	return rc;
 }

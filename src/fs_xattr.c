@@ -100,7 +100,7 @@ static int xattr_store(struct fs *f, struct tfs_inode *ino, const char *name,
 
 	inode_io_lock(ino);
 	inode_lock(ino);
-	a = ino->attr;
+	a = inode_attr_durable(ino);
 	inode_unlock(ino);
 	a.ctime = now;
 	if (mode)

@@ -107,6 +107,12 @@ static struct fs_caller caller_of(fuse_req_t req)
 	};
 }
 
+/* The caller changes `ino` (NULL: the namespace): see fs_replace_note. */
+static void note_caller(fuse_req_t req, struct tfs_inode *ino)
+{
+	fs_replace_note(fs_of(req), (uint32_t)fuse_req_ctx(req)->pid, ino);
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *f = userdata;
@@ -212,6 +218,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (to_set & map[i].fuse)
 			set |= map[i].fs;
 	rc = fs_setattr(fs_of(req), n, attr, set, &st);
+	note_caller(req, n);
 	if (rc)
 		reply_err(req, rc);
 	else
@@ -235,9 +242,11 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_caller c = caller_of(req);
 	struct tfs_inode *ino = NULL;
 	struct stat st;
-	int rc = fs_mknod(fs_of(req), &c, node(req, parent), name, mode, rdev,
-			  &ino, &st);
+	int rc;
 
+	note_caller(req, NULL);
+	rc = fs_mknod(fs_of(req), &c, node(req, parent), name, mode, rdev,
+		      &ino, &st);
 	reply_entry(req, rc, ino, &st);
 }
 
@@ -247,9 +256,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_caller c = caller_of(req);
 	struct tfs_inode *ino = NULL;
 	struct stat st;
-	int rc = fs_mkdir(fs_of(req), &c, node(req, parent), name, mode, &ino,
-			  &st);
+	int rc;
 
+	note_caller(req, NULL);
+	rc = fs_mkdir(fs_of(req), &c, node(req, parent), name, mode, &ino,
+		      &st);
 	reply_entry(req, rc, ino, &st);
 }
 
@@ -259,9 +270,11 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct fs_caller c = caller_of(req);
 	struct tfs_inode *ino = NULL;
 	struct stat st;
-	int rc = fs_symlink(fs_of(req), &c, node(req, parent), name, link,
-			    &ino, &st);
+	int rc;
 
+	note_caller(req, NULL);
+	rc = fs_symlink(fs_of(req), &c, node(req, parent), name, link,
+			&ino, &st);
 	reply_entry(req, rc, ino, &st);
 }
 
@@ -270,18 +283,22 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 {
 	struct tfs_inode *n = node(req, ino);
 	struct stat st;
-	int rc = fs_link(fs_of(req), n, node(req, newparent), newname, &st);
+	int rc;
 
+	note_caller(req, NULL);
+	rc = fs_link(fs_of(req), n, node(req, newparent), newname, &st);
 	reply_entry(req, rc, n, &st);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	note_caller(req, NULL);
 	reply_err(req, fs_unlink(fs_of(req), node(req, parent), name));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	note_caller(req, NULL);
 	reply_err(req, fs_rmdir(fs_of(req), node(req, parent), name));
 }
 
@@ -289,6 +306,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
+	note_caller(req, NULL);
 	reply_err(req, fs_rename(fs_of(req), node(req, parent), name,
 				 node(req, newparent), newname, flags));
 }
@@ -381,6 +399,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			     (struct fs_file *)(uintptr_t)fi->fh, buf, size,
 			     off);
 
+	note_caller(req, node(req, ino));
 	if (n < 0)
 		reply_err(req, (int)n);
 	else

@@ -53,7 +53,7 @@
  *      coldra lock            the cold read-ahead queue (coldra.c)
  *      s3 lock                an S3 client's pool of connections (s3.c)
  *      seg pool_lock          the pool of record buffers
- *      fs->replace_lock       pending O_TRUNC rewrites (fs_data.c)
+ *      fs->replace_lock       pending O_TRUNC rewrites (fs_replace.c)
  *      hot->pool_lock         the hot chunk buffer pool (hot.c)
  *      xzarc_writer lock      one archive writer's job queue (its threads)
  *      log_file_lock          the log file (log.c)
@@ -155,9 +155,11 @@ struct tfs_inode {
 	bool caps_absent;               /* known to have no
 					   security.capability (the kernel
 					   asks before every write) */
-	tfs_ns replace_since;           /* a truncation to 0 not committed
-					   yet (fs_truncate), or 0 */
+	tfs_ns replace_since;           /* a rewrite (truncation to 0) not
+					   published yet (fs_replace.c), or 0 */
+	tfs_ns replace_last;            /* its last WRITE or truncation */
 	uint64_t replace_size;          /* the size meta keeps meanwhile */
+	bool replace_queued;            /* on fs->replace (fs_replace.c) */
 
 	uint8_t reason;                 /* enum fs_reason: why it is where
 					   it is */
@@ -198,8 +200,8 @@ struct tfs_inode *inode_alloc(const struct meta_inode *attr,
 void inode_free(struct tfs_inode *ino);
 
 /* The attributes the store must record now; caller holds ino->lock. While
- * a truncation to zero waits to be committed together with the new content
- * (fs_truncate), meta keeps the old size with the old extents. */
+ * a rewrite waits to be published (fs_replace.c), meta keeps the old size
+ * with the old extents. */
 static inline struct meta_inode inode_attr_durable(const struct tfs_inode *ino)
 {
 	struct meta_inode a = ino->attr;

@@ -190,6 +190,12 @@ static const char *const meta_sql[ST_COUNT] = {
 	[ST_EXT_DEL_ALL] = "DELETE FROM extent WHERE ino = ?1",
 	[ST_EXT_LIST_SEG] = "SELECT ino, " EXT_COLS " FROM extent"
 		" WHERE seg = ?1 ORDER BY off",
+	/* Shadow extents (meta.h META_SHADOW): the inode number with its top
+	 * bit set, which SQLite's signed integers see as negative. */
+	[ST_EXT_DEL_SHADOW] = "DELETE FROM extent WHERE ino = (?1 | (1 << 63))",
+	[ST_EXT_PUBLISH] = "UPDATE extent SET ino = ?1"
+		" WHERE ino = (?1 | (1 << 63))",
+	[ST_EXT_DROP_SHADOWS] = "DELETE FROM extent WHERE ino < 0",
 	[ST_COLD_PUT] = "INSERT INTO cold(ino, " COLD_COLS ")"
 		" VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ino) DO UPDATE SET"
 		" archive = excluded.archive, off = excluded.off,"

@@ -221,6 +221,23 @@ int meta_extent_truncate(struct meta *m, uint64_t ino, uint64_t first);
 /* Delete extents with first <= chunk < end (a punched hole). */
 int meta_extent_punch(struct meta *m, uint64_t ino, uint64_t first,
 		      uint64_t end);
+/*
+ * Shadow extents: the new content of a file being rewritten (O_TRUNC, see
+ * fs_data.c REPLACING A FILE) is committed under the file's number with
+ * the top bit set, META_SHADOW(ino), while the file's own extents keep the
+ * old content. They count as live in the segment catalog and compaction
+ * moves them like any other (meta_extent_list_seg lists them under the
+ * shadow number). meta_extent_publish() makes them the file's extents in
+ * one step; a crash before that leaves the old content, and the next mount
+ * drops every shadow (meta_extent_drop_shadows). meta_inode_delete()
+ * deletes a file's shadows with it.
+ */
+#define META_SHADOW_BIT (UINT64_C(1) << 63)
+#define META_SHADOW(ino) ((ino) | META_SHADOW_BIT)
+/* Delete the extents of `ino` and turn its shadow extents into its own. */
+int meta_extent_publish(struct meta *m, uint64_t ino);
+/* Delete every shadow extent (mount-time recovery); *n gets how many. */
+int meta_extent_drop_shadows(struct meta *m, uint64_t *n);
 /* Every extent pointing into segment `seg`, with its inode, sorted by off:
  * used by compaction. Caller frees *inos and *exts. */
 int meta_extent_list_seg(struct meta *m, uint64_t seg, uint64_t **inos,

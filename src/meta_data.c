@@ -315,6 +315,29 @@ int meta_extent_punch(struct meta *m, uint64_t ino, uint64_t first,
 			  0);
 }
 
+int meta_extent_publish(struct meta *m, uint64_t ino)
+{
+	int err = meta_begin(m);
+
+	if (err)
+		return err;
+	err = meta_write(m, meta_prep(m, ST_EXT_DEL_ALL, 1, &ino), 0);
+	if (!err)
+		err = meta_write(m, meta_prep(m, ST_EXT_PUBLISH, 1, &ino), 0);
+	return meta_finish(m, err);
+}
+
+int meta_extent_drop_shadows(struct meta *m, uint64_t *n)
+{
+	int err;
+
+	pthread_mutex_lock(&m->lock);
+	err = meta_write(m, meta_prep(m, ST_EXT_DROP_SHADOWS, 0, NULL), 0);
+	*n = err ? 0 : (uint64_t)sqlite3_changes(m->db);
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
 int meta_extent_list_seg(struct meta *m, uint64_t seg, uint64_t **inos,
 			 struct meta_extent **exts, size_t *n)
 {

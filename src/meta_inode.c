@@ -79,8 +79,8 @@ int meta_inode_set_tier(struct meta *m, uint64_t ino, int tier)
 int meta_inode_delete(struct meta *m, uint64_t ino)
 {
 	static const enum meta_st steps[] = {
-		ST_XA_DEL_ALL, ST_SYM_DEL, ST_EXT_DEL_ALL, ST_COLD_DEL,
-		ST_INO_DEL,
+		ST_XA_DEL_ALL, ST_SYM_DEL, ST_EXT_DEL_ALL, ST_EXT_DEL_SHADOW,
+		ST_COLD_DEL, ST_INO_DEL,
 	};
 	size_t i;
 	int err;

@@ -139,7 +139,6 @@ static void tick(struct policy *p)
 	policy_promote(p, &cfg);
 	policy_hot_aging(p, &cfg, now);
 	fs_hot_enforce(f, NULL);
-	fs_replace_commit(f, false);
 	policy_warm_aging(p, &cfg, now);
 	policy_persist_access(p);
 	hot_trim(&f->hot);

@@ -316,19 +316,37 @@ START_TEST(test_open_trunc)
 		struct meta_inode a;
 
 		/* The truncation waits for the new content: a crash now
-		 * leaves the old content (fs_data.c, REPLACING A FILE). */
+		 * leaves the old content (fs_replace.c, REPLACING A FILE). */
 		ck_assert_int_eq(meta_inode_get(f->meta, ino->ino, &a), 0);
 		ck_assert_uint_eq(a.size, len);
 	}
 	write_at(ino, "xyz", 3, 0);
 	{
 		struct meta_extent *e = NULL;
+		struct meta_inode a;
+		size_t n = 9;
+
+		/* The new bytes are durable, as shadow extents, but not
+		 * published: a crash now still leaves the old content. */
+		ck_assert_int_eq(meta_inode_get(f->meta, ino->ino, &a), 0);
+		ck_assert_uint_eq(a.size, len);
+		ck_assert_int_eq(meta_extent_list(f->meta,
+						  META_SHADOW(ino->ino), &e,
+						  &n), 0);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_uint_eq(e[0].raw_len, 3);
+		free(e);
+	}
+	/* A close the kernel tells of (FLUSH) publishes the rewrite. */
+	ck_assert_int_eq(fs_flush(f, ino), 0);
+	{
+		struct meta_extent *e = NULL;
 		struct meta_cold c;
 		struct meta_inode a;
 		size_t n = 9;
 
-		/* The write committed the truncation with the new bytes:
-		 * nothing durable of the old ones is referenced any more. */
+		/* Published: nothing durable of the old bytes is referenced
+		 * any more. */
 		ck_assert_int_eq(meta_inode_get(f->meta, ino->ino, &a), 0);
 		ck_assert_uint_eq(a.size, 3);
 		ck_assert_int_eq(meta_cold_get(f->meta, ino->ino, &c), -ENOENT);
@@ -337,8 +355,12 @@ START_TEST(test_open_trunc)
 		ck_assert_uint_eq(e[0].chunk, 0);
 		ck_assert_uint_eq(e[0].raw_len, 3);
 		free(e);
+		ck_assert_int_eq(meta_extent_list(f->meta,
+						  META_SHADOW(ino->ino), &e,
+						  &n), 0);
+		ck_assert_uint_eq(n, 0);
+		free(e);
 	}
-	ck_assert_int_eq(fs_flush(f, ino), 0);
 	ck_assert_int_eq(fs_release(f, ino, fh), 0);
 	expect_content(ino, (const uint8_t *)"xyz", 3);
 	put(ino);

@@ -558,6 +558,58 @@ START_TEST(test_extents)
 }
 END_TEST
 
+/* A rewrite's shadow extents (meta.h META_SHADOW): live in the catalog,
+ * invisible under the file's number, swapped in by meta_extent_publish,
+ * dropped by meta_extent_drop_shadows and with the inode. */
+START_TEST(test_extent_shadows)
+{
+	struct meta_extent old = { 0, 20, 0, 100, 100 };
+	struct meta_extent new0 = { 0, 21, 0, 70, 70 };
+	struct meta_extent new1 = { 1, 21, 70, 30, 30 };
+	struct meta_extent *el = NULL, got;
+	uint64_t f = new_file(0), g = new_file(0), n64;
+	size_t n;
+
+	ck_assert_int_eq(meta_extent_put(m, f, &old), 0);
+	ck_assert_int_eq(meta_extent_put(m, META_SHADOW(f), &new0), 0);
+	ck_assert_int_eq(meta_extent_put(m, META_SHADOW(f), &new1), 0);
+	ck_assert_uint_eq(seg_live(20, NULL), 100);
+	ck_assert_uint_eq(seg_live(21, NULL), 100);
+	ck_assert_int_eq(meta_extent_list(m, f, &el, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(el[0].seg, 20);
+	free(el);
+
+	ck_assert_int_eq(meta_extent_publish(m, f), 0);
+	ck_assert_int_eq(meta_extent_list(m, f, &el, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(el[0].seg, 21);
+	ck_assert_uint_eq(el[1].off, 70);
+	free(el);
+	ck_assert_int_eq(meta_extent_list(m, META_SHADOW(f), &el, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	free(el);
+	ck_assert_uint_eq(seg_live(20, NULL), 0);
+	ck_assert_uint_eq(seg_live(21, NULL), 100);
+
+	/* recovery drops every shadow; the file keeps its extents */
+	new0.seg = new1.seg = 22;
+	ck_assert_int_eq(meta_extent_put(m, META_SHADOW(f), &new0), 0);
+	ck_assert_int_eq(meta_extent_put(m, META_SHADOW(g), &new1), 0);
+	ck_assert_uint_eq(seg_live(22, NULL), 100);
+	ck_assert_int_eq(meta_extent_drop_shadows(m, &n64), 0);
+	ck_assert_uint_eq(n64, 2);
+	ck_assert_uint_eq(seg_live(22, NULL), 0);
+	ck_assert_int_eq(meta_extent_get(m, f, 1, &got), 0);
+	ck_assert_uint_eq(got.seg, 21);
+
+	/* deleting the inode deletes its shadows */
+	ck_assert_int_eq(meta_extent_put(m, META_SHADOW(g), &new1), 0);
+	ck_assert_int_eq(meta_inode_delete(m, g), 0);
+	ck_assert_uint_eq(seg_live(22, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_extent_seg_order_in_txn)
 {
 	struct meta_extent e = { 0, 10, 0, 400, 400 };
@@ -1086,6 +1138,7 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_xattr);
 	tcase_add_test(tc, test_extents);
 	tcase_add_test(tc, test_extent_seg_order_in_txn);
+	tcase_add_test(tc, test_extent_shadows);
 	tcase_add_test(tc, test_cold);
 	tcase_add_test(tc, test_checker_calls);
 	tcase_add_test(tc, test_open_existing);

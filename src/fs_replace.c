@@ -1,0 +1,314 @@
+/*
+ * fs_replace.c - rewrites in place published whole: a file truncated to 0
+ * and written again (O_TRUNC, ": > file") reads, after a crash at any
+ * moment, as its complete old content or its complete new one.
+ *
+ * REPLACING A FILE. A program that rewrites a file in place opens it with
+ * O_TRUNC and writes the new content; a crash between the two must not
+ * leave the file empty or half written (ext4 does the same at close with
+ * auto_da_alloc). So a truncation to 0 of a file with content starts a
+ * pending rewrite (fs_truncate): the file reads as empty at once and takes
+ * the new writes, every WRITE is still made durable before its reply
+ * (records in the warm segments, as always, so a huge rewrite holds no
+ * more RAM than any write), but its extents are committed as shadow
+ * extents (meta.h META_SHADOW) while meta keeps the old size, extents and
+ * cold copy. Publishing swaps them in one transaction: the old extents and
+ * cold row go, the shadows become the file's extents, the new size and
+ * times are written.
+ *
+ * When. Under zero-message open the daemon never learns of a close, so a
+ * rewrite is published when it is most likely done: when the thread that
+ * wrote it changes another file or the namespace (fs_replace_note: it has
+ * moved on, as a copy or a script's loop does), or else when it has
+ * quiesced: no WRITE or truncation for FS_REPLACE_QUIET_NS (the replacer
+ * thread below); at once by fsync(2), by the next O_TRUNC of the same file
+ * (the previous rewrite was closed: a program rewriting a file again and
+ * again publishes each version), by a user's move to another tier, a hole
+ * punch, and at unmount. A program that rewrites two files at once
+ * through one thread, interleaving their writes, has each published early
+ * (a crash then may show one partly written). A writer that
+ * is killed mid-rewrite leaves its partial content, published once it has
+ * been quiet that long, as ext4 leaves what a killed process wrote; a
+ * daemon that dies first leaves the old content (mount-time recovery drops
+ * the shadows, fs_mount.c).
+ *
+ * Meanwhile stat shows the new size; reads see the new bytes (the extent
+ * map in memory holds the shadows); the policy's cold demotion and archive
+ * rewrites skip the file (fs_cold.c); budget eviction and warm/hot moves
+ * work as usual, since they keep the shadow state.
+ *
+ * Lock order: the pending list's replace_lock is a leaf; an inode's
+ * replace_* fields are under ino->lock; publishing holds ino->io.
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+int fs_replace_queue(struct fs *f, struct tfs_inode *ino)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&f->replace_lock);
+	if (f->nreplace == f->replace_cap) {
+		size_t cap = f->replace_cap ? f->replace_cap * 2 : 16;
+		struct fs_replace_entry *v = realloc(f->replace,
+						     cap * sizeof(*v));
+
+		if (!v)
+			rc = -ENOMEM;
+		else {
+			f->replace = v;
+			f->replace_cap = cap;
+		}
+	}
+	if (!rc) {
+		f->replace[f->nreplace++] = (struct fs_replace_entry){
+			.ino = ino,
+		};
+		atomic_store(&f->replace_count, f->nreplace);
+		pthread_cond_signal(&f->replace_cond);
+	}
+	pthread_mutex_unlock(&f->replace_lock);
+	if (!rc)
+		fs_iref(f, ino);
+	return rc;
+}
+
+int fs_replace_publish(struct fs *f, struct tfs_inode *ino)
+{
+	struct meta_inode attr;
+	uint64_t version;
+	bool pending;
+	int rc;
+
+	inode_lock(ino);
+	pending = ino->replace_since != 0;
+	inode_unlock(ino);
+	if (!pending)
+		return 0;
+	/* Chunks still dirty become shadows first. */
+	rc = fs_writeback(f, ino, false);
+	if (rc)
+		return rc;
+	inode_lock(ino);
+	attr = ino->attr;
+	attr.last_access = atomic_load(&ino->last_access);
+	attr.access_count = atomic_load(&ino->access_count);
+	version = ino->data_version;
+	inode_unlock(ino);
+
+	rc = meta_begin(f->meta);
+	if (rc)
+		return rc;
+	rc = meta_extent_publish(f->meta, ino->ino);
+	if (!rc)
+		rc = meta_cold_clear(f->meta, ino->ino);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (!rc)
+		rc = meta_inode_update(f->meta, &attr);
+	rc = meta_finish(f->meta, rc);
+	if (rc) {
+		tfs_err("inode %" PRIu64 ": rewrite not published: %s",
+			ino->ino, strerror(-rc));
+		return rc;
+	}
+	inode_lock(ino);
+	ino->replace_since = 0;
+	/* The old cold copy is gone; the new content never had one. */
+	ino->has_cold = false;
+	ino->cold = (struct meta_cold){ 0 };
+	if (ino->data_version == version && ino->ndirty == 0)
+		ino->meta_dirty = false;
+	inode_unlock(ino);
+	return 0;
+}
+
+int fs_replace_publish_now(struct fs *f, struct tfs_inode *ino)
+{
+	int rc;
+
+	inode_io_lock(ino);
+	rc = fs_replace_publish(f, ino);
+	inode_io_unlock(ino);
+	return rc;
+}
+
+/* Publish the rewrites that are due (all of them with `all`); returns the
+ * time the next one falls due, or 0 if none is pending. */
+static tfs_ns replace_pass(struct fs *f, bool all)
+{
+	tfs_ns next = 0;
+
+	for (size_t i = 0;;) {
+		struct tfs_inode *ino;
+		tfs_ns since, last, now = fs_now();
+		bool done, due;
+		int rc = 0;
+
+		pthread_mutex_lock(&f->replace_lock);
+		if (i >= f->nreplace) {
+			pthread_mutex_unlock(&f->replace_lock);
+			return next;
+		}
+		ino = f->replace[i].ino;
+		due = f->replace[i].due;
+		pthread_mutex_unlock(&f->replace_lock);
+
+		inode_lock(ino);
+		since = ino->replace_since;
+		last = ino->replace_last;
+		inode_unlock(ino);
+		if (since && (all || due || now - last >= FS_REPLACE_QUIET_NS)) {
+			rc = fs_replace_publish_now(f, ino);
+			if (rc && all)
+				tfs_err("inode %" PRIu64 ": the old content "
+					"stays (the rewrite could not be "
+					"published)", ino->ino);
+		}
+		/* Leave the list when nothing is pending (a new truncation
+		 * queues the file again), or at unmount whatever happened. */
+		inode_lock(ino);
+		done = ino->replace_since == 0 || all;
+		if (done)
+			ino->replace_queued = false;
+		else if (!next || ino->replace_last + FS_REPLACE_QUIET_NS < next)
+			next = ino->replace_last + FS_REPLACE_QUIET_NS;
+		inode_unlock(ino);
+		if (!done) {
+			if (rc)         /* retry in a while, not at once */
+				next = now + FS_REPLACE_QUIET_NS;
+			i++;
+			continue;
+		}
+		/* Only this thread (or the unmount, after it stopped) removes
+		 * entries: slot i is still ino. */
+		pthread_mutex_lock(&f->replace_lock);
+		f->replace[i] = f->replace[--f->nreplace];
+		atomic_store(&f->replace_count, f->nreplace);
+		pthread_mutex_unlock(&f->replace_lock);
+		fs_iput(f, ino);
+	}
+}
+
+/*
+ * The close the daemon is not told of, guessed: a thread that rewrote a
+ * file and now changes another one (or the namespace) has most likely
+ * closed the first, as cp, tar, rsync and a script's loop do. Its pending
+ * rewrite is marked due and the replacer publishes it at once. Only
+ * pointers and numbers are compared under the leaf lock.
+ */
+void fs_replace_note(struct fs *f, uint32_t pid, struct tfs_inode *ino)
+{
+	bool wake = false;
+
+	if (!atomic_load_explicit(&f->replace_count, memory_order_relaxed) ||
+	    !pid)
+		return;
+	pthread_mutex_lock(&f->replace_lock);
+	for (size_t i = 0; i < f->nreplace; i++) {
+		struct fs_replace_entry *e = &f->replace[i];
+
+		if (e->ino == ino) {
+			e->pid = pid;
+			e->due = false;
+		} else if (e->pid == pid && !e->due) {
+			e->due = true;
+			wake = true;
+		}
+	}
+	if (wake)
+		pthread_cond_signal(&f->replace_cond);
+	pthread_mutex_unlock(&f->replace_lock);
+}
+
+void fs_replace_commit(struct fs *f, bool all)
+{
+	replace_pass(f, all);
+}
+
+/* The replacer: sleeps until the first pending rewrite falls due. */
+static void *replace_main(void *arg)
+{
+	struct fs *f = arg;
+
+	pthread_mutex_lock(&f->replace_lock);
+	while (!f->replace_stop) {
+		struct timespec ts;
+		tfs_ns next, wait;
+
+		if (!f->nreplace) {
+			pthread_cond_wait(&f->replace_cond, &f->replace_lock);
+			continue;
+		}
+		pthread_mutex_unlock(&f->replace_lock);
+		next = replace_pass(f, false);
+		pthread_mutex_lock(&f->replace_lock);
+		if (f->replace_stop || !next)
+			continue;
+		wait = next - fs_now();
+		if (wait < 10 * 1000000LL)
+			wait = 10 * 1000000LL;  /* at most 100 passes a second */
+		if (wait > FS_REPLACE_QUIET_NS)
+			wait = FS_REPLACE_QUIET_NS;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += wait / 1000000000LL;
+		ts.tv_nsec += wait % 1000000000LL;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&f->replace_cond, &f->replace_lock, &ts);
+	}
+	pthread_mutex_unlock(&f->replace_lock);
+	return NULL;
+}
+
+int fs_replace_init(struct fs *f)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_mutex_init(&f->replace_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(&f->replace_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return -rc;
+}
+
+int fs_replace_start(struct fs *f)
+{
+	int rc = pthread_create(&f->replace_thread, NULL, replace_main, f);
+
+	if (rc)
+		return -rc;
+	f->replace_running = true;
+	return 0;
+}
+
+void fs_replace_stop(struct fs *f)
+{
+	if (!f->replace_running)
+		return;
+	pthread_mutex_lock(&f->replace_lock);
+	f->replace_stop = true;
+	pthread_cond_signal(&f->replace_cond);
+	pthread_mutex_unlock(&f->replace_lock);
+	pthread_join(f->replace_thread, NULL);
+	f->replace_running = false;
+}
+
+void fs_replace_destroy(struct fs *f)
+{
+	pthread_cond_destroy(&f->replace_cond);
+	pthread_mutex_destroy(&f->replace_lock);
+	free(f->replace);
+	f->replace = NULL;
+}

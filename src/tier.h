@@ -12,8 +12,9 @@
  * each implementation reads and clears its own part of the inode only.
  * An operation a tier does not have is NULL: hot has no durable chunk to
  * locate or read (RAM chunks are read under the inode lock by fs_read,
- * whatever the tier), only the write-back tier (warm) stores chunk batches
- * and needs a sync, hot and warm release in-memory places.
+ * whatever the tier); only the write-back tier (warm) stores chunk batches
+ * and needs a sync (archives are written whole by the cold mover,
+ * fs_cold.c, through cold.h's cold_arc_* calls).
  * What it is not: the mover (which tier a file goes to, the order of a
  * migration, crash consistency: fs_tier.c, fs_cold.c) and not storage
  * (segments, archives, the blob stores below). The meta rows that make a

@@ -53,7 +53,10 @@
  *      coldra lock            the cold read-ahead queue (coldra.c)
  *      s3 lock                an S3 client's pool of connections (s3.c)
  *      seg pool_lock          the pool of record buffers
- *      fs->replace_lock       pending O_TRUNC rewrites (fs_replace.c)
+ *      fs->replace_lock       pending O_TRUNC rewrites (fs_replace.c);
+ *                             the replacer thread waits on its
+ *                             condition; an inode's replace_* fields
+ *                             are under inode->lock
  *      hot->pool_lock         the hot chunk buffer pool (hot.c)
  *      xzarc_writer lock      one archive writer's job queue (its threads)
  *      log_file_lock          the log file (log.c)

@@ -200,6 +200,11 @@ int fs_sync_store(struct fs *f);
  * with content starts a pending rewrite (fs_replace.c, REPLACING A FILE). */
 int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
 
+/* fs_set_tier() as a user asks for it (setfattr, mv between .tiers
+ * views): a move a writer keeps beating is tried again, pausing 1 to
+ * 256 ms, for up to a minute, then -EBUSY (fs_xattr.c). */
+int fs_user_set_tier(struct fs *f, struct tfs_inode *ino, int tier);
+
 /* ---- rewrites in place (fs_replace.c) ---- */
 struct fs_replace_entry {
 	struct tfs_inode *ino;

@@ -142,12 +142,12 @@ int fs_view_rename(struct fs *f, struct tfs_inode *parent, const char *name,
 		rc = fs_iget(f, file->view_real, &dir);
 		if (rc)
 			return rc;
-		rc = fs_set_tier(f, dir, newparent->view_tier);
+		rc = fs_user_set_tier(f, dir, newparent->view_tier);
 		fs_iput(f, dir);
 		return rc;
 	}
 	/* A file: as by a setfattr of its tier (a pin goes along). */
-	rc = fs_set_tier(f, file, newparent->view_tier);
+	rc = fs_user_set_tier(f, file, newparent->view_tier);
 	fs_iput(f, file);
 	return rc;
 }

@@ -229,6 +229,11 @@ static int user_move(struct fs *f, struct tfs_inode *ino, int id, int t)
 	return rc == -EAGAIN ? -EBUSY : rc;
 }
 
+int fs_user_set_tier(struct fs *f, struct tfs_inode *ino, int tier)
+{
+	return user_move(f, ino, XA_TIER, tier);
+}
+
 int fs_setxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		const void *value, size_t size, int flags)
 {

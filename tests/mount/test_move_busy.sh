@@ -6,11 +6,12 @@
 # setxattr with write(2) on the same inode, so the race is a move of the
 # directory while a file in it is written:
 #  - a writer rewrites random ranges of a 6 MiB file d/f (1 byte to 300
-#    KiB; bursts of 8 writes 5 ms apart, then 0.3 s of rest: a move can
+#    KiB; bursts of 8 writes 5 ms apart, then 0.6 s of rest: a move can
 #    win only by trying again) and keeps an image of what the file must
 #    hold;
 #  - meanwhile setfattr moves d warm, cold, hot, warm, cold, ...: every
 #    setfattr exits 0 and every file in d, f included, is then in that tier;
+#    then mv .tiers/warm/d .tiers/cold/d does the same through the views;
 #  - when the writer stops, f equals its image, after one more move to cold
 #    and again after a remount.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -50,7 +51,7 @@ while not os.path.exists(stop):
     assert os.pwrite(fd, data, off) == ln
     img[off:off + ln] = data
     n += 1
-    time.sleep(0.3 if n % 8 == 0 else 0.005)
+    time.sleep(0.6 if n % 8 == 0 else 0.005)
 os.close(fd)
 open(image, "wb").write(img)
 print("# writer: %d writes" % n)
@@ -73,6 +74,13 @@ for t in warm cold hot warm cold hot cold warm; do
 	moves=$((moves + 1))
 done
 note "$moves moves while the file was written"
+# The same through the views (fs_view.c): mv .tiers/warm/d .tiers/cold/d.
+assert_eq warm "$(tier "$M/d/f")" "tier of d/f after the last setfattr"
+out=$(mv -T "$M/.tiers/warm/d" "$M/.tiers/cold/d" 2>&1) ||
+	fail "mv of d from the warm view to the cold one while d/f is written: $out"
+for f in f small1 small2 small3; do
+	assert_eq cold "$(tier "$M/d/$f")" "tier of d/$f after mv to the cold view"
+done
 kill -0 "$writer" 2>/dev/null || fail "the writer stopped before the moves ended"
 touch "$TFS_TMP/stop"
 wait "$writer" || fail "the writer failed"

@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,15 @@ START_TEST(test_put_open_read)
 }
 END_TEST
 
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 /* A run of pieces is one GET; with a disk cache each piece is kept on its
  * own: read again alone or in a run, no request. */
 START_TEST(test_pieces_and_disk_cache)
@@ -169,6 +179,7 @@ START_TEST(test_pieces_and_disk_cache)
 	blob_close(bs, &b);
 	ck_assert_int_eq(blob_remove(bs, "00000004.xz"), 0);
 	blob_store_close(&bs);
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	free(data);
 	free(out);
 }

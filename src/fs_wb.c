@@ -156,7 +156,12 @@ static int wb_commit(struct fs *f, uint64_t key,
 		};
 
 		rc = meta_extent_put(f->meta, key, &e);
-		if (!rc)
+		if (rc)
+			break;
+		/* A segment's committed length is a maximum: once per run
+		 * of records in one segment (the last one ends furthest). */
+		if (i + 1 == n || items[i + 1].loc.seg != e.seg ||
+		    items[i + 1].loc.off < e.off)
 			rc = meta_seg_commit_len(f->meta, e.seg,
 						 e.off + e.rec_len);
 	}

@@ -7,7 +7,7 @@
  * then repairs what a crash can leave behind, in this order:
  *   1. inodes with no links (unlinked while open when the daemon died) are
  *      deleted with their extents; the shadow extents of rewrites not
- *      published yet (fs_data.c, REPLACING A FILE) are dropped: those files
+ *      published yet (fs_replace.c, REPLACING A FILE) are dropped: those files
  *      keep their old content;
  *   2. the warm segments are opened with their committed lengths from
  *      meta: bytes appended after the last commit are cut off, segment files

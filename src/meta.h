@@ -223,7 +223,7 @@ int meta_extent_punch(struct meta *m, uint64_t ino, uint64_t first,
 		      uint64_t end);
 /*
  * Shadow extents: the new content of a file being rewritten (O_TRUNC, see
- * fs_data.c REPLACING A FILE) is committed under the file's number with
+ * fs_replace.c REPLACING A FILE) is committed under the file's number with
  * the top bit set, META_SHADOW(ino), while the file's own extents keep the
  * old content. They count as live in the segment catalog and compaction
  * moves them like any other (meta_extent_list_seg lists them under the

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Overwrite then crash (issue 10 item 5): a file rewritten in place with
 # O_TRUNC reads, after a crash before the rewrite is done, as its old content
-# or its new one, never empty or partial (tierfs.1, REPLACING A FILE).
+# or its new one, never empty or partial (tierfs.1, "Replacing a file").
 #  - kill -9 of the daemon while a writer rewrites files again and again
 #    (open O_TRUNC, write, close): 3 KiB, 200 KiB and 1 MiB in one write
 #    each, 3 MiB in three writes of 1 MiB, 200 KiB in 400 writes of 512

@@ -168,6 +168,11 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 	if (S_ISDIR(mode))
 		p.nlink++;
 
+	/* Committed before the reply, on its own: a file whose creat(2)
+	 * returned still exists after a kill -9 of the daemon, even if it
+	 * was never written. So a create costs two commits when it is
+	 * written (this one and the WRITE's); each is one pwrite of the
+	 * WAL (meta_vfs.c). */
 	rc = meta_begin(f->meta);
 	if (rc)
 		goto out_unlock;

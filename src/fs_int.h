@@ -214,6 +214,9 @@ struct fs_replace_entry {
 /* A pending rewrite is published after this long without a WRITE or a
  * truncation of the file. */
 #define FS_REPLACE_QUIET_NS (1000 * 1000000LL)
+/* How often the replacer looks whether a pending rewrite's writer still
+ * has the file open (fs_replace.c, writer_holds). */
+#define FS_REPLACE_POLL_NS (2 * 1000000LL)
 /* Put a file whose rewrite just started on the pending list (takes a
  * reference). -ENOMEM. */
 int fs_replace_queue(struct fs *f, struct tfs_inode *ino);

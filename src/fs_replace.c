@@ -16,21 +16,24 @@
  * cold row go, the shadows become the file's extents, the new size and
  * times are written.
  *
- * When. Under zero-message open the daemon never learns of a close, so a
- * rewrite is published when it is most likely done: when the thread that
- * wrote it changes another file or the namespace (fs_replace_note: it has
- * moved on, as a copy or a script's loop does), or else when it has
- * quiesced: no WRITE or truncation for FS_REPLACE_QUIET_NS (the replacer
- * thread below); at once by fsync(2), by the next O_TRUNC of the same file
+ * When. Under zero-message open the daemon is not told of a close, so the
+ * replacer thread (below) looks every FS_REPLACE_POLL_NS whether the thread
+ * that last wrote the file still has it open (/proc/PID/fdinfo,
+ * writer_holds): a rewrite is published within milliseconds of its
+ * writer's close or exit. Also when that thread changes another file or
+ * the namespace (fs_replace_note: it has moved on, as a copy or a script's
+ * loop does), or when it has quiesced: no WRITE or truncation for
+ * FS_REPLACE_QUIET_NS (a writer that keeps the file open and pauses, or
+ * one whose descriptors cannot be read); at once by fsync(2), by the next O_TRUNC of the same file
  * (the previous rewrite was closed: a program rewriting a file again and
  * again publishes each version), by a user's move to another tier, a hole
  * punch, and at unmount. A program that rewrites two files at once
  * through one thread, interleaving their writes, has each published early
  * (a crash then may show one partly written). A writer that
- * is killed mid-rewrite leaves its partial content, published once it has
- * been quiet that long, as ext4 leaves what a killed process wrote; a
- * daemon that dies first leaves the old content (mount-time recovery drops
- * the shadows, fs_mount.c).
+ * is killed mid-rewrite leaves its partial content, published once its
+ * exit is seen, as ext4 leaves what a killed process wrote; a daemon that
+ * dies first leaves the old content (mount-time recovery drops the
+ * shadows, fs_mount.c).
  *
  * Meanwhile stat shows the new size; reads see the new bytes (the extent
  * map in memory holds the shadows); the policy's cold demotion and archive
@@ -42,11 +45,15 @@
  */
 #include "fs_int.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -140,6 +147,53 @@ int fs_replace_publish_now(struct fs *f, struct tfs_inode *ino)
 	return rc;
 }
 
+/*
+ * The close the daemon is not told of, seen: whether thread `pid` (the one
+ * that last wrote the file) still has a descriptor open on inode `ino`,
+ * from /proc/PID/fdinfo (its "ino:" lines; no request to this mount). A
+ * writer that closed it, or exited, is done: its rewrite is published at
+ * the replacer's next pass (milliseconds), not a quiet second later. When
+ * it cannot be told (no such lines on an old kernel, another user's
+ * process, an inode number that some other file of the writer shares) the
+ * answer is "still open": the quiet timer decides, as before.
+ */
+static bool writer_holds(uint32_t pid, uint64_t ino)
+{
+	char path[64];
+	bool known = false, holds = false;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/fdinfo", pid);
+	d = opendir(path);
+	if (!d)
+		return !(errno == ENOENT || errno == ESRCH);
+	while (!holds && (de = readdir(d))) {
+		char buf[512];
+		const char *p;
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		p = strstr(buf, "\nino:");
+		if (!p)
+			continue;
+		known = true;
+		holds = strtoull(p + 5, NULL, 10) == ino;
+	}
+	closedir(d);
+	return holds || !known;
+}
+
 /* Publish the rewrites that are due (all of them with `all`); returns the
  * time the next one falls due, or 0 if none is pending. */
 static tfs_ns replace_pass(struct fs *f, bool all)
@@ -149,7 +203,8 @@ static tfs_ns replace_pass(struct fs *f, bool all)
 	for (size_t i = 0;;) {
 		struct tfs_inode *ino;
 		tfs_ns since, last, now = fs_now();
-		bool done, due;
+		bool done, due, closed;
+		uint32_t pid;
 		int rc = 0;
 
 		pthread_mutex_lock(&f->replace_lock);
@@ -159,13 +214,32 @@ static tfs_ns replace_pass(struct fs *f, bool all)
 		}
 		ino = f->replace[i].ino;
 		due = f->replace[i].due;
+		pid = f->replace[i].pid;
 		pthread_mutex_unlock(&f->replace_lock);
 
 		inode_lock(ino);
 		since = ino->replace_since;
 		last = ino->replace_last;
 		inode_unlock(ino);
-		if (since && (all || due || now - last >= FS_REPLACE_QUIET_NS)) {
+		/* Looked at once the rewrite `since` has been still for a
+		 * moment (an open with O_TRUNC installs its descriptor just
+		 * after the truncation's reply). */
+		closed = since && !due && pid && !all &&
+			 now - last >= FS_REPLACE_POLL_NS / 2 &&
+			 !writer_holds(pid, ino->ino);
+		if (closed) {
+			/* Seen closed after `since` was read: publish only
+			 * that rewrite (the writer may have started the next
+			 * one meanwhile, with the next O_TRUNC). */
+			inode_io_lock(ino);
+			inode_lock(ino);
+			closed = ino->replace_since == since;
+			inode_unlock(ino);
+			if (closed)
+				rc = fs_replace_publish(f, ino);
+			inode_io_unlock(ino);
+		} else if (since &&
+			   (all || due || now - last >= FS_REPLACE_QUIET_NS)) {
 			rc = fs_replace_publish_now(f, ino);
 			if (rc && all)
 				tfs_err("inode %" PRIu64 ": the old content "
@@ -253,8 +327,12 @@ static void *replace_main(void *arg)
 		if (f->replace_stop || !next)
 			continue;
 		wait = next - fs_now();
-		if (wait < 10 * 1000000LL)
-			wait = 10 * 1000000LL;  /* at most 100 passes a second */
+		/* Every few milliseconds while rewrites are pending: a pass
+		 * sees a writer's close (writer_holds) that soon. */
+		if (wait > FS_REPLACE_POLL_NS)
+			wait = FS_REPLACE_POLL_NS;
+		if (wait < FS_REPLACE_POLL_NS / 2)
+			wait = FS_REPLACE_POLL_NS / 2;
 		if (wait > FS_REPLACE_QUIET_NS)
 			wait = FS_REPLACE_QUIET_NS;
 		clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -44,6 +44,7 @@
 #define POOL_MAX 16
 #define ERRBODY_MAX 8192
 #define LIST_BODY_MAX ((size_t)32 << 20)
+#define RECV_BUF (512L * 1024) /* curl's most before 7.88 */
 
 struct s3 {
 	char *base;             /* endpoint + "/" + bucket */
@@ -409,6 +410,11 @@ static void setup(struct s3 *s, struct req *r, const char *url,
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	/* A GET of object bytes (a cold miss is one block of 64 KiB to a few
+	 * hundred) is received in one recv per RECV_BUF instead of curl's
+	 * 16 KiB: 4 to 16 fewer recv + poll rounds per miss. */
+	if (r->sink == SINK_BUF || r->sink == SINK_FD)
+		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUF);
 	if (!strcmp(r->method, "HEAD")) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (!strcmp(r->method, "PUT")) {

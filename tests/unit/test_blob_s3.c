@@ -68,6 +68,21 @@ static int add_name(void *ctx, const char *name, uint64_t size)
 	return 0;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove a test's temp directory and what is in it. */
+static void rm_tree(const char *dir)
+{
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 START_TEST(test_put_open_read)
 {
 	char dir[] = "/tmp/tfs-ends-XXXXXX", path[300];
@@ -112,19 +127,11 @@ START_TEST(test_put_open_read)
 	ck_assert_int_ne(stat(path, &st), 0);
 	ck_assert_int_eq(blob_stat(bs, "00000001.xz", &size), -ENOENT);
 	blob_store_close(&bs);
+	rm_tree(dir);
 	free(data);
 	free(out);
 }
 END_TEST
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 /* A run of pieces is one GET; with a disk cache each piece is kept on its
  * own: read again alone or in a run, no request. */
@@ -179,7 +186,7 @@ START_TEST(test_pieces_and_disk_cache)
 	blob_close(bs, &b);
 	ck_assert_int_eq(blob_remove(bs, "00000004.xz"), 0);
 	blob_store_close(&bs);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	rm_tree(dir);
 	free(data);
 	free(out);
 }
@@ -208,6 +215,7 @@ START_TEST(test_list_prefixes)
 	blob_store_close(&a);
 	blob_store_close(&a2);
 	s3_close(&raw);
+	rm_tree(dir);
 }
 END_TEST
 
@@ -239,6 +247,7 @@ START_TEST(test_writer_multipart)
 	ck_assert(!memcmp(out, data, n));
 	blob_close(bs, &b);
 	blob_store_close(&bs);
+	rm_tree(dir);
 	free(data);
 	free(out);
 }

@@ -387,7 +387,9 @@ def main(argv):
         if a.s3_env:
             env = read_env(a.s3_env)
         else:
-            srv = os.path.join(tmp, "rgw")
+            # beside tmp, not in it: the harness's cleanup removes tmp,
+            # and s3-server.sh stop needs the pid files in srv
+            srv = tempfile.mkdtemp(prefix="tfsbench-rgw", dir="/tmp")
             log("starting the RGW (scripts/s3-server.sh start %s)" % srv)
             # the OSD keeps objects in RAM: room for every round's copy
             mem = max(8 * GiB, size * a.rounds + 2 * GiB)
@@ -404,6 +406,7 @@ def main(argv):
         if srv:
             run([os.path.join(REPO, "scripts", "s3-server.sh"), "stop",
                  srv], timeout=300)
+            rmtree(srv)
         rmtree(back)
     print("\ntierfs S3 cold tier benchmark: %d MiB data set (%s), %d "
           "round(s), %.0f s; load %s at start, %s at end; RGW memstore on "

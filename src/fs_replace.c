@@ -20,7 +20,8 @@
  * replacer thread (below) looks every FS_REPLACE_POLL_NS whether the thread
  * that last wrote the file still has it open (/proc/PID/fdinfo,
  * writer_holds): a rewrite is published within milliseconds of its
- * writer's close or exit. Also when that thread changes another file or
+ * writer's close, and at once when the writer exits (wait_exits polls a
+ * pidfd per writer between passes). Also when that thread changes another file or
  * the namespace (fs_replace_note: it has moved on, as a copy or a script's
  * loop does), or when it has quiesced: no WRITE or truncation for
  * FS_REPLACE_QUIET_NS (a writer that keeps the file open and pauses, or
@@ -49,9 +50,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -157,17 +160,20 @@ int fs_replace_publish_now(struct fs *f, struct tfs_inode *ino)
  * process, an inode number that some other file of the writer shares) the
  * answer is "still open": the quiet timer decides, as before.
  */
-static bool writer_holds(uint32_t pid, uint64_t ino)
+enum holder { HOLDS, CLOSED, GONE };
+
+static enum holder writer_holds(uint32_t pid, uint64_t ino)
 {
 	char path[64];
 	bool known = false, holds = false;
+	unsigned fds = 0;
 	struct dirent *de;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/fdinfo", pid);
 	d = opendir(path);
 	if (!d)
-		return !(errno == ENOENT || errno == ESRCH);
+		return errno == ENOENT || errno == ESRCH ? GONE : HOLDS;
 	while (!holds && (de = readdir(d))) {
 		char buf[512];
 		const char *p;
@@ -176,6 +182,7 @@ static bool writer_holds(uint32_t pid, uint64_t ino)
 
 		if (de->d_name[0] == '.')
 			continue;
+		fds++;
 		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -191,7 +198,9 @@ static bool writer_holds(uint32_t pid, uint64_t ino)
 		holds = strtoull(p + 5, NULL, 10) == ino;
 	}
 	closedir(d);
-	return holds || !known;
+	if (!fds)
+		return GONE;    /* exited (a zombie has no descriptors) */
+	return holds || !known ? HOLDS : CLOSED;
 }
 
 /* Publish the rewrites that are due (all of them with `all`); returns the
@@ -224,9 +233,13 @@ static tfs_ns replace_pass(struct fs *f, bool all)
 		/* Looked at once the rewrite `since` has been still for a
 		 * moment (an open with O_TRUNC installs its descriptor just
 		 * after the truncation's reply). */
-		closed = since && !due && pid && !all &&
-			 now - last >= FS_REPLACE_POLL_NS / 2 &&
-			 !writer_holds(pid, ino->ino);
+		closed = false;
+		if (since && !due && pid && !all) {
+			enum holder h = writer_holds(pid, ino->ino);
+
+			closed = h == GONE || (h == CLOSED &&
+				 now - last >= FS_REPLACE_POLL_NS / 2);
+		}
 		if (closed) {
 			/* Seen closed after `since` was read: publish only
 			 * that rewrite (the writer may have started the next
@@ -307,6 +320,45 @@ void fs_replace_commit(struct fs *f, bool all)
 	replace_pass(f, all);
 }
 
+/* Called and returning with replace_lock held: when pending rewrites have
+ * writers, wait up to FS_REPLACE_POLL_NS for one of them to exit (a pidfd
+ * is readable at once when its process has exited and closed its files),
+ * so a writer that exits is seen at once rather than at the next pass.
+ * false when there is no writer to wait on (the caller waits on the
+ * condition instead). */
+static bool wait_exits(struct fs *f)
+{
+	struct pollfd pfd[8];
+	uint32_t pids[8];
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nreplace && n < 8; i++) {
+		uint32_t pid = f->replace[i].pid;
+		size_t j = 0;
+
+		while (j < n && pids[j] != pid)
+			j++;
+		if (pid && j == n)
+			pids[n++] = pid;
+	}
+	if (!n)
+		return false;
+	pthread_mutex_unlock(&f->replace_lock);
+	for (size_t i = 0; i < n; i++) {
+		pfd[i].fd = (int)syscall(SYS_pidfd_open, (pid_t)pids[i], 0);
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	/* fds < 0 (gone already, or no pidfd on this kernel) are skipped by
+	 * poll; the pass after it sees a gone writer anyway */
+	poll(pfd, n, (int)(FS_REPLACE_POLL_NS / 1000000));
+	for (size_t i = 0; i < n; i++)
+		if (pfd[i].fd >= 0)
+			close(pfd[i].fd);
+	pthread_mutex_lock(&f->replace_lock);
+	return true;
+}
+
 /* The replacer: sleeps until the first pending rewrite falls due. */
 static void *replace_main(void *arg)
 {
@@ -325,6 +377,8 @@ static void *replace_main(void *arg)
 		next = replace_pass(f, false);
 		pthread_mutex_lock(&f->replace_lock);
 		if (f->replace_stop || !next)
+			continue;
+		if (wait_exits(f))
 			continue;
 		wait = next - fs_now();
 		/* Every few milliseconds while rewrites are pending: a pass

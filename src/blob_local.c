@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "fdio.h"
 
 struct blob_local {
 	struct blob_store base;
@@ -59,22 +60,9 @@ static int bl_space_errno(int e)
 
 static int bl_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
+	int r = fd_pwrite_full(fd, buf, len, off);
 
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bl_space_errno(errno);
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return r < 0 ? bl_space_errno(-r) : 0;
 }
 
 static int bl_open(struct blob_store *s, const char *name, struct blob **out,
@@ -111,22 +99,7 @@ out_close:
 
 static int bl_read(struct blob *b, void *dst, size_t len, uint64_t off)
 {
-	uint8_t *p = dst;
-
-	while (len > 0) {
-		ssize_t n = pread(b->fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;    /* past the end */
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return fd_pread_full(b->fd, dst, len, off);
 }
 
 static void bl_close(struct blob *b)

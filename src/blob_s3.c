@@ -45,6 +45,7 @@
 #include "blob.h"
 #include "diskcache.h"
 #include "fault.h"
+#include "fdio.h"
 #include "log.h"
 #include "s3.h"
 
@@ -121,24 +122,6 @@ static int ends_name(const char *name, char *out, size_t outlen)
 	return 0;
 }
 
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static int write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -205,7 +188,7 @@ static int ends_read(struct blob_s3 *s, const char *name, struct blob *b)
 	if (fd < 0)
 		return -ENOENT;
 	rc = -ENOENT;
-	if (fstat(fd, &st) || pread_all(fd, &h, sizeof(h), 0) ||
+	if (fstat(fd, &st) || fd_pread_full(fd, &h, sizeof(h), 0) ||
 	    memcmp(h.magic, ENDS_MAGIC, 8) || h.head_len > HEAD_BYTES ||
 	    h.tail_len > TAIL_BYTES || h.head_len > h.size ||
 	    h.tail_len > h.size ||
@@ -217,8 +200,8 @@ static int ends_read(struct blob_s3 *s, const char *name, struct blob *b)
 		rc = -ENOMEM;
 		goto out_close;
 	}
-	if (pread_all(fd, b->head, h.head_len, sizeof(h)) ||
-	    pread_all(fd, b->tail, h.tail_len, sizeof(h) + h.head_len))
+	if (fd_pread_full(fd, b->head, h.head_len, sizeof(h)) ||
+	    fd_pread_full(fd, b->tail, h.tail_len, sizeof(h) + h.head_len))
 		goto out_close;
 	b->size = h.size;
 	h.etag[sizeof(h.etag) - 1] = 0;
@@ -500,8 +483,8 @@ static int s3b_put_fd(struct blob_store *st, const char *name, int fd,
 	if (rc)
 		return store_errno(rc);
 	ends = malloc((size_t)hl + tl + 1);
-	if (!ends || pread_all(fd, ends, hl, 0) ||
-	    pread_all(fd, ends + hl, tl, len - tl) ||
+	if (!ends || fd_pread_full(fd, ends, hl, 0) ||
+	    fd_pread_full(fd, ends + hl, tl, len - tl) ||
 	    ends_write(s, name, len, etag, ends, hl, ends + hl, tl))
 		tfs_warn("s3 store: cannot keep the ends of %s locally", name);
 	free(ends);

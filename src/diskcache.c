@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "fdio.h"
 #include "log.h"
 
 #define DC_MAGIC "TFSDC\0\0\1"
@@ -225,24 +226,6 @@ static void dc_unlink_all(struct diskcache *dc, uint64_t *victims, size_t n)
 
 /* ---- files ---- */
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static int write_full(int fd, struct iovec *iov, int iovcnt)
 {
 	while (iovcnt > 0) {
@@ -276,15 +259,15 @@ static int dc_check(int fd, const char *key, void *dst, size_t len)
 	struct dc_hdr hd;
 	struct stat st;
 
-	if (fstat(fd, &st) || pread_full(fd, &hd, sizeof(hd), 0) ||
+	if (fstat(fd, &st) || fd_pread_full(fd, &hd, sizeof(hd), 0) ||
 	    memcmp(hd.magic, DC_MAGIC, 8) || hd.key_len > DC_KEY_MAX ||
 	    (uint64_t)st.st_size != sizeof(hd) + hd.key_len + hd.data_len ||
-	    pread_full(fd, kbuf, hd.key_len, sizeof(hd)))
+	    fd_pread_full(fd, kbuf, hd.key_len, sizeof(hd)))
 		return -EIO;
 	if (hd.key_len != klen || memcmp(kbuf, key, klen) ||
 	    hd.data_len != len)
 		return -ENOENT;
-	if (pread_full(fd, dst, len, sizeof(hd) + klen) ||
+	if (fd_pread_full(fd, dst, len, sizeof(hd) + klen) ||
 	    codec_crc32c(0, dst, len) != hd.data_crc)
 		return -EIO;
 	return 0;

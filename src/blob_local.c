@@ -344,17 +344,26 @@ static int bl_wr_close(struct blob_wr *w, bool durable)
 	return r;
 }
 
-static int bl_truncate(struct blob_store *s, const char *name, uint64_t len)
+/* An existing blob opened for writing in place: its fd, or -errno. */
+static int bl_open_wr(struct blob_store *s, const char *name)
 {
-	int fd, r = 0;
+	int fd;
 
 	if (!blob_name_ok(name))
 		return -EINVAL;
 	if (bl(s)->readonly)
 		return -EROFS;
 	fd = openat(bl(s)->dirfd, name, O_WRONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int bl_truncate(struct blob_store *s, const char *name, uint64_t len)
+{
+	int fd, r = 0;
+
+	fd = bl_open_wr(s, name);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (ftruncate(fd, (off_t)len) < 0)
 		r = -errno;
 	close(fd);
@@ -366,13 +375,9 @@ static int bl_punch(struct blob_store *s, const char *name, uint64_t off,
 {
 	int fd, r = 0;
 
-	if (!blob_name_ok(name))
-		return -EINVAL;
-	if (bl(s)->readonly)
-		return -EROFS;
-	fd = openat(bl(s)->dirfd, name, O_WRONLY | O_CLOEXEC);
+	fd = bl_open_wr(s, name);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)off, (off_t)len) < 0)
 		r = -errno;

@@ -38,6 +38,7 @@ COLD_BLOCK = 256 * KiB   # tierfs default cold_block (xz block size)
 COLD_LEVEL = 6           # tierfs default cold_level
 SQ_BLOCK = 128 * KiB     # mksquashfs default block size
 JBLOCKS = (128 * KiB, 256 * KiB)   # cold_block sizes compared in (j)
+JREF_BLOCKS = 64         # (j): blocks whose median decode is the reference
 
 ALL_WORKLOADS = "abcdefghijm"
 TIERS = ("hot", "warm", "cold")

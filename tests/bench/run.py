@@ -39,7 +39,8 @@ Workloads:
   i  100k files in one directory: create, remount until ls -l returns, RSS
   j  cold reads by block size (128K, 256K) on text and vectors against
      squashfuse-xz at the same block size: seq, 4K miss, 4K hit, and one
-     block decode (python lzma) as the reference
+     block decode (python lzma, median over up to 64 random blocks of the
+     file) as the reference
   m  a million files: create rate of empty files (vs mergerfs, tmpfs);
      a 1M-file store (built with tests/mount/mkmany.py): mount until ready,
      then until ls -l of a 100k directory returns, idle RSS, find | wc -l

@@ -176,6 +176,7 @@ do_start()
 	mon_port=$(free_port)
 	rgw_port=$(free_port)
 	fsid=$(cat /proc/sys/kernel/random/uuid)
+	# (an unquoted here-document: no backquote or dollar in its comments)
 	cat >"$conf" <<EOF
 [global]
 fsid = $fsid
@@ -228,7 +229,7 @@ mgr initial modules =
 # beast serves as coroutines anyway); debug levels 0 (no log line per
 # request through the log thread) a little, under the noise alone; fewer
 # OSD shards and messenger threads under the noise (kept: fewer threads
-# to schedule). tierfs's `tests/bench/run.py s3 --size 128M`: a cold
+# to schedule). tierfs's tests/bench/run.py s3 --size 128M: a cold
 # random 4 KiB read of raw data +2.4 ms over the local cold tier with the
 # stock settings, +1.1 ms with these (load ~5).
 debug rgw = 0/0

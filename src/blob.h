@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct blob_store;
 struct blob;            /* an object open for range reads */
@@ -104,6 +105,10 @@ struct blob_ops {
 	/* Write buf at off (off <= current length). */
 	int (*wr_pwrite)(struct blob_wr *w, const void *buf, size_t len,
 			 uint64_t off);
+	/* Write the iovcnt pieces back to back at off (off <= current
+	 * length; iovcnt <= IOV_MAX); iov is consumed. */
+	int (*wr_pwritev)(struct blob_wr *w, struct iovec *iov, int iovcnt,
+			  uint64_t off);
 	/* Cut the object back to len bytes (a failed write's remains). */
 	int (*wr_truncate)(struct blob_wr *w, uint64_t len);
 	/* Make the bytes written so far durable (fdatasync). */

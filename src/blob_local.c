@@ -318,6 +318,14 @@ static int bl_wr_pwrite(struct blob_wr *w, const void *buf, size_t len,
 	return bl_pwrite_all(w->fd, buf, len, off);
 }
 
+static int bl_wr_pwritev(struct blob_wr *w, struct iovec *iov, int iovcnt,
+			 uint64_t off)
+{
+	int r = fd_pwritev_full(w->fd, iov, iovcnt, off);
+
+	return r < 0 ? bl_space_errno(-r) : 0;
+}
+
 static int bl_wr_truncate(struct blob_wr *w, uint64_t len)
 {
 	return ftruncate(w->fd, (off_t)len) < 0 ? -errno : 0;
@@ -409,6 +417,7 @@ static const struct blob_ops bl_ops = {
 	.destroy = bl_destroy,
 	.create = bl_create,
 	.wr_pwrite = bl_wr_pwrite,
+	.wr_pwritev = bl_wr_pwritev,
 	.wr_truncate = bl_wr_truncate,
 	.wr_sync = bl_wr_sync,
 	.wr_close = bl_wr_close,

@@ -315,6 +315,9 @@ static bool release_if_unused(struct fs *f, struct tfs_inode *ino)
 	return true;
 }
 
+/* Warm chunks a deleted file must have had to wake compaction (8 MiB). */
+#define FS_WAKE_DEAD_CHUNKS 128
+
 static void free_inode(struct fs *f, struct tfs_inode *ino)
 {
 	int rc;
@@ -333,6 +336,11 @@ static void free_inode(struct fs *f, struct tfs_inode *ino)
 			tfs_err("deleting inode %" PRIu64 ": %s (it will be "
 				"deleted at the next mount)", ino->ino,
 				strerror(-rc));
+		/* A big file's segments are dead now: compaction deletes
+		 * them at once, giving their disk space and page cache back
+		 * (to the file that replaces it, often). */
+		else if (ino->next >= FS_WAKE_DEAD_CHUNKS)
+			fs_policy_wake(f);
 	} else {
 		uint64_t count = atomic_load(&ino->access_count);
 		tfs_ns last = atomic_load(&ino->last_access);

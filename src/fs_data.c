@@ -533,6 +533,8 @@ ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 			c->dirty = true;
 			ino->ndirty++;
 		}
+		if (k < ino->dirty_lo)
+			ino->dirty_lo = k;
 		c->gen++;
 		pos += clen;
 		if (pos > ino->attr.size)
@@ -618,6 +620,8 @@ int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size)
 				c->dirty = true;
 				ino->ndirty++;
 			}
+			if (b < ino->dirty_lo)
+				ino->dirty_lo = b;
 			c->gen++;
 		}
 		ino->ext_gen++;

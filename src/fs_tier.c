@@ -412,6 +412,7 @@ static int cold_to_warm(struct fs *f, struct tfs_inode *ino, bool sync)
 			ino->ndirty++;
 		}
 	}
+	ino->dirty_lo = 0;
 	/* has_cold with len 0: the write-back clears the cold extent in the
 	 * same transaction that commits the warm ones. */
 	ino->cold.len = 0;

@@ -176,7 +176,7 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 	size_t batch;
 	struct meta_inode attr;
 	struct meta_cold cold;
-	uint64_t next = 0, version, trunc_from;
+	uint64_t next, start, version, trunc_from;
 	bool last = false, has_cold, idle, copy = false, stale = false, shadow;
 	int rc = 0;
 
@@ -193,6 +193,9 @@ int fs_writeback(struct fs *f, struct tfs_inode *ino, bool sync)
 	idle = ino->ndirty == 0 && (shadow || !ino->meta_dirty) &&
 	       ino->trunc_from == UINT64_MAX;
 	batch = ino->nchunks_cap > WB_SMALL ? WB_BATCH : WB_SMALL;
+	/* A sequential writer's file has one dirty run at its end: not a
+	 * walk over all its chunks at every WRITE. */
+	start = next = ino->dirty_lo;
 	inode_unlock(ino);
 	if (idle)
 		return sync ? fs_sync_store(f) : 0;
@@ -269,6 +272,8 @@ again:
 		ino->ext_gen++;
 		if (last && ino->data_version == version && !shadow)
 			ino->meta_dirty = false;
+		if (last && ino->ndirty == 0)
+			ino->dirty_lo = UINT64_MAX;
 		inode_unlock(ino);
 	}
 	if (stale && !copy) {
@@ -276,7 +281,7 @@ again:
 		 * copying, so that what is durable on return includes every
 		 * write made before. */
 		copy = true;
-		next = 0;
+		next = start;
 		last = false;
 		goto again;
 	}

@@ -140,6 +140,8 @@ struct tfs_inode {
 					   be deleted at the next write-back
 					   (UINT64_MAX: none) */
 	uint32_t ndirty;
+	uint64_t dirty_lo;              /* no chunk below it is dirty (a
+					   write-back starts there) */
 	bool ext_loaded;                /* ext/cold below are valid */
 	struct ext_slot *ext;           /* [next], warm extents by chunk */
 	uint64_t next;

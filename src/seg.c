@@ -2,8 +2,9 @@
  * seg.c - warm tier segment files: append-only LZ4 chunk records, objects
  * of the blob store the caller gives it (blob.h; the local directory
  * STORE/warm). This file: the segment table, creation, recovery, appends,
- * sync and removal; seg_read.c has the read path; seg_int.h what the two
- * share, including the on-disk structs this DESIGN describes.
+ * sync and removal; seg_append.c the appends, seg_read.c the read path;
+ * seg_int.h what they share, including the on-disk structs this DESIGN
+ * describes.
  *
  * DESIGN
  *
@@ -15,12 +16,14 @@
  * is CRC32C of the header with its hdr_crc field zeroed; data_crc is
  * CRC32C of the raw (decoded) bytes, so it also catches a decoder bug.
  *
- * Appends. A record is compressed and framed outside any lock into a
- * buffer from a small per-store pool, then written with one in-place
- * write (blob wr_pwrite, a pwrite(2)) at the active segment's tail under
- * append_lock, which covers only that write, the tail bump and (rarely)
- * starting a new segment. A failed or short write is cut back
- * (wr_truncate) to the old tail, so the object never keeps half a record;
+ * Appends (seg_append.c). A batch of records is framed outside any lock:
+ * a compressed payload goes to a buffer from a small per-store pool, a raw
+ * one stays where the caller has it (no copy); then the batch is written
+ * with one in-place gathered write (blob wr_pwritev, a pwritev(2)) per
+ * segment it lands in, at the active segment's tail under append_lock,
+ * which covers only those writes, the tail bump and (rarely) starting a
+ * new segment. A failed or short write is cut back (wr_truncate) to the
+ * old tail, so the object never keeps half a record;
  * ENOSPC, EDQUOT and EFBIG all surface as -ENOSPC. A segment is never
  * appended to after it stops being active, and never after a remount:
  * recovery only opens old segments for reading, which keeps the crash
@@ -91,7 +94,7 @@ static bool seg_ends_with(const char *s, const char *suffix)
 }
 
 /* A write's -errno as the warm tier reports it: full, or -EIO. */
-static int seg_space_errno(int r)
+int seg_space_errno(int r)
 {
 	return (r == -ENOSPC || r == -EDQUOT || r == -EFBIG) ? -ENOSPC : -EIO;
 }
@@ -269,8 +272,8 @@ out_remove:
 	return r;
 }
 
-/* Start a new active segment. Caller holds append_lock. */
-static int seg_roll(struct segstore *s, struct seg_file **out)
+/* Start a new active segment (seg_int.h). Caller holds append_lock. */
+int seg_roll(struct segstore *s, struct seg_file **out)
 {
 	struct seg_file *f = NULL;
 	char name[32];
@@ -513,119 +516,6 @@ void segstore_close(struct segstore **sp)
 	blob_store_close(&s->bs);
 	free(s);
 	*sp = NULL;
-}
-
-/* ---- append ---- */
-
-struct seg_buf *seg_buf_get(struct segstore *s)
-{
-	struct seg_buf *b;
-
-	pthread_mutex_lock(&s->pool_lock);
-	b = s->pool;
-	if (b != NULL)
-		s->pool = b->next;
-	pthread_mutex_unlock(&s->pool_lock);
-	if (b == NULL)
-		b = malloc(sizeof(*b));
-	return b;
-}
-
-void seg_buf_put(struct segstore *s, struct seg_buf *b)
-{
-	pthread_mutex_lock(&s->pool_lock);
-	b->next = s->pool;
-	s->pool = b;
-	pthread_mutex_unlock(&s->pool_lock);
-}
-
-/* Bytes LZ4 tries first on a large chunk. */
-#define SEG_PROBE 8192
-
-int segstore_append(struct segstore *s, uint64_t ino, uint64_t chunk,
-		    const void *raw, uint32_t raw_len, struct seg_loc *loc)
-{
-	struct seg_rhdr h = { .magic = SEG_RMAGIC, .version = SEG_RVERSION,
-			      .ino = ino, .chunk = chunk, .raw_len = raw_len };
-	struct seg_file *f;
-	struct seg_buf *b;
-	uint8_t *payload;
-	uint64_t off, tail;
-	uint32_t rec_len;
-	int c = -ENOSPC, r;
-
-	if (raw_len > TFS_CHUNK_SIZE || (raw == NULL && raw_len > 0))
-		return -EINVAL;
-	r = seg_check_space(s, SEG_FHDR + SEG_RHDR + raw_len);
-	if (r < 0)
-		return r;
-	b = seg_buf_get(s);
-	if (b == NULL)
-		return -ENOMEM;
-	payload = b->data + SEG_RHDR;
-	/* Only a strictly smaller block is worth decoding later. A large
-	 * chunk whose first 8 KiB LZ4 cannot shrink by 2% (random bytes,
-	 * float vectors) is stored raw without compressing the rest: on such
-	 * data LZ4 would run to the end only to give up. */
-	if (raw_len >= 4 * SEG_PROBE) {
-		int p = codec_lz4.compress(raw, SEG_PROBE, payload,
-					   SEG_PROBE - SEG_PROBE / 50);
-
-		if (p > 0)
-			c = codec_lz4.compress(raw, raw_len, payload,
-					       raw_len - 1);
-	} else if (raw_len > 1) {
-		c = codec_lz4.compress(raw, raw_len, payload, raw_len - 1);
-	}
-	if (c > 0) {
-		h.stored_len = (uint32_t)c;
-	} else {
-		if (raw_len > 0)
-			memcpy(payload, raw, raw_len);
-		h.stored_len = raw_len;
-		h.flags = SEG_RAW;
-	}
-	h.data_crc = codec_crc32c(0, raw, raw_len);
-	h.hdr_crc = seg_rhdr_crc(&h);
-	memcpy(b->data, &h, sizeof(h));
-	rec_len = (uint32_t)SEG_ALIGN8(SEG_RHDR + h.stored_len);
-	memset(payload + h.stored_len, 0, rec_len - SEG_RHDR - h.stored_len);
-
-	pthread_mutex_lock(&s->append_lock);
-	f = s->active;
-	tail = f ? atomic_load_explicit(&f->len, memory_order_relaxed) : 0;
-	if (f == NULL || (tail > SEG_FHDR && tail + rec_len > s->seg_max)) {
-		r = seg_roll(s, &f);
-		if (r < 0)
-			goto out_unlock;
-		tail = SEG_FHDR;
-	}
-	off = tail;
-	r = seg_write_all(s, f, b->data, rec_len, off);
-	if (r < 0) {
-		int e = s->bs->ops->wr_truncate(f->wr, off);
-
-		if (e < 0)
-			tfs_err("warm: cut segment %08" PRIx64 " back to %"
-				PRIu64 ": %s", f->id, off, strerror(-e));
-		goto out_unlock;
-	}
-	atomic_store_explicit(&f->len, off + rec_len, memory_order_release);
-	atomic_store_explicit(&f->dirty, true, memory_order_relaxed);
-	loc->seg = f->id;
-	loc->off = off;
-	loc->rec_len = rec_len;
-	loc->raw_len = raw_len;
-out_unlock:
-	pthread_mutex_unlock(&s->append_lock);
-	if (r == 0) {
-		atomic_fetch_add(&s->n_appends, 1);
-		atomic_fetch_add(&s->n_raw, h.flags & SEG_RAW);
-		atomic_fetch_add(&s->n_bytes_in, raw_len);
-		atomic_fetch_add(&s->n_bytes_out, rec_len);
-	}
-	seg_buf_put(s, b);
-	return r;
 }
 
 /* ---- sync, remove, stats ---- */

@@ -17,7 +17,7 @@
  * told the committed length of each segment and trusts it.
  *
  * Thread safety: all calls are safe from any thread. Appends are serialized
- * by an internal append lock (held across the write(2) of one record only);
+ * by an internal append lock (held across the writes of one batch only);
  * reads take no lock beyond a short one to find the segment.
  *
  * Errors: 0 or negative errno. A record whose header or checksum does not
@@ -74,6 +74,27 @@ int segstore_open(struct segstore **out, struct blob_store *bs,
 		  int (*next_id)(void *ctx, uint64_t *id), void *ctx);
 /* Close; tolerates NULL; sets *s = NULL. Does not sync. */
 void segstore_close(struct segstore **s);
+
+/* One chunk of a batch (segstore_append_batch). */
+struct seg_item {
+	uint64_t chunk;
+	const void *raw;        /* its bytes, raw_len of them; read only */
+	uint32_t raw_len;       /* <= TFS_CHUNK_SIZE, may be 0 */
+	struct seg_loc loc;     /* out: where the record landed */
+};
+
+/*
+ * Append n chunks of inode `ino`, as segstore_append does one each, in
+ * order (the records of one segment lie back to back): one gathered write
+ * per segment they land in, raw payloads written straight from it->raw
+ * (which must not be freed before the call returns; if the caller's bytes
+ * change meanwhile the record may be torn, and the caller must not commit
+ * it). On an error the items before the failing one have their loc set
+ * (written, not synced); nothing of the rest is kept. -EINVAL (a raw_len
+ * too big), -ENOSPC, -ENOMEM or -EIO.
+ */
+int segstore_append_batch(struct segstore *s, uint64_t ino,
+			  struct seg_item *items, size_t n);
 
 /*
  * Compress and append one chunk (raw_len <= TFS_CHUNK_SIZE, may be 0).

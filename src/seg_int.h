@@ -1,5 +1,5 @@
 /*
- * seg_int.h - private to seg.c and seg_read.c: the on-disk layout of
+ * seg_int.h - private to seg.c, seg_append.c and seg_read.c: the on-disk layout of
  * segment files and records (described in seg.c's DESIGN), struct segstore
  * and the few helpers the read path shares with the rest.
  *
@@ -114,6 +114,12 @@ struct segstore {
 	_Atomic uint64_t n_reads, n_crc_errors;
 };
 
+/* A write's -errno as the warm tier reports it: -ENOSPC (also for
+ * EDQUOT and EFBIG) or -EIO. */
+int seg_space_errno(int r);
+/* Start a new active segment (the old one is sealed); *out gets it.
+ * Caller holds append_lock. 0 or -errno. */
+int seg_roll(struct segstore *s, struct seg_file **out);
 /* CRC32C of a record header with its hdr_crc field taken as 0. */
 uint32_t seg_rhdr_crc(const struct seg_rhdr *h);
 /* Segment `id` with a reference taken (tab_lock is held only inside), or

@@ -35,14 +35,28 @@ static int warm_read_chunk(const struct tier *t, const struct tier_loc *loc,
 	return segstore_read(t->store, &loc->u.rec, ino, k, buf);
 }
 
+/* Records handed to the segment store at once (its gathered writes). */
+#define WARM_BATCH 64
+
 static int warm_store_batch(const struct tier *t, uint64_t ino,
 			    struct tier_item *items, size_t n)
 {
+	struct seg_item si[WARM_BATCH];
 	int rc = 0;
 
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = segstore_append(t->store, ino, items[i].k, items[i].data,
-				     items[i].len, &items[i].loc);
+	for (size_t i = 0; i < n && !rc; i += WARM_BATCH) {
+		size_t m = n - i < WARM_BATCH ? n - i : WARM_BATCH;
+
+		for (size_t j = 0; j < m; j++)
+			si[j] = (struct seg_item){
+				.chunk = items[i + j].k,
+				.raw = items[i + j].data,
+				.raw_len = items[i + j].len,
+			};
+		rc = segstore_append_batch(t->store, ino, si, m);
+		for (size_t j = 0; j < m && !rc; j++)
+			items[i + j].loc = si[j].loc;
+	}
 	return rc;
 }
 

@@ -31,6 +31,7 @@ Workloads:
      kernel must ask), and with attributes cached          stats/s
   d  sequential write of one big file incl. close; sequential read, nothing
      cached and page cache warm                            MB/s
+  w  only d's sequential write (not in the default set)    MB/s
   e  random 4 KiB reads of the big file and a text file: miss/hit p50,
      p99, IOPS                                             us, IOPS
   f  migration of N small files hot->warm, warm->cold      s, MB/s
@@ -234,7 +235,8 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="small sizes, 1 round (development)")
     ap.add_argument("--only", default=ALL_WORKLOADS,
-                    help="workloads to run, e.g. a,b,e (default all)")
+                    help="workloads to run, e.g. a,b,e (default all; w: only "
+                    "d's write)")
     ap.add_argument("--rounds", type=int, default=0)
     ap.add_argument("--many", type=int, default=0,
                     help="files in (i)'s directory (default 100000, "
@@ -250,7 +252,8 @@ def main():
                     help="build the xz squashfs image of the big random file "
                     "with real compression (slow) instead of -noD")
     a = ap.parse_args()
-    a.only = [x for x in a.only.replace(",", "") if x in ALL_WORKLOADS]
+    a.only = [x for x in a.only.replace(",", "")
+              if x in ALL_WORKLOADS + "w"]
     a.tierfs = os.path.abspath(a.tierfs)
 
     if os.geteuid() != 0:

@@ -1132,6 +1132,8 @@ class Bench:
         self.timed("setup", self.setup)
         if self.want("a"):
             self.timed("a", self.wl_a)
+        if self.want("w") and not self.want("d"):
+            self.timed("d write", self.wl_d_write)
         if self.want("d", "e"):
             if self.want("d"):
                 self.timed("d write", self.wl_d_write)

@@ -21,6 +21,14 @@
  * the time left. A response body is written only through the request's sink,
  * which rewinds on a retry, so a retried GET never leaves stale bytes.
  *
+ * Connections: easy handles are pooled (last in, first out) and
+ * curl_easy_reset() keeps a handle's live connection, so consecutive
+ * requests reuse one kept-alive HTTP/1.1 connection (strace of a daemon
+ * serving 80 cold misses: one connect). TCP_NODELAY is curl's default; an
+ * endpoint given as an IP address is never looked up, a host name once per
+ * handle per minute (curl's DNS cache). A ranged GET is written straight
+ * into the caller's buffer (one copy, out of curl's receive buffer).
+ *
  * Error bodies (XML) are read up to 8 KiB and their <Code> is logged with
  * the method, the HTTP status and the key; never the credentials.
  */
@@ -423,6 +431,13 @@ static void setup(struct s3 *s, struct req *r, const char *url,
 		curl_easy_setopt(h, CURLOPT_READDATA, r);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)r->up_len);
+		/* curl 7.88 sends "Expect: 100-continue" with every PUT
+		 * and holds the body until the server's 100 (one more
+		 * round trip through the gateway: 2-3 ms measured on the
+		 * loopback RGW). The header cannot be dropped (an empty
+		 * "Expect:" is still signed: 403), so the body follows
+		 * the headers at once instead. */
+		curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 	} else if (!strcmp(r->method, "POST")) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS,

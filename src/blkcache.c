@@ -68,6 +68,8 @@ struct bc_free {
 
 struct bc_entry {
 	struct blkcache_ent pub;        /* immutable once inserted */
+	uint8_t *mem;                   /* the buffer pub.data lies in */
+	size_t mem_len;                 /* ... and its length */
 	uint64_t arc;
 	uint64_t block;
 	atomic_uint refs;
@@ -134,8 +136,7 @@ static size_t bc_bucket(const struct bc_shard *s, uint64_t h)
 static void bc_entry_unref(struct blkcache *c, struct bc_entry *e)
 {
 	if (atomic_fetch_sub(&e->refs, 1) == 1) {
-		blkcache_buf_free(c, (uint8_t *)(uintptr_t)e->pub.data,
-				  e->pub.len);
+		blkcache_buf_free(c, e->mem, e->mem_len);
 		free(e);
 	}
 }
@@ -519,17 +520,27 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 					   uint64_t block, uint8_t *data,
 					   size_t len)
 {
+	return blkcache_insert_in(c, arc, block, data, len, 0, len);
+}
+
+const struct blkcache_ent *blkcache_insert_in(struct blkcache *c,
+					      uint64_t arc, uint64_t block,
+					      uint8_t *mem, size_t mem_len,
+					      size_t off, size_t len)
+{
 	uint64_t h = bc_hash(arc, block);
 	struct bc_shard *s = bc_shard_of(c, h);
 	struct bc_entry *e, *old;
 
 	e = calloc(1, sizeof(*e));
 	if (!e) {
-		blkcache_buf_free(c, data, len);
+		blkcache_buf_free(c, mem, mem_len);
 		blkcache_abandon(c, arc, block);
 		return NULL;
 	}
-	e->pub.data = data;
+	e->mem = mem;
+	e->mem_len = mem_len;
+	e->pub.data = mem + off;
 	e->pub.len = len;
 	e->arc = arc;
 	e->block = block;
@@ -548,7 +559,7 @@ const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 		atomic_fetch_add(&old->refs, 1);
 		bc_touch(c, s, old);
 		pthread_mutex_unlock(&s->lock);
-		blkcache_buf_free(c, data, len);
+		blkcache_buf_free(c, mem, mem_len);
 		free(e);
 		return &old->pub;
 	}

@@ -63,13 +63,21 @@ uint8_t *blkcache_buf_alloc(struct blkcache *c, size_t len);
 void blkcache_buf_free(struct blkcache *c, uint8_t *p, size_t len);
 
 /* Insert a freshly decoded block (the cache takes ownership of `data`,
- * from blkcache_buf_alloc(c, len)) and return it pinned; releases the block's claim, if any, and
- * wakes its waiters. If (arc, block) is already cached, `data`
+ * from blkcache_buf_alloc(c, len)) and return it pinned; releases the
+ * block's claim, if any, and wakes its waiters. If (arc, block) is already cached, `data`
  * is freed and the cached entry returned. NULL (data freed) only when out of
  * memory. */
 const struct blkcache_ent *blkcache_insert(struct blkcache *c, uint64_t arc,
 					   uint64_t block, uint8_t *data,
 					   size_t len);
+/* The same for a block whose len bytes lie at offset off of a buffer mem
+ * of mem_len bytes (from blkcache_buf_alloc(c, mem_len)): a stored xz
+ * block is used where it was read, between its header and its check. The
+ * entry's data is mem + off; the whole buffer is freed with it. */
+const struct blkcache_ent *blkcache_insert_in(struct blkcache *c,
+					      uint64_t arc, uint64_t block,
+					      uint8_t *mem, size_t mem_len,
+					      size_t off, size_t len);
 /* Look up; on a hit returns a pinned entry. On a miss: if another thread is
  * decoding the block, waits for it and returns its entry (or, if it gave up,
  * tries again); otherwise claims the block and returns NULL with *claimed

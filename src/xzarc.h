@@ -8,9 +8,10 @@
  * single-stream .xz file (stream header, blocks, index, footer) that `xz -t`,
  * `xz -l` and `xz -dc` accept. A block LZMA2 does not shrink by at least
  * `min_saving` percent is written as LZMA2 uncompressed chunks
- * (lzma_block_uncomp_encode), so reading it costs a memcpy. The reader opens
- * an archive, decodes its index once, and serves pread() of any uncompressed
- * range by decoding only the blocks that cover it, through a blkcache.
+ * (lzma_block_uncomp_encode), so reading it costs a CRC, no decode. The
+ * reader opens an archive, decodes its index once, and serves pread() of
+ * any uncompressed range by decoding only the blocks that cover it,
+ * through a blkcache.
  *
  * What it is not: a catalog (which file is where is in meta.h) and not a
  * general xz reader: it accepts any single-stream .xz with CRC32/CRC64

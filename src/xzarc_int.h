@@ -8,9 +8,18 @@
 #ifndef TIERFS_XZARC_INT_H
 #define TIERFS_XZARC_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Largest block (uncompressed) we agree to decode: bounds one malloc. */
 #define XZARC_MAX_BLOCK ((uint64_t)256 << 20)
+
+/* CRC-32 as lzma_crc32(buf, size, crc) computes it (the same result for
+ * every input), by carry-less multiplication where the CPU has it
+ * (xzarc_crc.c). */
+uint32_t xzarc_crc32(const uint8_t *buf, size_t size, uint32_t crc);
+/* True if xzarc_crc32 uses PCLMULQDQ on this CPU. */
+bool xzarc_crc32_has_clmul(void);
 
 #endif

@@ -14,6 +14,16 @@
  * LZMA2 uncompressed chunks is copied out directly and its CRC checked; any
  * surprise on that path falls back to the real decoder, which has the last
  * word. The struct is immutable after open; pread(2) needs no lock.
+ *
+ * Stored blocks in place. The writer cuts incompressible data into 64 KiB
+ * blocks of one stored chunk each, whose bytes lie contiguously in the
+ * block between the chunk header and the end marker. Such a block is read
+ * into a buffer from the cache's pool, its CRC verified (xzarc_crc.c,
+ * carry-less multiplication) and the buffer itself becomes the cache entry
+ * (blkcache_insert_in), so a sequential read of stored data costs the
+ * read, the check and the copy into the reply: no copy into a separate
+ * block buffer (that copy and liblzma's table CRC were half the daemon's
+ * time before).
  */
 #include "xzarc.h"
 
@@ -258,8 +268,41 @@ static bool xzarc_copy_stored(const lzma_block *b, const uint8_t *buf,
 	if (i + csz != total)
 		return false;
 	if (b->check == LZMA_CHECK_CRC32)
-		return lzma_crc32(out, usize, 0) == get_le(buf + i, 4);
+		return xzarc_crc32(out, usize, 0) == get_le(buf + i, 4);
 	return lzma_crc64(out, usize, 0) == get_le(buf + i, 8);
+}
+
+/*
+ * A block of exactly one LZMA2 stored chunk (what the writer makes of
+ * incompressible data: blocks of 64 KiB, one chunk each) holds its bytes
+ * contiguously right after the chunk's 3-byte header. If buf is such a
+ * block, with zero padding and a check that verifies, return where its
+ * bytes start in buf (they are used there, not copied); else 0.
+ */
+static size_t xzarc_stored_in_place(const lzma_block *b, const uint8_t *buf,
+				    size_t total, size_t usize)
+{
+	const uint8_t *d = buf + b->header_size;
+	size_t csize = (size_t)b->compressed_size, i;
+	unsigned csz = lzma_check_size(b->check);
+
+	if (b->filters[0].id != LZMA_FILTER_LZMA2 ||
+	    b->filters[1].id != LZMA_VLI_UNKNOWN ||
+	    (b->check != LZMA_CHECK_CRC32 && b->check != LZMA_CHECK_CRC64) ||
+	    usize == 0 || usize > 65536 || csize != usize + 4 ||
+	    d[0] != 0x01 || ((size_t)d[1] << 8 | d[2]) + 1 != usize ||
+	    d[3 + usize] != 0x00)
+		return 0;
+	for (i = b->header_size + csize; i % 4 != 0; i++)
+		if (i >= total || buf[i] != 0)
+			return 0;
+	if (i + csz != total)
+		return 0;
+	if (b->check == LZMA_CHECK_CRC32 ?
+	    xzarc_crc32(d + 3, usize, 0) != get_le(buf + i, 4) :
+	    lzma_crc64(d + 3, usize, 0) != get_le(buf + i, 8))
+		return 0;
+	return b->header_size + 3;
 }
 
 /* Bytes block i takes in the file (header, data, padding, check). */
@@ -269,9 +312,13 @@ static size_t blk_total(const struct xzarc_blk *bk)
 }
 
 /* Decode block i from its `total` bytes in buf into a fresh buffer of
- * exactly its size (blkcache_buf_alloc from c's pool; c may be NULL). */
+ * exactly its size (blkcache_buf_alloc from c's pool; c may be NULL).
+ * With in_place non-NULL, a stored block whose check verifies is left
+ * where it is: *outp stays NULL and *in_place gets where its bytes start
+ * in buf. */
 static int xzarc_decode_buf(const struct xzarc *a, struct blkcache *c,
-			    uint64_t i, const uint8_t *buf, uint8_t **outp)
+			    uint64_t i, const uint8_t *buf, uint8_t **outp,
+			    size_t *in_place)
 {
 	const struct xzarc_blk *bk = &a->blk[i];
 	size_t total = blk_total(bk);
@@ -319,6 +366,13 @@ static int xzarc_decode_buf(const struct xzarc *a, struct blkcache *c,
 					       (uint32_t)usize;
 		}
 	}
+	if (in_place) {
+		*in_place = xzarc_stored_in_place(&b, buf, total, usize);
+		if (*in_place) {
+			err = 0;
+			goto out_free;
+		}
+	}
 	out = blkcache_buf_alloc(c, usize);
 	if (!out) {
 		err = -ENOMEM;
@@ -355,23 +409,33 @@ out_free:
 	return err;
 }
 
-/* Read and decode block i into a fresh buffer of exactly its size. */
+/* A decoded block: usize bytes at mem + off, mem (mem_len bytes, from
+ * blkcache_buf_alloc) to be freed or given to the cache. */
+struct xzarc_out {
+	uint8_t *mem;
+	size_t mem_len;
+	size_t off;
+};
+
+/* Read and decode block i. A stored block is used where it was read (the
+ * read buffer comes from the cache's pool for that reason); anything else
+ * is decoded into a fresh buffer of exactly its size. */
 static int xzarc_decode(const struct xzarc *a, struct blkcache *c,
-			uint64_t i, uint8_t **outp)
+			uint64_t i, struct xzarc_out *o)
 {
 	const struct xzarc_blk *bk = &a->blk[i];
-	size_t total = blk_total(bk);
-	uint8_t *buf;
+	size_t total = blk_total(bk), off = 0;
+	uint8_t *buf, *out = NULL;
 	int err;
 
-	*outp = NULL;
+	*o = (struct xzarc_out){ 0 };
 	if (total < LZMA_BLOCK_HEADER_SIZE_MIN) {
 		tfs_err("xzarc %" PRIu64 ": block %" PRIu64 " (file offset %"
 			PRIu64 "): block shorter than a block header", a->id,
 			i, bk->file_off);
 		return -EIO;
 	}
-	buf = malloc(total);
+	buf = blkcache_buf_alloc(c, total);
 	if (!buf)
 		return -ENOMEM;
 	err = pread_full(a, buf, total, bk->file_off);
@@ -379,8 +443,16 @@ static int xzarc_decode(const struct xzarc *a, struct blkcache *c,
 		tfs_err("xzarc %" PRIu64 ": block %" PRIu64 " (file offset %"
 			PRIu64 "): short read", a->id, i, bk->file_off);
 	if (!err)
-		err = xzarc_decode_buf(a, c, i, buf, outp);
-	free(buf);
+		err = xzarc_decode_buf(a, c, i, buf, &out, &off);
+	if (!err && !out) {
+		*o = (struct xzarc_out){ .mem = buf, .mem_len = total,
+					 .off = off };
+		return 0;
+	}
+	blkcache_buf_free(c, buf, total);
+	if (!err)
+		*o = (struct xzarc_out){ .mem = out,
+					 .mem_len = (size_t)bk->usize };
 	return err;
 }
 
@@ -416,7 +488,7 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 	for (i = xzarc_find(a, off); done < len; i++) {
 		const struct xzarc_blk *bk = &a->blk[i];
 		const struct blkcache_ent *e = NULL;
-		uint8_t *tmp = NULL;
+		struct xzarc_out tmp = { 0 };
 		const uint8_t *data;
 		uint64_t in_blk = off + done - bk->uoff;
 		bool claimed = false;
@@ -442,14 +514,15 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 			}
 			blkcache_count_decode(c);
 			if (c) {
-				e = blkcache_insert(c, a->id, i, tmp,
-						    (size_t)bk->usize);
-				tmp = NULL;
+				e = blkcache_insert_in(c, a->id, i, tmp.mem,
+						       tmp.mem_len, tmp.off,
+						       (size_t)bk->usize);
+				tmp.mem = NULL;
 				if (!e)
 					return -ENOMEM;
 			}
 		}
-		data = e ? e->data : tmp;
+		data = e ? e->data : tmp.mem + tmp.off;
 		n = (size_t)(bk->usize - in_blk);
 		if (n > len - done)
 			n = len - done;
@@ -457,7 +530,7 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 		done += n;
 		if (e)
 			blkcache_put(c, e);
-		blkcache_buf_free(c, tmp, (size_t)bk->usize);
+		blkcache_buf_free(c, tmp.mem, tmp.mem_len);
 	}
 	return (ssize_t)done;
 }
@@ -465,7 +538,7 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 uint64_t xzarc_prefetch(struct xzarc *a, struct blkcache *c, uint64_t off)
 {
 	uint64_t i, end;
-	uint8_t *data;
+	struct xzarc_out o;
 	const struct blkcache_ent *e;
 
 	if (off >= a->size)
@@ -474,12 +547,13 @@ uint64_t xzarc_prefetch(struct xzarc *a, struct blkcache *c, uint64_t off)
 	end = a->blk[i].uoff + a->blk[i].usize;
 	if (!blkcache_try_claim(c, a->id, i))
 		return end;     /* cached, or somebody is decoding it */
-	if (xzarc_decode(a, c, i, &data)) {
+	if (xzarc_decode(a, c, i, &o)) {
 		blkcache_abandon(c, a->id, i);
 		return 0;
 	}
 	blkcache_count_decode(c);
-	e = blkcache_insert(c, a->id, i, data, (size_t)a->blk[i].usize);
+	e = blkcache_insert_in(c, a->id, i, o.mem, o.mem_len, o.off,
+			       (size_t)a->blk[i].usize);
 	blkcache_put(c, e);
 	return end;
 }
@@ -524,7 +598,7 @@ uint64_t xzarc_prefetch_run(struct xzarc *a, struct blkcache *c, uint64_t off,
 			err = xzarc_decode_buf(a, c, i + k,
 					       buf + (bk->file_off -
 						      a->blk[i].file_off),
-					       &data);
+					       &data, NULL);
 		if (err) {
 			blkcache_abandon(c, a->id, i + k);
 			continue;

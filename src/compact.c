@@ -429,6 +429,20 @@ static int compact_family(struct fs *f, const struct family *fam,
 	return rc;
 }
 
+int compact_dead(struct fs *f, uint64_t *freed)
+{
+	uint64_t cold_freed = 0;
+	int rc = compact_family(f, &compact_segments, 0, false, freed);
+
+	if (!rc)
+		rc = compact_family(f, &compact_archives, 0, false,
+				    &cold_freed);
+	*freed += cold_freed;
+	if (rc)
+		tfs_err("compaction: %s", strerror(-rc));
+	return rc;
+}
+
 /* Longest wait between rewrite attempts on a full store. */
 #define BACKOFF_MAX_S 300
 

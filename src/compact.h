@@ -18,5 +18,8 @@ struct fs;
 
 /* One compaction pass; *freed gets the bytes of store files deleted. */
 int compact_run(struct fs *f, uint64_t *freed);
+/* Only the first part of a pass: delete the segments and archives nothing
+ * points at (no rewrites). Cheap; run soon after a big file is deleted. */
+int compact_dead(struct fs *f, uint64_t *freed);
 
 #endif

@@ -88,6 +88,13 @@ void fs_policy_wake(struct fs *f)
 		f->up.wake(f->up.ctx);
 }
 
+/* The policy thread deletes dead segments and archives soon. */
+static void fs_compact_wake(struct fs *f)
+{
+	if (f->up.compact)
+		f->up.compact(f->up.ctx);
+}
+
 /* Apply comma-separated key=value overrides to cfg. */
 static int apply_overrides(struct tfs_config *cfg, const char *opts,
 			   char *err, size_t errlen)
@@ -336,11 +343,13 @@ static void free_inode(struct fs *f, struct tfs_inode *ino)
 			tfs_err("deleting inode %" PRIu64 ": %s (it will be "
 				"deleted at the next mount)", ino->ino,
 				strerror(-rc));
-		/* A big file's segments are dead now: compaction deletes
-		 * them at once, giving their disk space and page cache back
-		 * (to the file that replaces it, often). */
+		/* A big file's segments are dead now: the policy thread
+		 * deletes them at once (not the whole tick: its hot_trim
+		 * would unmap the buffers kept for the next writer), giving
+		 * their disk space and page cache back, often to the file
+		 * that replaces this one. */
 		else if (ino->next >= FS_WAKE_DEAD_CHUNKS)
-			fs_policy_wake(f);
+			fs_compact_wake(f);
 	} else {
 		uint64_t count = atomic_load(&ino->access_count);
 		tfs_ns last = atomic_load(&ino->last_access);

@@ -96,6 +96,9 @@ struct fs_upcalls {
 	int (*dir_pin)(void *ctx, uint64_t ino);
 	/* run a policy tick soon (a directory policy changed) */
 	void (*wake)(void *ctx);
+	/* delete dead segments and archives soon (a big file was deleted);
+	 * never blocks */
+	void (*compact)(void *ctx);
 };
 void fs_set_upcalls(struct fs *f, const struct fs_upcalls *up);
 /* Re-read STORE/tierfs.conf and apply it; on a bad file the old settings

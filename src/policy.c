@@ -24,12 +24,30 @@
 #include "log.h"
 #include "policy_int.h"
 
-void policy_wake(struct policy *p)
+static void wake_with(struct policy *p, bool tick)
 {
 	uint64_t one = 1;
 
-	if (p && write(p->wake_fd, &one, sizeof(one)) < 0)
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (tick)
+		p->tick_now = true;
+	else
+		p->compact_now = true;
+	pthread_mutex_unlock(&p->lock);
+	if (write(p->wake_fd, &one, sizeof(one)) < 0)
 		tfs_debug("policy wake: %s", strerror(errno));
+}
+
+void policy_wake(struct policy *p)
+{
+	wake_with(p, true);
+}
+
+void policy_wake_compact(struct policy *p)
+{
+	wake_with(p, false);
 }
 
 uint64_t policy_backlog(struct policy *p)
@@ -147,6 +165,27 @@ static void tick(struct policy *p)
 		tfs_info("compaction freed %" PRIu64 " bytes", freed);
 }
 
+/* The wake eventfd fired: a tick now (policy_wake), or only the dead
+ * pass of compaction (policy_wake_compact). */
+static void woken(struct policy *p, tfs_ns *next)
+{
+	uint64_t freed = 0;
+	bool tick, compact;
+
+	pthread_mutex_lock(&p->lock);
+	tick = p->tick_now;
+	compact = p->compact_now;
+	p->tick_now = p->compact_now = false;
+	pthread_mutex_unlock(&p->lock);
+	if (tick) {
+		*next = 0;
+	} else if (compact) {
+		compact_dead(p->fs, &freed);
+		if (freed)
+			tfs_info("compaction freed %" PRIu64 " bytes", freed);
+	}
+}
+
 static void *policy_main(void *arg)
 {
 	struct policy *p = arg;
@@ -196,7 +235,7 @@ static void *policy_main(void *arg)
 			}
 			drain(pfd[i].fd);
 			if (pfd[i].fd == p->wake_fd)
-				next = 0;       /* woken: tick now */
+				woken(p, &next);
 			else
 				reload = true;  /* SIGHUP */
 		}
@@ -226,6 +265,11 @@ static int up_dir_pin(void *ctx, uint64_t ino)
 static void up_wake(void *ctx)
 {
 	policy_wake(ctx);
+}
+
+static void up_compact(void *ctx)
+{
+	policy_wake_compact(ctx);
 }
 
 int policy_start(struct policy **out, struct fs *f)
@@ -262,6 +306,7 @@ int policy_start(struct policy **out, struct fs *f)
 	fs_set_upcalls(f, &(struct fs_upcalls){
 		.ctx = p, .queue_promote = up_queue_promote,
 		.backlog = up_backlog, .dir_pin = up_dir_pin, .wake = up_wake,
+		.compact = up_compact,
 	});
 	*out = p;
 	return 0;

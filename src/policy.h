@@ -37,6 +37,8 @@ void policy_queue_promote(struct policy *p, uint64_t ino);
 uint64_t policy_backlog(struct policy *p);
 /* Run a tick now. */
 void policy_wake(struct policy *p);
+/* Delete dead segments and archives now (compact_dead), without a tick. */
+void policy_wake_compact(struct policy *p);
 /* The pin a directory policy (user.tierfs.policy, dirpol.h) sets for file
  * `ino`, as of the last tick; TFS_PIN_NONE if none (or p is NULL). Takes
  * the policy's lock (a leaf). */

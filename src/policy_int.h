@@ -28,6 +28,9 @@ struct policy {
 
 	pthread_mutex_t lock;           /* a leaf lock */
 	bool stop;                      /* protected by lock */
+	bool tick_now;                  /* protected by lock: policy_wake */
+	bool compact_now;               /* protected by lock: only the dead
+					   pass of compaction is wanted */
 	/* Directory policies, rebuilt every tick by the policy thread, which
 	 * reads it without the lock (it is the only writer); other threads
 	 * read it under lock. */

@@ -108,6 +108,35 @@ int fs_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
 	return 0;
 }
 
+/* The default ACL of directory `dir` (*def NULL if it has none). Its lack
+ * of one is remembered like a file's lack of security.capability
+ * (fs_xattr.c get_caps(): dacl_absent, unless an xattr changed meanwhile),
+ * so creating many files in a directory reads meta once, not per file. */
+static int default_acl(struct fs *f, struct tfs_inode *dir, void **def,
+		       size_t *len)
+{
+	uint64_t gen;
+	bool absent;
+	int rc;
+
+	*def = NULL;
+	*len = 0;
+	inode_lock(dir);
+	absent = dir->dacl_absent;
+	gen = dir->xattr_gen;
+	inode_unlock(dir);
+	if (absent)
+		return 0;
+	rc = fs_acl_get(f, dir->ino, FS_ACL_DEFAULT, def, len);
+	if (!rc && !*def) {
+		inode_lock(dir);
+		if (dir->xattr_gen == gen)
+			dir->dacl_absent = true;
+		inode_unlock(dir);
+	}
+	return rc;
+}
+
 /* Create a new inode named `name` in `parent`. */
 static int ns_new(struct fs *f, const struct fs_caller *c,
 		  struct tfs_inode *parent, const char *name, mode_t mode,
@@ -117,7 +146,6 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 	struct meta_inode a = { 0 }, p;
 	struct tfs_inode *child;
 	tfs_ns now = fs_now();
-	uint64_t existing;
 	void *def = NULL, *acl = NULL;
 	size_t deflen = 0, acllen = 0;
 	int rc;
@@ -133,7 +161,7 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 
 	/* A default ACL of the parent replaces the umask (fs_acl.c). */
 	if (f->acl && !S_ISLNK(mode)) {
-		rc = fs_acl_get(f, parent->ino, FS_ACL_DEFAULT, &def, &deflen);
+		rc = default_acl(f, parent, &def, &deflen);
 		if (!rc && def)
 			rc = fs_acl_inherit(def, deflen, &mode, &acl, &acllen);
 		if (rc)
@@ -176,11 +204,9 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 	rc = meta_begin(f->meta);
 	if (rc)
 		goto out_unlock;
-	rc = meta_dentry_lookup(f->meta, parent->ino, name, &existing);
-	if (rc == 0)
-		rc = -EEXIST;
-	else if (rc == -ENOENT)
-		rc = meta_inode_create(f->meta, &a);
+	/* A name that exists fails the entry's primary key (-EEXIST) and
+	 * the inode row goes with the rollback: no lookup first. */
+	rc = meta_inode_create(f->meta, &a);
 	if (!rc)
 		rc = meta_dentry_add(f->meta, parent->ino, name, a.ino);
 	if (!rc && target)
@@ -205,6 +231,7 @@ static int ns_new(struct fs *f, const struct fs_caller *c,
 	if (S_ISDIR(a.mode)) {
 		inode_lock(child);
 		child->dir_count = 1;   /* empty */
+		child->dacl_absent = !def;
 		inode_unlock(child);
 	}
 	if (S_ISREG(a.mode)) {

@@ -121,6 +121,7 @@ static int xattr_store(struct fs *f, struct tfs_inode *ino, const char *name,
 	inode_lock(ino);
 	ino->xattr_gen++;       /* after the commit: see get_caps() */
 	ino->caps_absent = false;
+	ino->dacl_absent = false;
 	if (!rc) {
 		ino->attr.ctime = now;
 		if (mode)

@@ -160,6 +160,9 @@ struct tfs_inode {
 	bool caps_absent;               /* known to have no
 					   security.capability (the kernel
 					   asks before every write) */
+	bool dacl_absent;               /* directories: known to have no
+					   default ACL (read at every
+					   create in it; fs_ns.c) */
 	tfs_ns replace_since;           /* a rewrite (truncation to 0) not
 					   published yet (fs_replace.c), or 0 */
 	tfs_ns replace_last;            /* its last WRITE or truncation */

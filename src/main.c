@@ -49,6 +49,7 @@
 #include "config.h"
 #include "fs.h"
 #include "fuse_ops.h"
+#include "heap_tune.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "policy.h"
@@ -540,7 +541,10 @@ static void raise_fd_limit(void)
 int main(int argc, char **argv)
 {
 	struct cmdline cl = { 0 };
-	int ret = parse_cmdline(argc, argv, &cl);
+	int ret;
+
+	heap_tune_exec(argv);   /* may re-execute: first of all */
+	ret = parse_cmdline(argc, argv, &cl);
 
 	if (!ret) {
 		raise_fd_limit();

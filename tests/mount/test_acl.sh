@@ -83,6 +83,9 @@ assert_eq "$NOBODY" "$(stat -c %u "$M/priv/by_nobody")" "owner of a file nobody 
 # --- default ACLs ----------------------------------------------------------------------------------------
 note "default ACL inheritance"
 mkdir "$M/shared"
+# A create in it first: its lack of a default ACL is remembered (fs_ns.c),
+# and setfacl -d must be seen by the next create all the same.
+touch "$M/shared/before"
 setfacl -d -m u:nobody:rwx,g::rx,o::- "$M/shared"
 (umask 077 && touch "$M/shared/file" && mkdir "$M/shared/sub")
 acl=$(getfacl -cpE "$M/shared/file")
@@ -93,6 +96,14 @@ grep -qx "default:user:nobody:rwx" <<<"$acl" || fail "new dir did not inherit th
 grep -qx "user:nobody:rwx" <<<"$acl" || fail "new dir did not get the access ACL: $acl"
 assert_eq "drwxrwx---" "$(stat -c %A "$M/shared/sub")" "mode of a dir created under a default ACL"
 as_nobody sh -c "echo hi >'$M/shared/sub/n'"
+mkdir "$M/shared2"
+setfacl -d -m u:nobody:rwx "$M/shared2"
+touch "$M/shared2/with"
+setfacl -k "$M/shared2"
+(umask 077 && touch "$M/shared2/after_k")
+acl=$(getfacl -cpE "$M/shared2/after_k")
+! grep -q nobody <<<"$acl" || fail "a create after setfacl -k still inherited: $acl"
+assert_eq "-rw-------" "$(stat -c %A "$M/shared2/after_k")" "a create after setfacl -k (default ACL removed)"
 (umask 077 && touch "$M/nodefault")
 assert_eq "-rw-------" "$(stat -c %A "$M/nodefault")" "umask 077 without a default ACL"
 expect_errno "" setfacl -d -m u:nobody:r "$M/f"

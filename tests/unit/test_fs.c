@@ -589,6 +589,28 @@ START_TEST(test_rmdir_and_links)
 	ck_assert_int_eq(fs_mkdir(f, &caller, fs_root(f), "d", 0755, &d, &st),
 			 0);
 	ino = new_file(d, "f", data, sizeof(data));
+	/* A second create of an existing name fails whole (no inode row is
+	 * left behind) and leaves the entry and the parent as they were. */
+	{
+		struct tfs_inode *dup = NULL;
+		struct stat before, after;
+		uint64_t files0, files1, bytes;
+
+		ck_assert_int_eq(fs_getattr(f, d, &before), 0);
+		ck_assert_int_eq(meta_inode_count(f->meta, &files0, &bytes), 0);
+		ck_assert_int_eq(fs_mknod(f, &caller, d, "f", S_IFREG | 0600, 0,
+					  &dup, &st), -EEXIST);
+		ck_assert_int_eq(fs_mkdir(f, &caller, d, "f", 0755, &dup, &st),
+				 -EEXIST);
+		ck_assert_int_eq(meta_inode_count(f->meta, &files1, &bytes), 0);
+		ck_assert_uint_eq(files1, files0);
+		ck_assert_int_eq(fs_getattr(f, d, &after), 0);
+		ck_assert_uint_eq(after.st_nlink, before.st_nlink);
+		ck_assert_uint_eq(after.st_size, before.st_size);
+		x = lookup(d, "f");
+		ck_assert_ptr_eq(x, ino);
+		put(x);
+	}
 	ck_assert_int_eq(fs_rmdir(f, fs_root(f), "d"), -ENOTEMPTY);
 	ck_assert_int_eq(fs_unlink(f, fs_root(f), "d"), -EISDIR);
 	ck_assert_int_eq(fs_rmdir(f, d, "f"), -ENOTDIR);

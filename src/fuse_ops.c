@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "heap_tune.h"
 
 #define CACHE_TIMEOUT 86400.0
 /* Largest read and write request (max_write, readahead). */
@@ -248,6 +249,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	rc = fs_mknod(fs_of(req), &c, node(req, parent), name, mode, rdev,
 		      &ino, &st);
 	reply_entry(req, rc, ino, &st);
+	heap_tune_prefault();   /* a new inode may have grown the heap */
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -404,6 +406,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		reply_err(req, (int)n);
 	else
 		fuse_reply_write(req, (size_t)n);
+	heap_tune_prefault();   /* new hot chunks may have grown the heap */
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino,

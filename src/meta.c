@@ -131,6 +131,10 @@ static const char *const meta_sql[ST_COUNT] = {
 		" RETURNING value",
 	[ST_INO_CREATE] = "INSERT INTO inode(" INODE_COLS ") VALUES("
 		INODE_ARGS ")",
+	[ST_INO_CREATE_AT] = "INSERT INTO inode(ino, " INODE_COLS ") VALUES("
+		"?14, " INODE_ARGS ")",
+	[ST_INO_RESERVE] = "UPDATE sqlite_sequence SET seq = seq + ?1"
+		" WHERE name = 'inode' RETURNING seq",
 	[ST_INO_GET] = "SELECT ino, " INODE_COLS " FROM inode WHERE ino = ?1",
 	[ST_INO_UPDATE] = "UPDATE inode SET (" INODE_COLS ") = (" INODE_ARGS
 		") WHERE ino = ?14",
@@ -495,6 +499,8 @@ static int meta_end(struct meta *m, bool commit)
 	outer = m->depth == 1;
 	if (commit)
 		err = meta_run(m, m->st[outer ? ST_COMMIT : ST_RELEASE]);
+	if (!commit || err)     /* a reservation may be undone with it */
+		m->ino_next = m->ino_end = 0;
 	if ((!commit || err) && !sqlite3_get_autocommit(m->db)) {
 		if (outer) {
 			sqlite3_step(m->st[ST_ROLLBACK]);

@@ -25,7 +25,8 @@
 enum meta_st {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_UNDO,
 	ST_NEXT_ID,
-	ST_INO_CREATE, ST_INO_GET, ST_INO_UPDATE, ST_INO_ACCESS, ST_INO_TIER,
+	ST_INO_CREATE, ST_INO_CREATE_AT, ST_INO_RESERVE,
+	ST_INO_GET, ST_INO_UPDATE, ST_INO_ACCESS, ST_INO_TIER,
 	ST_INO_DEL,
 	ST_INO_ORPHANS,
 	ST_INO_SCAN, ST_INO_COUNT,
@@ -47,6 +48,10 @@ struct meta {
 	sqlite3 *db;                    /* protected by lock */
 	sqlite3_stmt *st[ST_COUNT];     /* protected by lock */
 	unsigned depth;                 /* protected by lock: open groups */
+	uint64_t ino_next, ino_end;     /* protected by lock: inode numbers
+					   [next, end) reserved by a
+					   committed transaction, unused
+					   (meta_inode.c) */
 	char *path;                     /* immutable after open */
 	char *wal_path;                 /* immutable after open */
 	/* The background check (meta_check.c). */

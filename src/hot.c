@@ -12,10 +12,14 @@
  * together fit in hot_max (a file written again reuses the buffers its old
  * version freed), else it is unmapped at once (munmap of part of a mapping
  * is fine). hot_trim() at
- * every policy tick unmaps the pool down to HOT_POOL_MAX, then half of
- * the rest, in runs of adjacent buffers: RSS drops within a tick of files
- * leaving RAM, give or take HOT_POOL_MAX. Small buffers freed in bulk are
- * given back by hot_trim() too (malloc_trim).
+ * every policy tick unmaps, in runs of adjacent buffers, the buffers that
+ * were idle since the last one (the pool never had fewer free than them):
+ * beyond HOT_POOL_MAX all of them, under it half. A deleted file's buffers
+ * thus wait one whole tick for the file written next (a tick between the
+ * delete and the rewrite cost that writer 1 GiB of fresh zero-filled
+ * slabs per GiB, ~10% of its daemon CPU), and RSS drops within two ticks
+ * of files leaving RAM, give or take HOT_POOL_MAX. Small buffers freed in
+ * bulk are given back by hot_trim() too (malloc_trim).
  */
 #include "hot.h"
 
@@ -49,7 +53,7 @@ int hot_init(struct hot *h, uint64_t max)
 		return -rc;
 	}
 	h->pool = NULL;
-	h->npool = h->pool_cap = 0;
+	h->npool = h->pool_cap = h->pool_min = 0;
 	atomic_init(&h->bytes, 0);
 	atomic_init(&h->max, max);
 	h->head = NULL;
@@ -176,6 +180,8 @@ static uint8_t *pool_get(struct hot *h)
 	pthread_mutex_lock(&h->pool_lock);
 	if (h->npool)
 		p = h->pool[--h->npool];
+	if (h->npool < h->pool_min)
+		h->pool_min = h->npool;
 	pthread_mutex_unlock(&h->pool_lock);
 	if (p)
 		return p;
@@ -294,12 +300,19 @@ void hot_chunk_release(struct hchunk *c)
 
 void hot_trim(struct hot *h)
 {
-	size_t n;
+	size_t n, idle;
 
 	pthread_mutex_lock(&h->pool_lock);
 	n = h->npool;
+	idle = h->pool_min < n ? h->pool_min : n;
 	pthread_mutex_unlock(&h->pool_lock);
-	pool_shrink(h, n > HOT_POOL_MAX ? HOT_POOL_MAX : n / 2);
+	/* Keep what came back since the last trim, and half of the idle
+	 * buffers up to HOT_POOL_MAX. */
+	pool_shrink(h, n - idle +
+			       (idle > HOT_POOL_MAX ? HOT_POOL_MAX : idle) / 2);
+	pthread_mutex_lock(&h->pool_lock);
+	h->pool_min = h->npool;
+	pthread_mutex_unlock(&h->pool_lock);
 	malloc_trim(0);
 }
 

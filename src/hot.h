@@ -9,9 +9,10 @@
  * buffers carved from 2 MiB-aligned mappings (one transparent huge page
  * each where THP allows): a free buffer goes back to the pool while the
  * pool is small (one of a deleted file, hot_chunk_drop_gone, while pool
- * and chunks fit in the budget); the rest are unmapped at once, and the pool drains
- * at every hot_trim, so RSS follows the hot tier (within a policy tick
- * for deleted files).
+ * and chunks fit in the budget); the rest are unmapped at once, and every
+ * hot_trim unmaps the buffers that sat in the pool since the one before,
+ * so RSS follows the hot tier (within two policy ticks for deleted
+ * files).
  * What it is not: the eviction policy. Deciding whom to demote and doing it
  * is fs_tier.c's job; hot only counts and lists.
  *
@@ -35,6 +36,9 @@ struct hot {
 	uint8_t **pool;                 /* protected by pool_lock: free
 					   full-size buffers, pre-faulted */
 	size_t npool, pool_cap;         /* protected by pool_lock */
+	size_t pool_min;                /* protected by pool_lock: fewest
+					   free buffers since the last
+					   hot_trim (those were idle) */
 	_Atomic uint64_t bytes;         /* RAM held by all chunks */
 	_Atomic uint64_t max;           /* the budget (hot_max) */
 	struct tfs_inode *head;         /* protected by lock: resident inodes */

@@ -35,6 +35,7 @@ round's copy: ~10 GiB of RAM per round, and hours of xz on 2 cores).
 What it is not: a test; it never fails on a slow number. It must run as
 root (mounts, drop_caches). Usage:
   sudo tests/bench/run.py s3 [--size 512M | --ten-gib] [--rounds N]
+       [--data mixed|random]
        [--backing DIR] [--s3-env DIR/env] [--json FILE]
 (--s3-env reuses a running server; else one is started and stopped.)
 """
@@ -111,15 +112,16 @@ def text_source():
     return data
 
 
-def make_data(src, size):
-    """size bytes in 16 MiB files, half random, half text."""
+def make_data(src, size, mix="mixed"):
+    """size bytes in 16 MiB files, half random, half text (mix "mixed"),
+    or all random (mix "random")."""
     os.makedirs(src, exist_ok=True)
     text = text_source()
     rng = random.Random(12)
     n = max(4, size // FILE_SIZE)
     files = []
     for i in range(n):
-        kind = "rand" if i % 2 == 0 else "text"
+        kind = "rand" if i % 2 == 0 or mix == "random" else "text"
         p = os.path.join(src, "%s%03d" % (kind, i))
         with open(p, "wb") as f:
             if kind == "rand":
@@ -228,6 +230,8 @@ class S3Bench:
         for kind in ("text", "rand"):
             # files[0:2] are for the sequential reads
             cand = [f for f in files[2:] if f.startswith(kind)]
+            if not cand:
+                continue        # --data random: no text files
             blk = 256 * KiB if kind == "text" else 64 * KiB
             picks = set()
             while len(picks) < RAND_READS:
@@ -284,7 +288,7 @@ class S3Bench:
             raise SystemExit("cannot create bucket " + self.bucket)
         self.src = os.path.join(self.back, "src")
         log("making %d MiB of data in %s" % (size // MiB, self.src))
-        files = make_data(self.src, size)
+        files = make_data(self.src, size, self.a.data)
         size = len(files) * FILE_SIZE
         for r in range(rounds):
             for system in rotate(["local", "s3"], r):
@@ -363,6 +367,11 @@ def main(argv):
     ap.add_argument("--rounds", type=int, default=0,
                     help="default 2 (1 with --ten-gib: the RGW holds "
                     "every round's copy in RAM)")
+    ap.add_argument("--data", choices=("mixed", "random"), default="mixed",
+                    help="mixed (default): half random, half Python text; "
+                    "random: all incompressible (like model weights; xz "
+                    "stores it raw, so a 10 GiB store demotes in minutes "
+                    "instead of hours of xz on text)")
     ap.add_argument("--backing", default="/var/tmp")
     ap.add_argument("--s3-env", default=None,
                     help="DIR/env of a running scripts/s3-server.sh")
@@ -408,11 +417,13 @@ def main(argv):
                  srv], timeout=300)
             rmtree(srv)
         rmtree(back)
-    print("\ntierfs S3 cold tier benchmark: %d MiB data set (%s), %d "
+    print("\ntierfs S3 cold tier benchmark: %d MiB data set (%s; %s), %d "
           "round(s), %.0f s; load %s at start, %s at end; RGW memstore on "
           "loopback" % (size // MiB, "10 GiB: the issue's size" if
                         a.ten_gib else "reduced from the issue's 10 GiB: "
-                        "the RGW keeps objects in RAM", a.rounds, now() - t0,
+                        "the RGW keeps objects in RAM", "half random, half "
+                        "text" if a.data == "mixed" else "all random",
+                        a.rounds, now() - t0,
                         "/".join(load_start),
                         "/".join(open("/proc/loadavg").read().split()[:3])))
     med, goals = report(b.rows, dec)
@@ -420,7 +431,7 @@ def main(argv):
         meta = machine_meta()
         meta.update({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                            time.gmtime()),
-                     "size": size, "rounds": a.rounds,
+                     "size": size, "rounds": a.rounds, "data": a.data,
                      "loadavg_start": load_start,
                      "loadavg_end": open("/proc/loadavg").read().split()[:3],
                      "tierfs": a.tierfs})

@@ -53,7 +53,7 @@ int hot_init(struct hot *h, uint64_t max)
 		return -rc;
 	}
 	h->pool = NULL;
-	h->npool = h->pool_cap = h->pool_min = 0;
+	h->npool = h->pool_cap = h->pool_min = h->excess = 0;
 	atomic_init(&h->bytes, 0);
 	atomic_init(&h->max, max);
 	h->head = NULL;
@@ -81,6 +81,7 @@ static void pool_shrink(struct hot *h, size_t keep)
 	n = h->npool > keep ? h->npool - keep : 0;
 	if (n && (gone = malloc(n * sizeof(*gone)))) {
 		h->npool -= n;
+		h->excess = h->excess > n ? h->excess - n : 0;
 		memcpy(gone, h->pool + h->npool, n * sizeof(*gone));
 	}
 	pthread_mutex_unlock(&h->pool_lock);
@@ -98,6 +99,8 @@ static void pool_shrink(struct hot *h, size_t keep)
 	for (;;) {      /* no memory for the list: one at a time */
 		pthread_mutex_lock(&h->pool_lock);
 		one = h->npool > keep ? h->pool[--h->npool] : NULL;
+		if (one && h->excess)
+			h->excess--;
 		pthread_mutex_unlock(&h->pool_lock);
 		if (!one)
 			return;
@@ -180,6 +183,8 @@ static uint8_t *pool_get(struct hot *h)
 	pthread_mutex_lock(&h->pool_lock);
 	if (h->npool)
 		p = h->pool[--h->npool];
+	if (p && h->excess)
+		h->excess--;            /* it was one of them */
 	if (h->npool < h->pool_min)
 		h->pool_min = h->npool;
 	pthread_mutex_unlock(&h->pool_lock);
@@ -208,7 +213,8 @@ static uint8_t *data_alloc(struct hot *h, uint32_t cap)
 
 static void data_free(struct hot *h, uint8_t *p, uint32_t cap, bool recycle)
 {
-	bool kept = false;
+	bool kept = false, fits;
+	size_t keep = 0;
 
 	if (!p)
 		return;
@@ -220,19 +226,29 @@ static void data_free(struct hot *h, uint8_t *p, uint32_t cap, bool recycle)
 	 * pool and the chunks in use together stay within the budget: the
 	 * file written next takes them, with no fresh pages to clear and no
 	 * munmap; hot_trim gives the excess back at the next tick. Others
-	 * only while the pool is small: a file leaving RAM lowers RSS now. */
+	 * only while the pool is small: a file leaving RAM lowers RSS now,
+	 * within HOT_SLAB_CHUNKS buffers: the others wait on top of the pool
+	 * until that many are unmapped together (every munmap costs a TLB
+	 * shootdown on every CPU: 4% of the daemon's CPU in a writer over
+	 * hot_max, one per 64 KiB evicted). */
 	pthread_mutex_lock(&h->pool_lock);
-	if ((h->npool < HOT_POOL_MAX ||
-	     (recycle && atomic_load(&h->bytes) +
-				 (h->npool + 1) * (uint64_t)TFS_CHUNK_SIZE <=
-			 atomic_load(&h->max))) &&
-	    pool_room(h, 1)) {
+	fits = h->npool - h->excess < HOT_POOL_MAX ||
+	       (recycle && atomic_load(&h->bytes) +
+				   (h->npool + 1) * (uint64_t)TFS_CHUNK_SIZE <=
+			   atomic_load(&h->max));
+	if (pool_room(h, 1)) {
 		h->pool[h->npool++] = p;
 		kept = true;
+		if (!fits && ++h->excess >= HOT_SLAB_CHUNKS) {
+			keep = h->npool - h->excess;
+			h->excess = 0;
+		}
 	}
 	pthread_mutex_unlock(&h->pool_lock);
 	if (!kept)
 		munmap(p, cap);
+	else if (keep)
+		pool_shrink(h, keep);
 }
 
 struct hchunk *hot_chunk_new(struct hot *h, uint32_t need)

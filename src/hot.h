@@ -36,6 +36,9 @@ struct hot {
 	uint8_t **pool;                 /* protected by pool_lock: free
 					   full-size buffers, pre-faulted */
 	size_t npool, pool_cap;         /* protected by pool_lock */
+	size_t excess;                  /* protected by pool_lock: buffers
+					   on top of the pool waiting to be
+					   unmapped together */
 	size_t pool_min;                /* protected by pool_lock: fewest
 					   free buffers since the last
 					   hot_trim (those were idle) */

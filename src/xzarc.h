@@ -11,7 +11,8 @@
  * (lzma_block_uncomp_encode), so reading it costs a CRC, no decode. The
  * reader opens an archive, decodes its index once, and serves pread() of
  * any uncompressed range by decoding only the blocks that cover it,
- * through a blkcache.
+ * through a blkcache (except stored blocks on a local store: those are
+ * read and checked again each time, the page cache being their cache).
  *
  * What it is not: a catalog (which file is where is in meta.h) and not a
  * general xz reader: it accepts any single-stream .xz with CRC32/CRC64

@@ -366,7 +366,9 @@ START_TEST(test_roundtrip_files)
 		ck_assert_int_eq(xzarc_pread(a, c, buf, 10, total + 5000), 0);
 	}
 	blkcache_get_stats(c, &st);
-	ck_assert_uint_gt(st.hits, 0);
+	/* Mostly random bytes: stored blocks, read again on every read
+	 * (a local store's page cache keeps them), compressed ones cached. */
+	ck_assert_uint_gt(st.hits + st.decodes, 0);
 	ck_assert_uint_le(st.bytes, 256 * KiB);
 	check_with_xz(t.path, data, total, xzarc_nblocks(a));
 	xzarc_close(&a);
@@ -442,7 +444,10 @@ START_TEST(test_random_stored_raw)
 	check_reads(a, c, data, len, 200, 3);
 	blkcache_get_stats(c, &st);
 	ck_assert_uint_ge(st.decodes, xzarc_nblocks(a));
-	ck_assert_uint_eq(st.decodes, st.misses);
+	/* Stored blocks on a local store are read and checked each time,
+	 * never cached. */
+	ck_assert_uint_eq(st.misses, 0);
+	ck_assert_uint_eq(st.bytes, 0);
 	check_with_xz(t.path, data, len, xzarc_nblocks(a));
 	xzarc_close(&a);
 	print_decode_speed("random", t.path, data, len);

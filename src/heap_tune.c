@@ -83,6 +83,29 @@ void heap_tune_exec(char **argv)
 	free(val);
 }
 
+/* On a guest whose page tables the hypervisor shadows, the first store
+ * to a page traps to the host even when the guest kernel has it mapped
+ * (perf: 96 % of malloc's samples on the store of the new top chunk's
+ * header). So after a growth, take up to HEAP_TOUCH_MAX of it from malloc
+ * (a block from the top: ours to write), store to each of its pages here,
+ * off the request's path, and give it back (it goes back to the top; the
+ * top pad keeps it from being trimmed). Kept under the mmap threshold. */
+#define HEAP_TOUCH_MAX (96 * 1024)
+
+static void heap_touch(size_t len, uintptr_t page)
+{
+	volatile unsigned char *b;
+
+	if (len > HEAP_TOUCH_MAX)
+		len = HEAP_TOUCH_MAX;
+	b = malloc(len);
+	if (!b)
+		return;
+	for (size_t off = 0; off < len; off += page)
+		b[off] = 0;
+	free((void *)b);
+}
+
 /* The end of the heap already populated (0: not yet known). Threads race
  * for it harmlessly: populating a page twice is a no-op. */
 static _Atomic uintptr_t populated;
@@ -101,4 +124,5 @@ void heap_tune_prefault(void)
 		return;
 	from &= ~(page - 1);
 	madvise((void *)from, top - from, MADV_POPULATE_WRITE);
+	heap_touch(top - from, page);
 }

@@ -615,6 +615,12 @@ void blkcache_count_decode(struct blkcache *c)
 		atomic_fetch_add(&c->decodes, 1);
 }
 
+void blkcache_count_miss(struct blkcache *c)
+{
+	if (c)
+		atomic_fetch_add(&c->misses, 1);
+}
+
 void blkcache_get_stats(struct blkcache *c, struct blkcache_stats *out)
 {
 	out->hits = atomic_load(&c->hits);

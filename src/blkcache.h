@@ -95,6 +95,10 @@ void blkcache_put(struct blkcache *c, const struct blkcache_ent *e);
 /* Drop every block of archive `arc` (when it is deleted). */
 void blkcache_drop_arc(struct blkcache *c, uint64_t arc);
 void blkcache_count_decode(struct blkcache *c);
+/* Count a miss of a block the caller reads without the cache (xzarc's
+ * stored blocks on a local store): not cached, so every read of it is a
+ * miss. c may be NULL. */
+void blkcache_count_miss(struct blkcache *c);
 void blkcache_get_stats(struct blkcache *c, struct blkcache_stats *out);
 
 #endif

@@ -558,6 +558,7 @@ ssize_t xzarc_pread(struct xzarc *a, struct blkcache *c, void *dst,
 			if (err < 0)
 				return err;
 			if (err == 1) {
+				blkcache_count_miss(c);
 				blkcache_count_decode(c);
 				done += n;
 				continue;

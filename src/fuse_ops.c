@@ -41,6 +41,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,15 +374,54 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
+/*
+ * READ replies are built in a buffer each worker thread keeps for its life
+ * (freed by the key's destructor when libfuse retires the thread): a
+ * malloc and free of up to 1 MiB per READ, with the daemon's single malloc
+ * arena (heap_tune.c), shrank and grew the heap's top each time and
+ * faulted the reply's pages in again - half of the daemon's CPU in a
+ * sequential cold read (0.16-0.24 s against 0.08-0.12 s per 128 MiB).
+ * Per-thread scratch, not shared state: no lock, nothing outlives its
+ * thread. If the key cannot be made, each READ mallocs as before.
+ */
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
+static bool read_buf_ok;        /* written once, under read_buf_once */
+
+static void read_buf_make_key(void)
+{
+	read_buf_ok = pthread_key_create(&read_buf_key, free) == 0;
+}
+
+static char *read_buf_of_thread(void)
+{
+	char *b;
+
+	(void)pthread_once(&read_buf_once, read_buf_make_key);
+	if (!read_buf_ok)
+		return NULL;
+	b = pthread_getspecific(read_buf_key);
+	if (!b) {
+		b = malloc(READ_BUF_MAX);
+		if (b && pthread_setspecific(read_buf_key, b) != 0) {
+			free(b);
+			b = NULL;
+		}
+	}
+	return b;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	char *buf;
+	char *buf, *own = NULL;
 	ssize_t n;
 
 	if (size > READ_BUF_MAX)
 		size = READ_BUF_MAX;
-	buf = malloc(size ? size : 1);
+	buf = read_buf_of_thread();
+	if (!buf)
+		buf = own = malloc(size ? size : 1);
 	if (!buf) {
 		reply_err(req, -ENOMEM);
 		return;
@@ -391,7 +432,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, (int)n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
-	free(buf);
+	free(own);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

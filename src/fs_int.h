@@ -210,6 +210,8 @@ struct fs_replace_entry {
 	struct tfs_inode *ino;
 	uint32_t pid;           /* the thread that last changed it */
 	bool due;               /* that thread moved on: publish now */
+	tfs_ns seen;            /* the rewrite (replace_since) during which
+				 * that thread was seen holding the file */
 };
 /* A pending rewrite is published after this long without a WRITE or a
  * truncation of the file. */

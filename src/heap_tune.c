@@ -1,7 +1,7 @@
 /*
- * heap_tune.c - run the daemon with one malloc arena (a glibc tunable,
- * re-executing itself once to get it) and fault the heap's growth in
- * ahead, off the requests' path.
+ * heap_tune.c - run the daemon with one malloc arena (mallopt
+ * M_ARENA_MAX) and fault the heap's growth in ahead, off the requests'
+ * path.
  *
  * Why: the hot tier keeps a small file's bytes in a malloc'd buffer sized
  * to them (hot.c), so creating 3 KiB files grows the heap by about a page
@@ -17,26 +17,21 @@
  * (Transparent huge pages did as well for the faults but cost 4-8 MiB
  * more RSS on a 100k-file mount.)
  *
- * How: glibc reads its tunables from GLIBC_TUNABLES once, when the program
- * starts, so they cannot be set from inside. heap_tune_exec() adds ours to
- * the environment (keeping any the user gave, which win: glibc takes the
- * last value of a repeated name, so the user's come after ours) and
- * re-executes its own binary (the path /proc/self/exe names, so that the
- * process keeps its name) with the same arguments, once (a marker variable
- * stops a second time). Descriptors, the pid and the working directory
- * carry over, so it must run first thing in main(), before any descriptor
- * is opened or thread started. If anything fails the daemon just runs on
- * with glibc's defaults.
+ * How: mallopt(M_ARENA_MAX, 1) first thing in main(), before any thread
+ * exists (glibc fixes the number of arenas the first time a second thread
+ * allocates): the same setting as the glibc.malloc.arena_max=1 tunable,
+ * without re-executing the daemon to get it (an earlier version did, by
+ * GLIBC_TUNABLES). It overrides an arena_max given in GLIBC_TUNABLES (the
+ * other tunables apply); TIERFS_HEAP=default in the environment leaves
+ * malloc as glibc sets it up (for comparisons).
  *
- * What it is not: an allocator, or needed for correctness. TIERFS_HEAP=
- * default in the environment turns it off (for comparisons).
+ * What it is not: an allocator, or needed for correctness.
  */
 #include "heap_tune.h"
 
-#include <limits.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,41 +41,13 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define HEAP_TUNABLES "glibc.malloc.arena_max=1"
-#define HEAP_MARK "TIERFS_HEAP"
-
-void heap_tune_exec(char **argv)
+void heap_tune_init(void)
 {
-	const char *mark = getenv(HEAP_MARK);
-	const char *user = getenv("GLIBC_TUNABLES");
-	char exe[PATH_MAX], *val;
-	ssize_t len;
-	size_t n;
+	const char *mode = getenv("TIERFS_HEAP");
 
-	if (mark)               /* done already, or turned off */
+	if (mode && strcmp(mode, "default") == 0)
 		return;
-	n = strlen(HEAP_TUNABLES) + (user ? strlen(user) + 1 : 0) + 1;
-	val = malloc(n);
-	if (!val)
-		return;
-	snprintf(val, n, "%s%s%s", HEAP_TUNABLES, user ? ":" : "",
-		 user ? user : "");
-	/* By the binary's own path, not /proc/self/exe: the process name
-	 * (comm: ps, pgrep -x tierfs) comes from the path executed. */
-	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (len > 0 && (size_t)len < sizeof(exe) - 1) {
-		exe[len] = '\0';
-		if (setenv("GLIBC_TUNABLES", val, 1) == 0 &&
-		    setenv(HEAP_MARK, "tuned", 1) == 0)
-			execv(exe, argv);
-	}
-	/* Still here: run untuned, with the user's environment. */
-	if (user)
-		setenv("GLIBC_TUNABLES", user, 1);
-	else
-		unsetenv("GLIBC_TUNABLES");
-	setenv(HEAP_MARK, "default", 1);
-	free(val);
+	(void)mallopt(M_ARENA_MAX, 1);  /* 0 on failure: glibc's default */
 }
 
 /* On a guest whose page tables the hypervisor shadows, the first store

@@ -543,7 +543,7 @@ int main(int argc, char **argv)
 	struct cmdline cl = { 0 };
 	int ret;
 
-	heap_tune_exec(argv);   /* may re-execute: first of all */
+	heap_tune_init();       /* before any thread: first of all */
 	ret = parse_cmdline(argc, argv, &cl);
 
 	if (!ret) {

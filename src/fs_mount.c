@@ -254,7 +254,8 @@ int fs_mount(struct fs **out, const char *store_dir,
 {
 	struct fs *f;
 	char path[4096];
-	bool clean, full;
+	bool clean, fresh, full;
+	struct stat st;
 	int rc;
 
 	f = calloc(1, sizeof(*f));
@@ -286,6 +287,10 @@ int fs_mount(struct fs **out, const char *store_dir,
 	if (rc)
 		goto out_fail;
 	rc = store_path(&f->store, path, sizeof(path), "meta.db");
+	/* No meta.db yet: a new store (or one whose first mount never got
+	 * this far). It had no last stop, clean or not; meta_open creates
+	 * the database and the full check below is of an empty one. */
+	fresh = !rc && stat(path, &st) < 0 && errno == ENOENT;
 	if (!rc)
 		rc = meta_open(&f->meta, path);
 	if (rc) {
@@ -296,7 +301,7 @@ int fs_mount(struct fs **out, const char *store_dir,
 		goto out_fail;
 	}
 	clean = store_clean_get(&f->store);
-	if (!clean)
+	if (!clean && !fresh)
 		tfs_info("%s: the last stop was not clean: checking meta.db "
 			 "in full before mounting", f->store.dir);
 	full = !clean || meta_small(path);

@@ -1,6 +1,8 @@
 #!/bin/bash
 # How a mount checks meta.db (issue 9: a million-file store mounts in well
 # under a second, and a damaged meta.db still never mounts silently):
+#  - a new store (no meta.db yet) had no last stop: its first mount does not
+#    log "the last stop was not clean";
 #  - a clean unmount leaves STORE/clean; a mount removes it before it
 #    changes anything; after a kill -9 it is absent and the next mount runs
 #    the full PRAGMA quick_check before mounting (the log says so);
@@ -30,7 +32,12 @@ wait_log()
 	fail "no /$pat/ in the daemon log after 60 s"
 }
 
+note "a new store had no last stop: its first mount does not claim one"
 tfs_mount -o interval=1h
+grep -q "info: created store $S\$" "$TFS_LOG" ||
+	fail "the first mount did not create the store"
+! grep -q "last stop was not clean" "$TFS_LOG" ||
+	fail "the first mount of a new store claims an unclean last stop"
 [ ! -e "$S/clean" ] || fail "STORE/clean exists while mounted"
 mkdir "$M/keep"            # first: its entries sort before many/'s
 mkdir "$M/many"

@@ -7,11 +7,13 @@
  *
  * STORE must not hold a store yet. The restore creates it (as a first
  * mount would), downloads the last meta.db snapshot (PREFIX/meta/meta.db)
- * into it, checks that the catalog opens and that every archive it names
+ * into it, checks the catalog in full (integrity_check), drops its warm
+ * segment rows (restore_catalog), checks that every archive it names
  * is in the bucket, records the cold store (STORE/cold_store) and writes
  * the S3 settings to STORE/tierfs.conf, so `tierfs STORE MOUNTPOINT` mounts
- * it. The keys come from --s3-credentials, else AWS_ACCESS_KEY_ID and
- * AWS_SECRET_ACCESS_KEY (and are not written anywhere).
+ * it, and writes the clean-stop marker last. The keys come from
+ * --s3-credentials, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+ * are not written anywhere).
  *
  * What it does not bring back: the bytes that were hot or warm when the
  * snapshot was taken (they lived on the old machine's disk), and anything
@@ -89,6 +91,51 @@ static int fetch_snapshot(struct blob_store *bs, const char *path)
 			key);
 	if (!rc)
 		rc = meta_open(&m, path);
+	meta_close(&m);
+	return rc;
+}
+
+static int keep_first(void *ctx, const char *problem)
+{
+	snprintf(ctx, 200, "%s", problem);
+	return 1;       /* one is enough to refuse */
+}
+
+/* Make the downloaded catalog the new store's: refuse a damaged one
+ * (SQLite integrity_check), and forget the warm segments. They were on the
+ * old machine's disk and this store has none: a row kept would have every
+ * mount log the segment as missing and compaction try to delete it. The
+ * extents into them stay, so the files whose bytes were hot or warm keep
+ * reading EIO and tierfs-fsck STORE lists them; the segment id counter
+ * stays too, so no new segment reuses an id those extents name. */
+static int restore_catalog(const char *db, size_t *nsegs)
+{
+	struct meta_seg *segs = NULL;
+	struct meta *m = NULL;
+	char first[200] = "";
+	unsigned bad = 0;
+	int rc;
+
+	*nsegs = 0;
+	rc = meta_open(&m, db);
+	if (!rc)
+		rc = meta_check(m, false, keep_first, first, &bad);
+	if (!rc && bad) {
+		fprintf(stderr, "tierfs-fsck: the snapshot's meta.db is "
+			"damaged (SQLite integrity_check: %s)\n", first);
+		rc = -EIO;
+	}
+	if (!rc)
+		rc = meta_seg_list(m, &segs, nsegs);
+	if (!rc && *nsegs) {
+		rc = meta_begin(m);
+		if (!rc) {
+			for (size_t i = 0; !rc && i < *nsegs; i++)
+				rc = meta_seg_delete(m, segs[i].id);
+			rc = meta_finish(m, rc);
+		}
+	}
+	free(segs);
 	meta_close(&m);
 	return rc;
 }
@@ -197,7 +244,7 @@ static void restore_undo(const char *dir, const struct restore_before *b)
 {
 	static const char *const made[] = {
 		"meta.db.restore", "meta.db", "meta.db-wal", "meta.db-shm",
-		"cold_store", "cold_store.tmp", "FORMAT", "lock",
+		"cold_store", "cold_store.tmp", "FORMAT", "lock", "clean",
 	};
 	char p[4200];
 	struct dirent *de;
@@ -261,7 +308,7 @@ int fsck_s3_restore(int argc, char **argv)
 	struct blob_store *bs = NULL;
 	const char *url = NULL, *dir;
 	char err[1024], path[4200], tmp[4300];
-	size_t narcs = 0, missing = 0;
+	size_t narcs = 0, missing = 0, nsegs = 0;
 	struct restore_before before = { 0 };
 	struct stat sb;
 	int c, rc;
@@ -323,6 +370,8 @@ int fsck_s3_restore(int argc, char **argv)
 	unlink(tmp);
 	rc = fetch_snapshot(bs, tmp);
 	if (!rc)
+		rc = restore_catalog(tmp, &nsegs);
+	if (!rc)
 		rc = check_archives(bs, tmp, &narcs, &missing);
 	if (!rc && rename(tmp, path))
 		rc = -errno;
@@ -338,12 +387,19 @@ int fsck_s3_restore(int argc, char **argv)
 		fprintf(stderr, "tierfs-fsck: %s\n", err);
 	if (!rc)
 		rc = write_conf(st.dir, url, &cfg);
+	/* Last, as a clean unmount does: the catalog is a consistent
+	 * snapshot checked in full above, so the first mount has no stop to
+	 * distrust. Without the marker it checks in full and says so. */
+	if (!rc && store_clean_set(&st, true))
+		fprintf(stderr, "tierfs-fsck: cannot write %s/clean; the first "
+			"mount checks meta.db in full\n", st.dir);
 	if (!rc)
 		printf("tierfs-fsck: restored %s from %s: %zu archive%s, %zu "
-		       "missing. Files that were hot or warm at the snapshot "
-		       "read as I/O errors (tierfs-fsck %s lists them).\n",
-		       st.dir, url, narcs, narcs == 1 ? "" : "s", missing,
-		       st.dir);
+		       "missing, %zu warm segment%s left behind. Files that "
+		       "were hot or warm at the snapshot read as I/O errors "
+		       "(tierfs-fsck %s lists them).\n", st.dir, url, narcs,
+		       narcs == 1 ? "" : "s", missing, nsegs,
+		       nsegs == 1 ? "" : "s", st.dir);
 out_close:
 	blob_store_close(&bs);
 	store_close(&st);

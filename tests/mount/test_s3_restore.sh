@@ -7,7 +7,11 @@
 # its name but reads as EIO (its bytes stayed on the old disk); restoring
 # into an existing store, or from a bucket without a snapshot, is refused,
 # and a failed restore takes back the directory it made (or leaves an empty
-# one it was given empty).
+# one it was given empty). The restored store's mount logs no error for
+# the warm segments a restore cannot bring back (the restore drops them
+# from the catalog; only a read of a lost file logs one), nor an unclean
+# last stop (the restore checks meta.db in full and leaves STORE/clean);
+# with only cold files at the snapshot its log has no error at all.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib_s3.sh"
 tfs_require_root
@@ -85,8 +89,12 @@ assert_eq "" "$(ls -A "$TFS_TMP/restored3")" "what the failed restore left in an
 grep -q "as it was before" "$TFS_TMP/err" ||
 	fail "the failed restore does not say what it left: $(cat "$TFS_TMP/err")"
 
-tfs_expect_log_error 'warm|segment|read|EIO|Input/output'
+[ -f "$S2/clean" ] || fail "the restore left no STORE/clean"
+# the read of the warm file logs its error; the mount logs none
+tfs_expect_log_error 'warm: segment [0-9a-f]+ offset|read|EIO|Input/output'
 tfs_mount_args "$M2" "$S2" "$M2"
+! grep -E " error: .*\.seg|last stop was not clean" "$TFS_LOG" ||
+	fail "the mount of the restored store logs the above"
 drop_caches
 for d in vec mod deep; do
 	diff -r "$R/$d" "$M2/$d" || fail "$d/ differs in the restored store"
@@ -108,3 +116,32 @@ note "tierfs-fsck of the restored store: exit $st"
 assert_eq 1 "$st" "tierfs-fsck of the restored store (the warm file is lost)"
 grep -q "warmfile" "$TFS_TMP/fsck.out" ||
 	fail "tierfs-fsck does not name the lost warm file: $(cat "$TFS_TMP/fsck.out")"
+
+note "only cold files at the snapshot: the restored store mounts without an error"
+# Their bytes were warm first (segment 00000001, now all dead records):
+# the snapshot names a segment a restore cannot bring back, and needs not.
+S3=$TFS_TMP/onlycold
+S4=$TFS_TMP/onlycold-restored
+M3=$TFS_TMP/mnt3
+mkdir "$S3" "$M3"
+tfs_mount_args "$M3" "$S3" "$M3" -o "cold_store=s3://$B/site/b,s3_endpoint=$S3_ENDPOINT,s3_credentials=$CRED,hot_age=1d,warm_age=1d,interval=1h"
+cp -r "$R/mod" "$M3/"
+setfattr -n user.tierfs.tier -v cold "$M3/mod"
+assert_eq cold "$(tier "$M3/mod/abc.py")" "tier before the snapshot"
+tfs_umount
+"$TIERFS_FSCK" --restore "s3://$B/site/b" --s3-endpoint "$S3_ENDPOINT" \
+	--s3-credentials "$CRED" "$S4" >"$TFS_TMP/out" ||
+	fail "tierfs-fsck --restore failed: $(cat "$TFS_TMP/out")"
+grep -q ", 1 warm segment left behind" "$TFS_TMP/out" ||
+	fail "the restore does not say it left the segment: $(cat "$TFS_TMP/out")"
+tfs_mount_args "$M3" "$S4" "$M3"
+diff -r "$R/mod" "$M3/mod" || fail "mod/ differs in the restored store"
+tfs_umount
+if grep -E " error: |last stop was not clean" "$TFS_LOG"; then
+	fail "the restored store's mount logs the above"
+fi
+"$TIERFS_FSCK" "$S4" >"$TFS_TMP/fsck.out" 2>&1 || {
+	cat "$TFS_TMP/fsck.out"
+	fail "tierfs-fsck of the restored store is not clean"
+}
+note "ok"

@@ -226,30 +226,6 @@ static void dc_unlink_all(struct diskcache *dc, uint64_t *victims, size_t n)
 
 /* ---- files ---- */
 
-static int write_full(int fd, struct iovec *iov, int iovcnt)
-{
-	while (iovcnt > 0) {
-		ssize_t n = writev(fd, iov, iovcnt);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
 /* Check file fd against key and len and read its data into dst: 0, -ENOENT
  * (another key's file), -EIO (damaged). */
 static int dc_check(int fd, const char *key, void *dst, size_t len)
@@ -348,7 +324,7 @@ int diskcache_put(struct diskcache *dc, const char *key, const void *buf,
 	iov[0] = (struct iovec){ &hd, sizeof(hd) };
 	iov[1] = (struct iovec){ (void *)key, klen };
 	iov[2] = (struct iovec){ (void *)buf, len };
-	rc = write_full(fd, iov, 3);
+	rc = fd_pwritev_full(fd, iov, 3, 0);    /* a new file, from 0 */
 	if (close(fd) && !rc)
 		rc = -errno;
 	if (!rc && renameat(dc->dfd, tmp, dc->dfd, name))

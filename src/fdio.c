@@ -27,31 +27,18 @@ int fd_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 int fd_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 {
-	while (iovcnt > 0) {
-		ssize_t n = pwritev(fd, iov, iovcnt, (off_t)off);
+	for (;;) {
+		ssize_t n;
 
+		while (iovcnt > 0 && iov->iov_len == 0) {  /* nothing to write */
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt == 0)
+			break;
+		n = pwritev(fd, iov, iovcnt, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -71,4 +58,11 @@ int fd_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 		}
 	}
 	return 0;
+}
+
+int fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+
+	return fd_pwritev_full(fd, &v, 1, off);
 }

@@ -79,16 +79,17 @@ static _Atomic uintptr_t populated;
 
 void heap_tune_prefault(void)
 {
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t top = (uintptr_t)sbrk(0);     /* no system call */
 	uintptr_t from = atomic_load_explicit(&populated,
 					      memory_order_relaxed);
+	uintptr_t page;
 
 	if (top == from || top == (uintptr_t)-1)
-		return;
+		return;         /* the common case: every WRITE asks */
 	atomic_store_explicit(&populated, top, memory_order_relaxed);
 	if (from == 0 || top < from)    /* first look, or the heap shrank */
 		return;
+	page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	from &= ~(page - 1);
 	madvise((void *)from, top - from, MADV_POPULATE_WRITE);
 	heap_touch(top - from, page);

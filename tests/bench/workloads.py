@@ -917,6 +917,12 @@ class Bench:
                                        preset=COLD_LEVEL) for b in picks],
                         lzma.compress(d[mid * blk:(mid + 1) * blk],
                                       preset=COLD_LEVEL))
+
+            def decode_s(comp):
+                t = now()
+                lzma.decompress(comp)
+                return now() - t
+
             for r in range(self.rounds):
                 rnd = "j:%d" % r
                 rng = random.Random(500 + r)
@@ -927,21 +933,13 @@ class Bench:
                         # one decode per block, as each miss is one:
                         # a best-of-n would hide the preemptions the
                         # misses pay on a loaded machine
-                        per = []
-                        for comp in sample:
-                            t = now()
-                            lzma.decompress(comp)
-                            per.append(now() - t)
+                        per = [decode_s(comp) for comp in sample]
                         self.res.add("j", key + "one block decode (ref)",
                                      "python lzma",
                                      statistics.median(per) * 1e6, "us",
                                      note="median of %d random blocks" %
                                      len(per), rnd=rnd)
-                        ts = []
-                        for _ in range(7):
-                            t = now()
-                            lzma.decompress(midc)
-                            ts.append(now() - t)
+                        ts = [decode_s(midc) for _ in range(7)]
                         self.res.add("j", key + "middle block decode",
                                      "python lzma",
                                      statistics.median(ts) * 1e6, "us",

@@ -363,6 +363,12 @@ ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 	return n;
 }
 
+void cold_read_done(struct cold *c)
+{
+	if (c)
+		blkcache_buf_prepare(c->cache);
+}
+
 void cold_set_cache_size(struct cold *c, uint64_t bytes)
 {
 	blkcache_set_capacity(c->cache, bytes);

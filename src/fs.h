@@ -184,6 +184,9 @@ int fs_create(struct fs *f, const struct fs_caller *c,
 	      struct fs_file **fh);
 ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		void *buf, size_t size, off_t off);
+/* Call after a READ's reply: work taken off the read's path (a warm
+ * buffer for the next cold miss, cold_read_done). Never blocks on I/O. */
+void fs_read_done(struct fs *f);
 /* Every write is durable against a daemon crash when it returns (its
  * chunks appended to the warm segment, their extents and the size
  * committed), so close(2) needs no write-back of its own. */

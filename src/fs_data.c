@@ -19,6 +19,8 @@
  */
 #include "fs_int.h"
 
+#include "cold.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -416,6 +418,11 @@ ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 	stats_add(npend ? &f->stats.misses[tier] : &f->stats.hits[tier], 1);
 	stats_record_latency(&f->stats.lat[tier], stats_now_ns() - t0);
 	return (ssize_t)(end - (uint64_t)off);
+}
+
+void fs_read_done(struct fs *f)
+{
+	cold_read_done(f->cold);
 }
 
 /* ---- write ---- */

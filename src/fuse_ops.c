@@ -414,6 +414,7 @@ static char *read_buf_of_thread(void)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	struct fs *fs = fs_of(req);
 	char *buf, *own = NULL;
 	ssize_t n;
 
@@ -426,13 +427,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	n = fs_read(fs_of(req), node(req, ino),
-		    (struct fs_file *)(uintptr_t)fi->fh, buf, size, off);
+	n = fs_read(fs, node(req, ino), (struct fs_file *)(uintptr_t)fi->fh,
+		    buf, size, off);
 	if (n < 0)
 		reply_err(req, (int)n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	free(own);
+	fs_read_done(fs);       /* after the reply: req is gone */
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -192,6 +192,9 @@ void fs_read_done(struct fs *f);
  * committed), so close(2) needs no write-back of its own. */
 ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		 const void *buf, size_t size, off_t off);
+/* Work a WRITE leaves for after its reply (the writer copies its next
+ * bytes meanwhile): buffers for the next WRITEs (hot_prefill). */
+void fs_write_after_reply(struct fs *f);
 /* close(2): write back what is still dirty, if anything, and commit it. */
 int fs_flush(struct fs *f, struct tfs_inode *ino);
 /* fsync(2): as flush, and sync segment and metadata (durable against a

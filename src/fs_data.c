@@ -573,6 +573,11 @@ ssize_t fs_write(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 	return (ssize_t)(pos - (uint64_t)off);
 }
 
+void fs_write_after_reply(struct fs *f)
+{
+	hot_prefill(&f->hot);
+}
+
 /* ---- truncate ---- */
 
 /* A truncation to 0 of a file with content starts a rewrite that is

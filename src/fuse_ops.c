@@ -440,7 +440,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	ssize_t n = fs_write(fs_of(req), node(req, ino),
+	struct fs *f = fs_of(req);      /* the reply frees req */
+	ssize_t n = fs_write(f, node(req, ino),
 			     (struct fs_file *)(uintptr_t)fi->fh, buf, size,
 			     off);
 
@@ -450,6 +451,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	else
 		fuse_reply_write(req, (size_t)n);
 	heap_tune_prefault();   /* new hot chunks may have grown the heap */
+	fs_write_after_reply(f);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino,

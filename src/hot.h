@@ -24,6 +24,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,9 @@ struct hot {
 	size_t pool_min;                /* protected by pool_lock: fewest
 					   free buffers since the last
 					   hot_trim (those were idle) */
+	_Atomic bool demand;            /* a full-size buffer was taken since
+					   the last hot_prefill */
+	_Atomic bool filling;           /* a hot_prefill is running */
 	_Atomic uint64_t bytes;         /* RAM held by all chunks */
 	_Atomic uint64_t max;           /* the budget (hot_max) */
 	struct tfs_inode *head;         /* protected by lock: resident inodes */
@@ -69,6 +73,12 @@ void hot_chunk_drop(struct hot *h, struct tfs_inode *ino, uint64_t k);
 void hot_chunk_drop_gone(struct hot *h, struct tfs_inode *ino, uint64_t k);
 /* Free a chunk without accounting (shutdown, when the budget is gone). */
 void hot_chunk_release(struct hchunk *c);
+/* After a WRITE's reply (off the request's path): if full-size buffers
+ * were taken since the last call, map and populate slabs until the pool
+ * holds HOT_PREFILL free buffers (within the budget), so that the
+ * writer's next WRITEs find them ready. One caller at a time (others
+ * return at once); any thread. */
+void hot_prefill(struct hot *h);
 /* Give back to the system the memory freed by chunk frees (after a large
  * demotion) and the free buffer pool down to HOT_POOL_MAX, then half. */
 void hot_trim(struct hot *h);

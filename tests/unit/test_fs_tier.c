@@ -486,6 +486,58 @@ START_TEST(test_hot_budget)
 }
 END_TEST
 
+static size_t pool_free(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&f->hot.pool_lock);
+	n = f->hot.npool;
+	pthread_mutex_unlock(&f->hot.pool_lock);
+	return n;
+}
+
+/* After a WRITE that took full-size chunk buffers, buffers for the next
+ * ones are mapped ahead - never past hot_max - and go back to the system
+ * with the policy's trims when nobody takes them. */
+START_TEST(test_write_prefill)
+{
+	const size_t len = 2 * MiB;
+	uint8_t *data = random_buf(len);
+	struct tfs_inode *ino;
+	size_t n;
+
+	fs_unmount(&f);
+	cfg.hot_max = 64 * MiB;
+	do_mount();
+	fs_write_after_reply(f);        /* nothing written: nothing mapped */
+	ck_assert_uint_eq(pool_free(), 0);
+	ino = new_file(fs_root(f), "a", data, len);
+	fs_write_after_reply(f);
+	n = pool_free();
+	ck_assert_uint_ge(n, 32);
+	ck_assert_uint_le(hot_bytes() + n * TFS_CHUNK_SIZE, cfg.hot_max);
+	fs_write_after_reply(f);        /* no new demand: no new slab */
+	ck_assert_uint_eq(pool_free(), n);
+	expect_content(ino, data, len);
+	put(ino);
+	for (int i = 0; i < 8 && pool_free(); i++)
+		hot_trim(&f->hot);
+	ck_assert_uint_eq(pool_free(), 0);
+
+	/* A budget that is nearly full gets nothing ahead. */
+	fs_unmount(&f);
+	cfg.hot_max = 3 * MiB;
+	do_mount();
+	ino = new_file(fs_root(f), "b", data, len);
+	fs_write_after_reply(f);
+	ck_assert_uint_le(hot_bytes() + pool_free() * TFS_CHUNK_SIZE,
+			  cfg.hot_max);
+	expect_content(ino, data, len);
+	put(ino);
+	free(data);
+}
+END_TEST
+
 /* A write into a cold file changes that chunk only. */
 START_TEST(test_write_into_cold)
 {
@@ -1038,6 +1090,7 @@ static Suite *fs_tier_suite(void)
 	tcase_add_test(tc, test_remount_hot_file);
 	tcase_add_test(tc, test_tier_interface);
 	tcase_add_test(tc, test_hot_budget);
+	tcase_add_test(tc, test_write_prefill);
 	tcase_add_test(tc, test_dir_move_one_batch);
 	suite_add_tcase(s, tc);
 

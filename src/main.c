@@ -53,9 +53,12 @@
 #include "log.h"
 #include "metrics_http.h"
 #include "policy.h"
+#include "reqloop.h"
 #include "store.h"
 
 #define EXIT_USAGE 2
+/* Worker threads of the request loop at most (libfuse's default). */
+#define REQLOOP_THREADS 10
 
 struct cmdline {
 	const char *store;
@@ -753,14 +756,10 @@ static int run(struct cmdline *clp)
 	if (cl.single) {
 		rc = fuse_session_loop(se);
 	} else {
-		struct fuse_loop_config *lc = fuse_loop_cfg_create();
-
-		if (!lc)
-			goto out_stop;
-		fuse_loop_cfg_set_clone_fd(lc, 0);
-		fuse_loop_cfg_set_idle_threads(lc, 8);
-		rc = fuse_session_loop_mt(se, lc);
-		fuse_loop_cfg_destroy(lc);
+		/* One reader at a time, the last one first (reqloop.c). */
+		rc = reqloop_run(se, REQLOOP_THREADS);
+		if (rc < 0)
+			tfs_err("request loop: %s", strerror(-rc));
 	}
 	/* The loop returns the signal that ended it (SIGTERM, SIGINT): an
 	 * orderly unmount like fusermount3 -u. */

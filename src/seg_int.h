@@ -105,6 +105,11 @@ struct segstore {
 
 	_Atomic uint64_t reserve;       /* free bytes appends leave on disk */
 	atomic_bool full;               /* the last append hit the reserve */
+	/* seg_check_space's last look at the disk (seg_space.c): the free
+	 * bytes it saw, and the bytes and appends checked since. */
+	_Atomic uint64_t space_seen;
+	_Atomic uint64_t space_spent;
+	_Atomic uint32_t space_checks;
 
 	pthread_mutex_t pool_lock;
 	struct seg_buf *pool;           /* protected by pool_lock */

@@ -19,12 +19,13 @@
  * request (lookups, attributes, a create, a write of up to a chunk...:
  * quick()) answers it and then reads again, so a sequential program keeps
  * meeting the same thread, which the scheduler leaves on that program's
- * CPU. A request that may take long (a READ, a big WRITE, fsync, rename,
- * readdir, an xattr that moves a file...) first calls another worker to
- * read (waking an idle one or starting one, up to max_threads), so
- * concurrent requests are served as before. A quick request can still
- * block (a WRITE waits for the file's I/O lock while a migration holds
- * it, a LOOKUP reads meta.db from disk): the watchdog thread looks every
+ * CPU. A request that may take long (a READ over 128 KiB, a big WRITE,
+ * fsync, rename, readdir, an xattr that moves a file...) first calls
+ * another worker to read (waking an idle one or starting one, up to
+ * max_threads), so concurrent requests are served as before. A quick
+ * request can still block (a WRITE waits for the file's I/O lock while a
+ * migration holds it, a LOOKUP reads meta.db from disk, a small READ
+ * decodes a cold block): the watchdog thread looks every
  * tick (2 ms) while requests come, and when a request is being answered,
  * nobody reads and no request was taken during the whole tick, it calls
  * another reader. So a slow request holds the others up by at most two
@@ -61,8 +62,12 @@
  * waits before it sleeps. */
 #define REQLOOP_TICK_NS (2 * 1000 * 1000L)
 #define REQLOOP_QUIET_TICKS 50
-/* A WRITE up to this many bytes of data (one chunk) is quick. */
+/* A WRITE up to this many bytes of data (one chunk) is quick, and so is
+ * a READ of up to this many (a random read, the kernel's read-ahead
+ * steps): answered from RAM or one warm record, or from one cold block,
+ * which the watchdog covers when it must be decoded. */
 #define REQLOOP_QUICK_WRITE (64 * 1024)
+#define REQLOOP_QUICK_READ (128 * 1024)
 
 struct reqloop;
 
@@ -118,6 +123,12 @@ static bool quick(const struct fuse_buf *b)
 	case FUSE_WRITE:
 		return in->len <= sizeof(*in) + sizeof(struct fuse_write_in) +
 					  REQLOOP_QUICK_WRITE;
+	case FUSE_READ: {
+		const struct fuse_read_in *r = (const void *)(in + 1);
+
+		return b->size >= sizeof(*in) + sizeof(*r) &&
+		       r->size <= REQLOOP_QUICK_READ;
+	}
 	default:
 		return false;
 	}

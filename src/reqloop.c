@@ -134,13 +134,30 @@ static bool quick(const struct fuse_buf *b)
 	}
 }
 
+/* Start a thread with the stop signals blocked: they go to the main
+ * thread (its sem_wait), as in libfuse. 0 or -errno. */
+static int start_thread(pthread_t *tid, void *(*fn)(void *), void *arg)
+{
+	sigset_t block, old;
+	int r;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	r = pthread_create(tid, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -r;
+}
+
 static void *worker_main(void *arg);
 
 /* Start one more worker; lp->lock held. 0 or -errno. */
 static int start_worker(struct reqloop *lp)
 {
 	struct worker *w;
-	sigset_t block, old;
 	int r;
 
 	if (lp->nworkers >= lp->max)
@@ -148,17 +165,9 @@ static int start_worker(struct reqloop *lp)
 	w = &lp->w[lp->nworkers];
 	memset(w, 0, sizeof(*w));
 	w->lp = lp;
-	/* Signals go to the main thread (its sem_wait), as in libfuse. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	r = pthread_create(&w->tid, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = start_thread(&w->tid, worker_main, w);
 	if (r)
-		return -r;
+		return r;
 	w->started = true;
 	lp->nworkers++;
 	return 0;
@@ -295,7 +304,6 @@ int reqloop_run(struct fuse_session *se, unsigned max_threads)
 	struct reqloop lp;
 	pthread_condattr_t ca;
 	pthread_t watchdog;
-	sigset_t block, old;
 	bool have_watchdog = false;
 	int r;
 
@@ -318,14 +326,7 @@ int reqloop_run(struct fuse_session *se, unsigned max_threads)
 	pthread_mutex_unlock(&lp.lock);
 	if (r)
 		goto out_stop;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	r = -pthread_create(&watchdog, NULL, watchdog_main, &lp);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = start_thread(&watchdog, watchdog_main, &lp);
 	if (r)
 		goto out_stop;
 	have_watchdog = true;

@@ -498,7 +498,7 @@ static int xzarc_decode_buf(const struct xzarc *a, struct blkcache *c,
 		why = "decoded size mismatch";
 		if (in_pos != total - csz)
 			goto out_eio;
-		why = "check mismatch";
+		why = "corrupt data (check mismatch)";
 		if (crc && (a->check == LZMA_CHECK_CRC32 ?
 			    xzarc_crc32(out, usize, 0) !=
 				    get_le(buf + in_pos, 4) :

@@ -205,6 +205,17 @@ int fs_truncate(struct fs *f, struct tfs_inode *ino, uint64_t size);
  * 256 ms, for up to a minute, then -EBUSY (fs_xattr.c). */
 int fs_user_set_tier(struct fs *f, struct tfs_inode *ino, int tier);
 
+/* An xattr known to be absent, remembered in memory (ino->caps_absent;
+ * a directory's dacl_absent) so that a question asked at every write or
+ * create reads meta once (fs_xattr.c). fs_xattr_known_absent: true if
+ * *flag says so; else *gen gets the inode's xattr generation, to hand to
+ * fs_xattr_note_absent once meta was read and had none: the flag is set
+ * only if no xattr changed in between (xattr_gen, bumped by every xattr
+ * change after its commit, which also clears the flags). */
+bool fs_xattr_known_absent(struct tfs_inode *ino, const bool *flag,
+			   uint64_t *gen);
+void fs_xattr_note_absent(struct tfs_inode *ino, bool *flag, uint64_t gen);
+
 /* ---- rewrites in place (fs_replace.c) ---- */
 struct fs_replace_entry {
 	struct tfs_inode *ino;

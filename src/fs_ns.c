@@ -109,31 +109,21 @@ int fs_lookup(struct fs *f, struct tfs_inode *parent, const char *name,
 }
 
 /* The default ACL of directory `dir` (*def NULL if it has none). Its lack
- * of one is remembered like a file's lack of security.capability
- * (fs_xattr.c get_caps(): dacl_absent, unless an xattr changed meanwhile),
- * so creating many files in a directory reads meta once, not per file. */
+ * of one is remembered (dacl_absent, fs_xattr_known_absent), so creating
+ * many files in a directory reads meta once, not per file. */
 static int default_acl(struct fs *f, struct tfs_inode *dir, void **def,
 		       size_t *len)
 {
 	uint64_t gen;
-	bool absent;
 	int rc;
 
 	*def = NULL;
 	*len = 0;
-	inode_lock(dir);
-	absent = dir->dacl_absent;
-	gen = dir->xattr_gen;
-	inode_unlock(dir);
-	if (absent)
+	if (fs_xattr_known_absent(dir, &dir->dacl_absent, &gen))
 		return 0;
 	rc = fs_acl_get(f, dir->ino, FS_ACL_DEFAULT, def, len);
-	if (!rc && !*def) {
-		inode_lock(dir);
-		if (dir->xattr_gen == gen)
-			dir->dacl_absent = true;
-		inode_unlock(dir);
-	}
+	if (!rc && !*def)
+		fs_xattr_note_absent(dir, &dir->dacl_absent, gen);
 	return rc;
 }
 

@@ -119,7 +119,7 @@ static int xattr_store(struct fs *f, struct tfs_inode *ino, const char *name,
 		rc = meta_inode_update(f->meta, &a);
 	rc = meta_finish(f->meta, rc);
 	inode_lock(ino);
-	ino->xattr_gen++;       /* after the commit: see get_caps() */
+	ino->xattr_gen++;       /* after the commit: fs_xattr_note_absent */
 	ino->caps_absent = false;
 	ino->dacl_absent = false;
 	if (!rc) {
@@ -430,32 +430,42 @@ static int get_virtual(struct fs *f, struct tfs_inode *ino, int id,
 	return put_value(v, buf, size);
 }
 
+bool fs_xattr_known_absent(struct tfs_inode *ino, const bool *flag,
+			   uint64_t *gen)
+{
+	bool absent;
+
+	inode_lock(ino);
+	absent = *flag;
+	*gen = ino->xattr_gen;
+	inode_unlock(ino);
+	return absent;
+}
+
+void fs_xattr_note_absent(struct tfs_inode *ino, bool *flag, uint64_t gen)
+{
+	inode_lock(ino);
+	if (ino->xattr_gen == gen)
+		*flag = true;
+	inode_unlock(ino);
+}
+
 /* The kernel asks for security.capability before every write(2) (the
  * connection cannot tell it to cache the answer: that is
  * FUSE_HANDLE_KILLPRIV_V2, which libfuse 3.14 does not know), so a file's
- * lack of one is remembered in memory: set for every file created here
- * (fs_ns.c) and after a lookup that found none, unless an xattr changed
- * meanwhile (xattr_gen, bumped by xattr_store after its commit). */
+ * lack of one is remembered (caps_absent): set for every file created
+ * here (fs_ns.c) and after a lookup that found none. */
 static int get_caps(struct fs *f, struct tfs_inode *ino, void *buf,
 		    size_t size)
 {
 	uint64_t gen;
-	bool absent;
 	int rc;
 
-	inode_lock(ino);
-	absent = ino->caps_absent;
-	gen = ino->xattr_gen;
-	inode_unlock(ino);
-	if (absent)
+	if (fs_xattr_known_absent(ino, &ino->caps_absent, &gen))
 		return -ENODATA;
 	rc = meta_xattr_get(f->meta, ino->ino, XATTR_CAPS, buf, size);
-	if (rc == -ENODATA) {
-		inode_lock(ino);
-		if (ino->xattr_gen == gen)
-			ino->caps_absent = true;
-		inode_unlock(ino);
-	}
+	if (rc == -ENODATA)
+		fs_xattr_note_absent(ino, &ino->caps_absent, gen);
 	return rc;
 }
 

@@ -130,6 +130,13 @@ void fs_forget(struct fs *f, struct tfs_inode *ino, uint64_t nlookup);
 int fs_getattr(struct fs *f, struct tfs_inode *ino, struct stat *st);
 int fs_setattr(struct fs *f, struct tfs_inode *ino, const struct stat *in,
 	       int set, struct stat *out);
+/* A write(2) by caller `c` that the kernel passed on without clearing the
+ * file's set-id bits (a direct-I/O descriptor): clear S_ISUID, and S_ISGID
+ * when group-executable or the caller is not of the file's group, as a
+ * local filesystem does, unless the caller is root (uid 0 stands in for
+ * CAP_FSETID). Returns 1 if bits were cleared, 0 if none, or -errno. */
+int fs_write_kill_setid(struct fs *f, struct tfs_inode *ino,
+			const struct fs_caller *c);
 int fs_mknod(struct fs *f, const struct fs_caller *c,
 	     struct tfs_inode *parent, const char *name, mode_t mode,
 	     dev_t rdev, struct tfs_inode **out, struct stat *st);
@@ -184,6 +191,9 @@ int fs_create(struct fs *f, const struct fs_caller *c,
 	      struct fs_file **fh);
 ssize_t fs_read(struct fs *f, struct tfs_inode *ino, struct fs_file *fh,
 		void *buf, size_t size, off_t off);
+/* Whether a read of `ino` returned bytes since it was loaded (a READ the
+ * kernel may have kept in its page cache). */
+bool fs_was_read(struct tfs_inode *ino);
 /* Call after a READ's reply: work taken off the read's path (a warm
  * buffer for the next cold miss, cold_read_done). Never blocks on I/O. */
 void fs_read_done(struct fs *f);

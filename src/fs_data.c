@@ -287,6 +287,11 @@ int fs_release(struct fs *f, struct tfs_inode *ino, struct fs_file *fh)
  * 0, lands far from where the previous READ ended, or comes after a pause.
  * A scan of the store therefore counts each file once, as an open did.
  */
+bool fs_was_read(struct tfs_inode *ino)
+{
+	return atomic_load_explicit(&ino->read_next, memory_order_relaxed) != 0;
+}
+
 static enum fs_access read_access(struct tfs_inode *ino, uint64_t off,
 				  uint64_t end)
 {

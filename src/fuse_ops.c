@@ -30,9 +30,21 @@
  * 10 KiB).
  *
  * O_TRUNC then arrives as a SETATTR of the size without a file handle
- * (atomic O_TRUNC is turned off: it needs an OPEN to carry it), and CREATE
- * is answered ENOSYS too so that a create is one MKNOD and never a
- * RELEASE.
+ * (atomic O_TRUNC is turned off: it needs an OPEN to carry it).
+ *
+ * CREATE is answered (the one open the kernel still asks about): a
+ * descriptor opened O_WRONLY by a create gets FOPEN_DIRECT_IO, so its
+ * writes go to the daemon without a copy in the kernel's page cache and
+ * without the GETXATTR security.capability the cached write path sends
+ * before the first write to each new inode (a 3 KiB create+write+close is
+ * LOOKUP, CREATE, WRITE, GETATTR of the directory, and an asynchronous
+ * RELEASE, instead of LOOKUP, MKNOD, GETXATTR, WRITE, GETATTR). Such a
+ * descriptor can neither read nor be mmap'd, so nothing that depends on
+ * the page cache goes through it; other descriptors of the file keep the
+ * page cache, and the mtime each WRITE moves drops their cached pages
+ * (FUSE_CAP_AUTO_INVAL_DATA). The kernel leaves clearing set-id bits on
+ * such writes to us (fs_write_kill_setid). Descriptors created O_RDWR or
+ * O_RDONLY keep the page cache; FLUSH is never asked for (noflush).
  * The control files under .tiers report their rendering's size and mtime
  * at every GETATTR; with FUSE_CAP_AUTO_INVAL_DATA the kernel drops its
  * cached copy whenever that mtime moved, so every read(2) sees a fresh one.
@@ -54,9 +66,30 @@
 /* Largest read and write request (max_write, readahead). */
 #define READ_BUF_MAX (1024 * 1024)
 
+/* fi->fh of a descriptor a create opened for direct writes; no fs_file
+ * is behind it (file_of() maps it to NULL). */
+#define FH_DIRECT_WRITE ((uint64_t)1)
+
+/* Set once before the session's loop starts; read by handlers. */
+static struct fuse_session *ops_session;
+static bool ops_threaded;
+
+void fuse_ops_set_session(struct fuse_session *se, bool threaded)
+{
+	ops_session = se;
+	ops_threaded = threaded;
+}
+
 static struct fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+static struct fs_file *file_of(const struct fuse_file_info *fi)
+{
+	if (!fi || fi->fh == FH_DIRECT_WRITE)
+		return NULL;
+	return (struct fs_file *)(uintptr_t)fi->fh;
 }
 
 static struct tfs_inode *node(fuse_req_t req, fuse_ino_t n)
@@ -350,11 +383,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_file *fh = NULL;
 	int rc;
 
-	if (fs_zero_open(fs_of(req))) {
-		/* The kernel falls back to MKNOD and (no) OPEN for good. */
-		reply_err(req, -ENOSYS);
-		return;
-	}
+	note_caller(req, NULL);
 	rc = fs_create(fs_of(req), &c, node(req, parent), name, mode,
 		       fi->flags, &ino, &e.attr, &fh);
 	if (rc) {
@@ -367,11 +396,22 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	e.entry_timeout = CACHE_TIMEOUT;
 	fi->fh = (uintptr_t)fh;
 	fi->keep_cache = 1;
+	if (fs_zero_open(fs_of(req))) {
+		/* Every WRITE is durable when answered: no FLUSH. A new file
+		 * (fh is NULL) written through a write-only descriptor: direct
+		 * writes (see the top of this file). */
+		fi->noflush = 1;
+		if (!fh && (fi->flags & O_ACCMODE) == O_WRONLY) {
+			fi->direct_io = 1;
+			fi->fh = FH_DIRECT_WRITE;
+		}
+	}
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* The caller was interrupted: undo the open and lookup. */
 		fs_release(fs_of(req), ino, fh);
 		fs_forget(fs_of(req), ino, 1);
 	}
+	heap_tune_prefault();   /* a new inode may have grown the heap */
 }
 
 /*
@@ -427,7 +467,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	n = fs_read(fs, node(req, ino), (struct fs_file *)(uintptr_t)fi->fh,
+	n = fs_read(fs, node(req, ino), file_of(fi),
 		    buf, size, off);
 	if (n < 0)
 		reply_err(req, (int)n);
@@ -441,10 +481,34 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *f = fs_of(req);      /* the reply frees req */
-	ssize_t n = fs_write(f, node(req, ino),
-			     (struct fs_file *)(uintptr_t)fi->fh, buf, size,
-			     off);
+	ssize_t n;
 
+	if (fi->fh == FH_DIRECT_WRITE) {
+		/* The kernel did not clear set-id bits for this write (it
+		 * does on cached writes): as a local filesystem would. */
+		struct fs_caller c = caller_of(req);
+		int k = fs_write_kill_setid(f, node(req, ino), &c);
+
+		if (k < 0) {
+			reply_err(req, k);
+			return;
+		}
+		if (k > 0 && ops_session)
+			/* The kernel's cached mode still has them. */
+			(void)fuse_lowlevel_notify_inval_inode(ops_session,
+							       ino, -1, 0);
+	}
+	n = fs_write(f, node(req, ino), file_of(fi), buf, size, off);
+	if (n > 0 && fi->fh == FH_DIRECT_WRITE && ops_threaded &&
+	    fs_was_read(node(req, ino)))
+		/* Pages of this file the kernel cached for other descriptors
+		 * (an mmap too) now hold old bytes: drop them before write(2)
+		 * returns, as the kernel does for O_DIRECT writes. It may
+		 * wait for a READ of such a page, which another worker
+		 * answers (hence not with -s, where the mtime check on the
+		 * next read(2) does it). */
+		(void)fuse_lowlevel_notify_inval_inode(ops_session, ino, off,
+						       (off_t)n);
 	note_caller(req, node(req, ino));
 	if (n < 0)
 		reply_err(req, (int)n);
@@ -469,8 +533,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	reply_err(req, fs_release(fs_of(req), node(req, ino),
-				  (struct fs_file *)(uintptr_t)fi->fh));
+	reply_err(req, fs_release(fs_of(req), node(req, ino), file_of(fi)));
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,

@@ -715,6 +715,7 @@ static int run(struct cmdline *clp)
 	se = new_session(&cl, store, fsp);
 	if (!se)
 		goto out_unmount;
+	fuse_ops_set_session(se, !cl.single);
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	if (fs_set_overrides(fsp, cl.our_opts))

@@ -5,8 +5,8 @@
  * blocked in read(2) of /dev/fuse. The kernel queues those readers in
  * order and hands each request to the one that has waited longest, so a
  * program that sends one request after another (a 3 KiB create is LOOKUP,
- * MKNOD, GETXATTR, WRITE and a GETATTR of the directory, each waiting for
- * the answer to the one before) is served by a different thread every
+ * CREATE, WRITE and a GETATTR of the directory, each waiting for the
+ * answer to the one before; fuse_ops.c) is served by a different thread every
  * time, and a woken thread runs where it ran last if that CPU is idle:
  * often the other CPU. On the 2-vCPU VM this was measured on, a request
  * that crosses CPUs costs some 50 us more (waking an idle vCPU), and

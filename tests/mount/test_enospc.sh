@@ -31,11 +31,17 @@ avail_kb() { df -k --output=avail "$TFS_STORE" | tail -n 1 | tr -d ' '; }
 fill()
 {
 	"$PY" - "$M" "$R" "$1" "$2" <<'EOF'
-import errno, os, sys
+import errno, mmap, os, sys
 m, r, prefix, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+# From a page-aligned buffer: a new file's write-only descriptor does
+# direct I/O, where an unaligned 1 MiB write(2) is two WRITEs whose shared
+# chunk is stored twice, and compaction soon gives the first copy's space
+# back: the store would not stay full.
+buf = mmap.mmap(-1, 1 << 20)
 for i in range(1, count + 1):
     name = "%s%d" % (prefix, i)
-    data = os.urandom(1 << 20)
+    buf[:] = os.urandom(1 << 20)
+    data = buf
     with open(os.path.join(r, name), "wb") as f:
         f.write(data)
     try:

@@ -3,7 +3,8 @@
  * fallocate punch/zero/grow with real holes in each tier (content, holes
  * found by SEEK_DATA/SEEK_HOLE, st_blocks, and the same after a remount),
  * POSIX ACLs (mode from an access ACL, chmod, default ACL inheritance,
- * bad input), directory sizes, and ctime on attribute changes.
+ * bad input), directory sizes, ctime on attribute changes, and the set-id
+ * bits a write by another user clears (fs_write_kill_setid).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -349,6 +350,60 @@ START_TEST(test_dir_size_and_ctime)
 }
 END_TEST
 
+/* ---- set-id bits on a write the kernel did not clear them for ---- */
+
+START_TEST(test_write_kill_setid)
+{
+	static const struct {
+		mode_t mode;
+		uid_t uid;
+		gid_t gid;
+		int ret;
+		mode_t after;
+	} cases[] = {
+		{ 04755, 1000, 1000, 1, 0755 },  /* suid: always */
+		{ 02775, 1000, 1000, 1, 0775 },  /* sgid, group-executable */
+		{ 02764, 1000, 1000, 0, 02764 }, /* sgid, no g+x, in group */
+		{ 02764, 1000, 2000, 1, 0764 },  /* sgid, no g+x, not in group */
+		{ 06755, 1000, 1000, 1, 0755 },
+		{ 06755, 0, 0, 0, 06755 },       /* root keeps them */
+		{ 0755, 1000, 1000, 0, 0755 },
+	};
+	struct stat in;
+	char name[16];
+
+	memset(&in, 0, sizeof(in));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct fs_caller c = { .uid = cases[i].uid,
+					     .gid = cases[i].gid };
+		struct tfs_inode *x;
+		struct stat st;
+
+		snprintf(name, sizeof(name), "s%zu", i);
+		x = new_file(fs_root(f), name, "data", 4);
+		in.st_mode = cases[i].mode;
+		in.st_gid = 1000;
+		ck_assert_int_eq(fs_setattr(f, x, &in, FS_SET_MODE | FS_SET_GID,
+					    &st), 0);
+		ck_assert_int_eq(mode_of(x), cases[i].mode);
+		ck_assert_int_eq(fs_write_kill_setid(f, x, &c), cases[i].ret);
+		ck_assert_msg(mode_of(x) == cases[i].after,
+			      "case %zu: mode %o, want %o", i, mode_of(x),
+			      cases[i].after);
+		put(x);
+	}
+	remount();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tfs_inode *x;
+
+		snprintf(name, sizeof(name), "s%zu", i);
+		x = lookup(fs_root(f), name);
+		ck_assert_int_eq(mode_of(x), cases[i].after);
+		put(x);
+	}
+}
+END_TEST
+
 static Suite *posix_suite(void)
 {
 	Suite *s = suite_create("fs_posix");
@@ -359,6 +414,7 @@ static Suite *posix_suite(void)
 	tcase_add_test(tc, test_fallocate_modes);
 	tcase_add_test(tc, test_acl);
 	tcase_add_test(tc, test_dir_size_and_ctime);
+	tcase_add_test(tc, test_write_kill_setid);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -61,4 +61,4 @@ meson test -C build-asan --print-errorlogs --num-processes 2 \
 	mount_namespace mount_persist mount_crash mount_cold_crash \
 	mount_openfile mount_views mount_xattr mount_copy mount_nlookup \
 	mount_reload \
-	mount_ctl mount_metrics_http mount_log
+	mount_ctl mount_metrics_http mount_log mount_create_write

@@ -35,6 +35,7 @@ struct blkcache_stats {
 				   decode of the same block (single flight) */
 	uint64_t bytes;         /* currently cached */
 	uint64_t capacity;
+	uint64_t pool_buffers;  /* free block buffers kept for reuse */
 };
 
 /* A cached block, pinned until blkcache_put(). */
@@ -69,6 +70,10 @@ void blkcache_buf_free(struct blkcache *c, uint8_t *p, size_t len);
  * Cheap when there is nothing to do (one atomic exchange); c may be
  * NULL. */
 void blkcache_buf_prepare(struct blkcache *c);
+/* The same on the cache's own thread (started at the first call that has
+ * something to do; in the caller if it cannot be started), so that the
+ * caller goes on at once. Cheap when there is nothing to do. */
+void blkcache_buf_prepare_later(struct blkcache *c);
 
 /* Insert a freshly decoded block (the cache takes ownership of `data`,
  * from blkcache_buf_alloc(c, len)) and return it pinned; releases the

@@ -366,7 +366,7 @@ ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 void cold_read_done(struct cold *c)
 {
 	if (c)
-		blkcache_buf_prepare(c->cache);
+		blkcache_buf_prepare_later(c->cache);
 }
 
 void cold_set_cache_size(struct cold *c, uint64_t bytes)

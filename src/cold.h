@@ -50,10 +50,10 @@ void cold_close(struct cold **c);
 ssize_t cold_read(struct cold *c, const struct meta_cold *ext, void *dst,
 		  size_t len, uint64_t off);
 
-/* After a read's reply, off the request's path: have a block buffer with
- * its pages already written ready for the next miss
- * (blkcache_buf_prepare). Cheap when there is nothing to do; c may be
- * NULL. */
+/* After a read's reply: have block buffers with their pages already
+ * written made ready for the next miss, on the block cache's own thread
+ * (blkcache_buf_prepare_later). Cheap when there is nothing to do; c may
+ * be NULL. */
 void cold_read_done(struct cold *c);
 
 /* The bytes an archived file occupies in its archive (its share of the

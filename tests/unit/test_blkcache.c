@@ -65,6 +65,43 @@ static uint64_t cached_bytes(struct blkcache *c)
 	return st.bytes;
 }
 
+/* After a big buffer was handed out, prepare_later fills the pool with
+ * two of its size on the cache's own thread; the caller does not wait. */
+START_TEST(test_prepare_later)
+{
+	struct blkcache *c;
+	struct blkcache_stats st;
+	const size_t len = 128 * 1024;
+	uint8_t *a, *b;
+	int i;
+
+	ck_assert_int_eq(blkcache_create(&c, 16u << 20), 0);
+	blkcache_buf_prepare_later(c);  /* nothing handed out: nothing */
+	blkcache_get_stats(c, &st);
+	ck_assert_uint_eq(st.pool_buffers, 0);
+	a = blkcache_buf_alloc(c, len);
+	ck_assert_ptr_nonnull(a);
+	blkcache_buf_prepare_later(c);
+	for (i = 0; i < 500; i++) {
+		blkcache_get_stats(c, &st);
+		if (st.pool_buffers >= 2)
+			break;
+		usleep(10000);
+	}
+	ck_assert_uint_eq(st.pool_buffers, 2);
+	b = blkcache_buf_alloc(c, len);         /* one from the pool */
+	ck_assert_ptr_nonnull(b);
+	memset(b, 1, len);
+	blkcache_get_stats(c, &st);
+	ck_assert_uint_eq(st.pool_buffers, 1);
+	blkcache_buf_free(c, a, len);
+	blkcache_buf_free(c, b, len);
+	blkcache_buf_prepare_later(c);  /* the thread is joined below */
+	blkcache_destroy(&c);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 START_TEST(test_lru_order)
 {
 	struct blkcache *c;
@@ -468,6 +505,7 @@ static Suite *blkcache_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_prepare_later);
 	tcase_add_test(tc, test_lru_order);
 	tcase_add_test(tc, test_byte_bound);
 	tcase_add_test(tc, test_pinned_survives_eviction);

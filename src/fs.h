@@ -130,13 +130,14 @@ void fs_forget(struct fs *f, struct tfs_inode *ino, uint64_t nlookup);
 int fs_getattr(struct fs *f, struct tfs_inode *ino, struct stat *st);
 int fs_setattr(struct fs *f, struct tfs_inode *ino, const struct stat *in,
 	       int set, struct stat *out);
-/* A write(2) by caller `c` that the kernel passed on without clearing the
- * file's set-id bits (a direct-I/O descriptor): clear S_ISUID, and S_ISGID
- * when group-executable or the caller is not of the file's group, as a
- * local filesystem does, unless the caller is root (uid 0 stands in for
- * CAP_FSETID). Returns 1 if bits were cleared, 0 if none, or -errno. */
-int fs_write_kill_setid(struct fs *f, struct tfs_inode *ino,
-			const struct fs_caller *c);
+/* A write(2) by caller `c` that the kernel passed on without its
+ * kill-priv step (a direct-I/O descriptor), done as a local filesystem
+ * does: remove security.capability (whoever writes), clear S_ISUID, and
+ * S_ISGID when group-executable or the caller is not of the file's
+ * group, unless the caller is root (uid 0 stands in for CAP_FSETID).
+ * Returns 1 if an attribute changed, 0 if none, or -errno. */
+int fs_write_kill_priv(struct fs *f, struct tfs_inode *ino,
+		       const struct fs_caller *c);
 int fs_mknod(struct fs *f, const struct fs_caller *c,
 	     struct tfs_inode *parent, const char *name, mode_t mode,
 	     dev_t rdev, struct tfs_inode **out, struct stat *st);

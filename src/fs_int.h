@@ -215,6 +215,10 @@ int fs_user_set_tier(struct fs *f, struct tfs_inode *ino, int tier);
 bool fs_xattr_known_absent(struct tfs_inode *ino, const bool *flag,
 			   uint64_t *gen);
 void fs_xattr_note_absent(struct tfs_inode *ino, bool *flag, uint64_t gen);
+/* Remove the file's security.capability, as the kernel's kill-priv step
+ * does on a write by anyone: 1 if it had one, 0 if not (known from memory
+ * for files created here), or -errno. (fs_write_kill_priv) */
+int fs_xattr_kill_caps(struct fs *f, struct tfs_inode *ino);
 
 /* ---- rewrites in place (fs_replace.c) ---- */
 struct fs_replace_entry {

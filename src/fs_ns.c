@@ -731,28 +731,33 @@ out_unlock:
 	return rc;
 }
 
-int fs_write_kill_setid(struct fs *f, struct tfs_inode *ino,
-			const struct fs_caller *c)
+int fs_write_kill_priv(struct fs *f, struct tfs_inode *ino,
+		       const struct fs_caller *c)
 {
 	struct stat in, out;
 	mode_t mode, kill = 0;
 	gid_t gid;
-	int rc;
+	int caps, rc;
 
-	if (c->uid == 0 || ino->kind != INODE_REAL)
+	if (ino->kind != INODE_REAL)
 		return 0;
+	caps = fs_xattr_kill_caps(f, ino);
+	if (caps < 0)
+		return caps;
+	if (c->uid == 0)
+		return caps;
 	inode_lock(ino);
 	mode = ino->attr.mode;
 	gid = ino->attr.gid;
 	inode_unlock(ino);
 	if (!S_ISREG(mode))
-		return 0;
+		return caps;
 	if (mode & S_ISUID)
 		kill |= S_ISUID;
 	if ((mode & S_ISGID) && ((mode & S_IXGRP) || c->gid != gid))
 		kill |= S_ISGID;
 	if (!kill)
-		return 0;
+		return caps;
 	memset(&in, 0, sizeof(in));
 	in.st_mode = mode & ~kill;
 	rc = fs_setattr(f, ino, &in, FS_SET_MODE, &out);

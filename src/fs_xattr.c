@@ -469,6 +469,18 @@ static int get_caps(struct fs *f, struct tfs_inode *ino, void *buf,
 	return rc;
 }
 
+int fs_xattr_kill_caps(struct fs *f, struct tfs_inode *ino)
+{
+	int rc = get_caps(f, ino, NULL, 0);     /* -ENODATA is remembered */
+
+	if (rc == -ENODATA)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = xattr_store(f, ino, XATTR_CAPS, NULL, 0, 0, NULL, true);
+	return rc ? rc : 1;
+}
+
 int fs_getxattr(struct fs *f, struct tfs_inode *ino, const char *name,
 		void *buf, size_t size)
 {

@@ -42,8 +42,8 @@
  * descriptor can neither read nor be mmap'd, so nothing that depends on
  * the page cache goes through it; other descriptors of the file keep the
  * page cache, and the mtime each WRITE moves drops their cached pages
- * (FUSE_CAP_AUTO_INVAL_DATA). The kernel leaves clearing set-id bits on
- * such writes to us (fs_write_kill_setid). Descriptors created O_RDWR or
+ * (FUSE_CAP_AUTO_INVAL_DATA). The kernel leaves clearing set-id bits and
+ * file capabilities on such writes to us (fs_write_kill_priv). Descriptors created O_RDWR or
  * O_RDONLY keep the page cache; FLUSH is never asked for (noflush).
  * The control files under .tiers report their rendering's size and mtime
  * at every GETATTR; with FUSE_CAP_AUTO_INVAL_DATA the kernel drops its
@@ -484,17 +484,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	if (fi->fh == FH_DIRECT_WRITE) {
-		/* The kernel did not clear set-id bits for this write (it
-		 * does on cached writes): as a local filesystem would. */
+		/* The kernel left its kill-priv step (set-id bits, file
+		 * capabilities; done on cached writes) to us. */
 		struct fs_caller c = caller_of(req);
-		int k = fs_write_kill_setid(f, node(req, ino), &c);
+		int k = fs_write_kill_priv(f, node(req, ino), &c);
 
 		if (k < 0) {
 			reply_err(req, k);
 			return;
 		}
 		if (k > 0 && ops_session)
-			/* The kernel's cached mode still has them. */
+			/* The kernel's cached mode and ctime are old. */
 			(void)fuse_lowlevel_notify_inval_inode(ops_session,
 							       ino, -1, 0);
 	}

@@ -13,6 +13,7 @@
 #  - a write by a user other than root clears the set-user-ID bit, and
 #    the set-group-ID bit of a group-executable file, as on a local
 #    filesystem; stat shows the new mode; a write by root keeps them;
+#    a write by anyone drops the file's capabilities (security.capability);
 #  - a file created read-write can still be mapped shared and written
 #    through the map (a direct-I/O descriptor could not be).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -183,6 +184,23 @@ os.fchmod(fd, 0o4755)
 os.write(fd, b"data")
 os.close(fd)
 assert mode(p) == 0o4755, oct(mode(p))
+EOF
+
+note "file capabilities: a write through the creating descriptor drops them"
+"$PY" - "$M/capf" <<'EOF'
+import os, struct, sys
+p = sys.argv[1]
+cap = struct.pack("<IIIII", 0x02000001, 1, 0, 0, 0)  # v2, effective, CAP_CHOWN
+fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755)
+os.setxattr(p, "security.capability", cap)
+assert os.getxattr(p, "security.capability") == cap
+os.write(fd, b"data")
+try:
+    left = os.getxattr(p, "security.capability")
+except OSError as e:
+    left = e.errno
+os.close(fd)
+assert left == 61, "security.capability after a write: %r" % (left,)  # ENODATA
 EOF
 
 note "a file created read-write maps shared and writes through the map"

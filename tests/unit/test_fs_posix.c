@@ -4,7 +4,7 @@
  * found by SEEK_DATA/SEEK_HOLE, st_blocks, and the same after a remount),
  * POSIX ACLs (mode from an access ACL, chmod, default ACL inheritance,
  * bad input), directory sizes, ctime on attribute changes, and the set-id
- * bits a write by another user clears (fs_write_kill_setid).
+ * bits and file capabilities a direct write clears (fs_write_kill_priv).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -352,7 +352,7 @@ END_TEST
 
 /* ---- set-id bits on a write the kernel did not clear them for ---- */
 
-START_TEST(test_write_kill_setid)
+START_TEST(test_write_kill_priv)
 {
 	static const struct {
 		mode_t mode;
@@ -386,10 +386,30 @@ START_TEST(test_write_kill_setid)
 		ck_assert_int_eq(fs_setattr(f, x, &in, FS_SET_MODE | FS_SET_GID,
 					    &st), 0);
 		ck_assert_int_eq(mode_of(x), cases[i].mode);
-		ck_assert_int_eq(fs_write_kill_setid(f, x, &c), cases[i].ret);
+		ck_assert_int_eq(fs_write_kill_priv(f, x, &c), cases[i].ret);
 		ck_assert_msg(mode_of(x) == cases[i].after,
 			      "case %zu: mode %o, want %o", i, mode_of(x),
 			      cases[i].after);
+		put(x);
+	}
+	/* File capabilities go whoever writes (root too), once. */
+	for (int uid = 0; uid <= 1000; uid += 1000) {
+		const struct fs_caller c = { .uid = (uid_t)uid, .gid = 0 };
+		static const uint8_t cap[20] = { 1, 0, 0, 2, 1 };
+		struct tfs_inode *x;
+		char v[32];
+
+		snprintf(name, sizeof(name), "cap%d", uid);
+		x = new_file(fs_root(f), name, "data", 4);
+		ck_assert_int_eq(fs_write_kill_priv(f, x, &c), 0);
+		ck_assert_int_eq(fs_setxattr(f, x, "security.capability", cap,
+					     sizeof(cap), 0), 0);
+		ck_assert_int_eq(fs_getxattr(f, x, "security.capability", v,
+					     sizeof(v)), (int)sizeof(cap));
+		ck_assert_int_eq(fs_write_kill_priv(f, x, &c), 1);
+		ck_assert_int_eq(fs_getxattr(f, x, "security.capability", v,
+					     sizeof(v)), -ENODATA);
+		ck_assert_int_eq(fs_write_kill_priv(f, x, &c), 0);
 		put(x);
 	}
 	remount();
@@ -399,6 +419,14 @@ START_TEST(test_write_kill_setid)
 		snprintf(name, sizeof(name), "s%zu", i);
 		x = lookup(fs_root(f), name);
 		ck_assert_int_eq(mode_of(x), cases[i].after);
+		put(x);
+	}
+	{
+		struct tfs_inode *x = lookup(fs_root(f), "cap1000");
+		char v[32];
+
+		ck_assert_int_eq(fs_getxattr(f, x, "security.capability", v,
+					     sizeof(v)), -ENODATA);
 		put(x);
 	}
 }
@@ -414,7 +442,7 @@ static Suite *posix_suite(void)
 	tcase_add_test(tc, test_fallocate_modes);
 	tcase_add_test(tc, test_acl);
 	tcase_add_test(tc, test_dir_size_and_ctime);
-	tcase_add_test(tc, test_write_kill_setid);
+	tcase_add_test(tc, test_write_kill_priv);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -41,7 +41,7 @@
  * ms into a fresh buffer against 1.50-1.57 into a used one). A cold miss
  * right after mount, its cache empty, took a fresh buffer every time. So
  * blkcache_buf_alloc remembers the size it handed out last (`want`) and
- * blkcache_buf_prepare, called after a reply, puts one buffer of that
+ * blkcache_buf_prepare_later, called after a reply, puts one buffer of that
  * size whose pages were already written into the pool if it holds none:
  * the next miss decodes into warm memory and the stores' cost is paid
  * off the request's path. BLKCACHE_WARM such buffers are kept ready (of
@@ -133,7 +133,7 @@ struct blkcache {
 	unsigned npool;                 /* protected by pool_lock */
 	size_t pool_bytes;              /* protected by pool_lock */
 	_Atomic size_t want;            /* len of a buffer handed out since
-					   the last blkcache_buf_prepare */
+					   the last buf_prepare */
 	size_t page;                    /* immutable: the page size */
 	/* The preparing thread (blkcache_buf_prepare_later). prep_lock is a
 	 * leaf: never held while preparing. */
@@ -405,7 +405,8 @@ void blkcache_buf_free(struct blkcache *c, uint8_t *p, size_t len)
 	munmap(p, len);
 }
 
-void blkcache_buf_prepare(struct blkcache *c)
+/* blkcache_buf_prepare_later's work, on the cache's thread. */
+static void buf_prepare(struct blkcache *c)
 {
 	size_t len;
 
@@ -452,7 +453,7 @@ static void *prep_main(void *arg)
 			break;
 		c->prep_kick = false;
 		pthread_mutex_unlock(&c->prep_lock);
-		blkcache_buf_prepare(c);
+		buf_prepare(c);
 		pthread_mutex_lock(&c->prep_lock);
 	}
 	pthread_mutex_unlock(&c->prep_lock);
@@ -484,7 +485,7 @@ void blkcache_buf_prepare_later(struct blkcache *c)
 	}
 	pthread_mutex_unlock(&c->prep_lock);
 	if (here)
-		blkcache_buf_prepare(c);
+		buf_prepare(c);
 }
 
 int blkcache_create(struct blkcache **out, uint64_t capacity)

@@ -62,17 +62,14 @@ const struct blkcache_ent *blkcache_get(struct blkcache *c, uint64_t arc,
  * sequential read does not map and unmap a block per block. */
 uint8_t *blkcache_buf_alloc(struct blkcache *c, size_t len);
 void blkcache_buf_free(struct blkcache *c, uint8_t *p, size_t len);
-/* Off the request's path (after a reply): if a large buffer was handed
- * out since the last call and the pool holds fewer than two of its size,
- * make them, their pages already written, and pool them, so that the
- * next miss does not decode into fresh pages (see blkcache.c: on
- * shadowed page tables each first store to a page traps to the host).
- * Cheap when there is nothing to do (one atomic exchange); c may be
- * NULL. */
-void blkcache_buf_prepare(struct blkcache *c);
-/* The same on the cache's own thread (started at the first call that has
- * something to do; in the caller if it cannot be started), so that the
- * caller goes on at once. Cheap when there is nothing to do. */
+/* After a reply: if a large buffer was handed out since the last call and
+ * the pool holds fewer than two of its size, have them made, their pages
+ * already written, and pooled, so that the next miss does not decode into
+ * fresh pages (see blkcache.c: on shadowed page tables each first store
+ * to a page traps to the host). Done on the cache's own thread (started
+ * at the first call that has something to do; in the caller if it cannot
+ * be started), so the caller goes on at once. Cheap when there is nothing
+ * to do (one atomic load); c may be NULL. */
 void blkcache_buf_prepare_later(struct blkcache *c);
 
 /* Insert a freshly decoded block (the cache takes ownership of `data`,

@@ -43,8 +43,9 @@
  * the page cache goes through it; other descriptors of the file keep the
  * page cache, and the mtime each WRITE moves drops their cached pages
  * (FUSE_CAP_AUTO_INVAL_DATA). The kernel leaves clearing set-id bits and
- * file capabilities on such writes to us (fs_write_kill_priv). Descriptors created O_RDWR or
- * O_RDONLY keep the page cache; FLUSH is never asked for (noflush).
+ * file capabilities on such writes to us (fs_write_kill_priv).
+ * Descriptors created O_RDWR or O_RDONLY keep the page cache; FLUSH is
+ * never asked for (noflush).
  * The control files under .tiers report their rendering's size and mtime
  * at every GETATTR; with FUSE_CAP_AUTO_INVAL_DATA the kernel drops its
  * cached copy whenever that mtime moved, so every read(2) sees a fresh one.
@@ -467,8 +468,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	n = fs_read(fs, node(req, ino), file_of(fi),
-		    buf, size, off);
+	n = fs_read(fs, node(req, ino), file_of(fi), buf, size, off);
 	if (n < 0)
 		reply_err(req, (int)n);
 	else
@@ -481,26 +481,27 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *f = fs_of(req);      /* the reply frees req */
+	struct tfs_inode *n_ino = node(req, ino);
+	bool direct = fi->fh == FH_DIRECT_WRITE;
 	ssize_t n;
 
-	if (fi->fh == FH_DIRECT_WRITE) {
+	if (direct) {
 		/* The kernel left its kill-priv step (set-id bits, file
 		 * capabilities; done on cached writes) to us. */
 		struct fs_caller c = caller_of(req);
-		int k = fs_write_kill_priv(f, node(req, ino), &c);
+		int k = fs_write_kill_priv(f, n_ino, &c);
 
 		if (k < 0) {
 			reply_err(req, k);
 			return;
 		}
-		if (k > 0 && ops_session)
+		if (k > 0)
 			/* The kernel's cached mode and ctime are old. */
 			(void)fuse_lowlevel_notify_inval_inode(ops_session,
 							       ino, -1, 0);
 	}
-	n = fs_write(f, node(req, ino), file_of(fi), buf, size, off);
-	if (n > 0 && fi->fh == FH_DIRECT_WRITE && ops_threaded &&
-	    fs_was_read(node(req, ino)))
+	n = fs_write(f, n_ino, file_of(fi), buf, size, off);
+	if (n > 0 && direct && ops_threaded && fs_was_read(n_ino))
 		/* Pages of this file the kernel cached for other descriptors
 		 * (an mmap too) now hold old bytes: drop them before write(2)
 		 * returns, as the kernel does for O_DIRECT writes. It may
@@ -509,7 +510,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		 * next read(2) does it). */
 		(void)fuse_lowlevel_notify_inval_inode(ops_session, ino, off,
 						       (off_t)n);
-	note_caller(req, node(req, ino));
+	note_caller(req, n_ino);
 	if (n < 0)
 		reply_err(req, (int)n);
 	else
